@@ -1,0 +1,1 @@
+//! Execution-scored evaluation of Luau code: task sets, a sandboxed Luau runner, scoring, reports.

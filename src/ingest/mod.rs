@@ -1,0 +1,1 @@
+//! Source ingesters: manifests, git, docs, local folders, jsonl datasets, Luau analysis.

@@ -1,0 +1,15 @@
+//! vcurate: data curation and provenance for Roblox/Luau code-model training sets.
+//!
+//! Pipeline stages are sibling modules over a small core; dependencies point down only:
+//! `cli` -> (`ingest`, `snapshot`, `audit`, `eval`) -> `workspace` -> `core`.
+
+pub mod audit;
+pub mod cli;
+pub mod core;
+pub mod eval;
+pub mod ingest;
+pub mod snapshot;
+pub mod workspace;
+
+/// The version recorded in every provenance record and snapshot.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! The columnar store: Parquet tables written through Polars, atomically.

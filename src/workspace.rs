@@ -1,0 +1,1 @@
+//! The workspace: `vcurate.toml`, where it is, and its settings.
