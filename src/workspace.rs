@@ -1,1 +1,254 @@
-//! The workspace: `vcurate.toml`, where it is, and its settings.
+//! The workspace: a directory holding `vcurate.toml`, `sources/`, `licenses/` and `dataset/`.
+//! Commands find it like cargo finds `Cargo.toml` (nearest ancestor) or take `-C DIR`.
+//!
+//! Every file a human writes is parsed strictly: an unknown or misspelled key is an error that
+//! names the file, the line and the key. Nothing here falls back to a silent default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub const CONFIG_FILE: &str = "vcurate.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("no vcurate workspace found in {start} or any parent folder (looked for {CONFIG_FILE}); run `vcurate init DIR` to create one, or pass -C DIR")]
+    NotFound { start: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A human-written file that could not be read as what it claims to be.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.to_path_buf(), line, message: message.into() }
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Parses TOML strictly into `T`, turning errors into `ConfigError`s with file and line.
+pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        ConfigError::new(path, line, e.message().trim().to_string())
+    })
+}
+
+/// Reads and strictly parses a TOML file.
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
+    parse_toml(path, &text)
+}
+
+/// `vcurate.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub git: GitConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IngestConfig {
+    /// Files larger than this are skipped with reason `too_large`.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { max_file_bytes: default_max_file_bytes() }
+    }
+}
+
+fn default_max_file_bytes() -> u64 {
+    1024 * 1024
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GitConfig {
+    /// URL prefix rewrites, like git's `url.<base>.insteadOf`: `"https://github.com/" =
+    /// "/srv/mirrors/"`. A relative target is taken relative to the workspace root.
+    #[serde(default)]
+    pub rewrite: BTreeMap<String, String>,
+    /// Where remote repositories are cloned (bare). Default: `.vcurate/git` in the workspace.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A located workspace and its parsed config.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Workspace {
+    /// Finds the workspace: `dir` itself when given (it must hold `vcurate.toml`), else the
+    /// nearest ancestor of the current directory that holds one.
+    pub fn discover(dir: Option<&Path>) -> Result<Workspace, WorkspaceError> {
+        match dir {
+            Some(d) => {
+                let d = fs_err::canonicalize(d)?;
+                if !d.join(CONFIG_FILE).is_file() {
+                    return Err(WorkspaceError::NotFound { start: d });
+                }
+                Workspace::open(&d)
+            }
+            None => Workspace::find(&std::env::current_dir()?),
+        }
+    }
+
+    /// Opens the nearest workspace at or above `start`.
+    pub fn find(start: &Path) -> Result<Workspace, WorkspaceError> {
+        let start = fs_err::canonicalize(start)?;
+        let root = start.ancestors().find(|a| a.join(CONFIG_FILE).is_file()).map(Path::to_path_buf);
+        let root = root.ok_or(WorkspaceError::NotFound { start })?;
+        Workspace::open(&root)
+    }
+
+    /// Opens the workspace rooted at `root`.
+    pub fn open(root: &Path) -> Result<Workspace, WorkspaceError> {
+        let config = read_toml(&root.join(CONFIG_FILE))?;
+        Ok(Workspace { root: root.to_path_buf(), config })
+    }
+
+    pub fn sources_dir(&self) -> PathBuf {
+        self.root.join("sources")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("sources.lock")
+    }
+    pub fn dataset_dir(&self) -> PathBuf {
+        self.root.join("dataset")
+    }
+    /// The ingested document store (bulky, git-ignored).
+    pub fn store_dir(&self) -> PathBuf {
+        self.dataset_dir().join("store")
+    }
+    pub fn licenses_dir(&self) -> PathBuf {
+        self.root.join("licenses")
+    }
+    pub fn git_cache_dir(&self) -> PathBuf {
+        match &self.config.git.cache_dir {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => self.root.join(p),
+            None => self.root.join(".vcurate").join("git"),
+        }
+    }
+    /// Resolves a path written in a workspace file: relative paths are relative to the root.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+}
+
+/// The default `vcurate.toml` written by `vcurate init`: every setting, commented.
+pub const DEFAULT_CONFIG: &str = r#"# vcurate workspace configuration.
+# Sources are declared one per file in sources/*.toml; the license policy lives in
+# licenses/policy.toml; templates, snapshots and the ingested store live under dataset/.
+
+[ingest]
+# Files larger than this many bytes are skipped with reason `too_large`.
+max-file-bytes = 1048576
+
+[git]
+# Where remote repositories are cloned (bare clones, read without checkout).
+# cache-dir = ".vcurate/git"
+
+# URL rewriting, like git's `insteadOf`: run offline against local mirrors. Provenance keeps
+# the declared URL. The environment variable VCURATE_GIT_REWRITE="FROM=TO[,FROM=TO]" adds
+# rules on top of these (and wins on the same FROM).
+[git.rewrite]
+# "https://github.com/" = "/srv/git-mirrors/"
+"#;
+
+/// Writes a new workspace with commented defaults. Refuses to overwrite an existing one.
+pub fn init(dir: &Path) -> Result<(), WorkspaceError> {
+    if dir.join(CONFIG_FILE).exists() {
+        return Err(ConfigError::new(&dir.join(CONFIG_FILE), None, "a workspace already exists here; nothing was changed").into());
+    }
+    for sub in ["sources", "licenses", "dataset/templates", "dataset/snapshots"] {
+        fs_err::create_dir_all(dir.join(sub))?;
+    }
+    fs_err::write(dir.join(CONFIG_FILE), DEFAULT_CONFIG)?;
+    fs_err::write(dir.join("sources").join("README.md"), SOURCES_README)?;
+    fs_err::write(dir.join("dataset").join(".gitignore"), "# Bulky tables are rebuilt by vcurate; snapshot.toml files are meant to be committed.\n/store/\n/snapshots/*/*.parquet\n/snapshots/*/attributes/\n/snapshots/*/reports/\n")?;
+    fs_err::write(dir.join(".gitignore"), "/.vcurate/\n")?;
+    Ok(())
+}
+
+const SOURCES_README: &str = r#"# Sources
+
+One TOML manifest per source; the file stem is the source id. Unknown keys are errors.
+
+```toml
+kind = "git"                         # git | docs | local | jsonl
+url = "https://github.com/owner/repo"
+rev = "main"                         # branch, tag or commit; sources.lock pins the commit
+include = ["**/*.lua", "**/*.luau", "**/*.md"]   # default
+exclude = ["**/node_modules/**"]
+subdir = "src"                       # optional
+rights-basis = "open_source"         # open_source | own_codebase | permissioned | generated | public_domain
+expected-license = "MIT"             # optional cross-check, never a substitute for evidence
+```
+
+`docs` adds `site-url`, `content-root`, `prose-license`, `code-license`, `author`.
+`local` takes `path` instead of `url`/`rev`. `jsonl` takes `path`, an optional default
+`license`, and a `[fields]` table mapping `source`, `license`, `rights-basis` to row fields
+(dotted paths such as `meta.license`).
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let text = "[ingest]\nmax-file-bytes = 10\nmax-fle-bytes = 3\n";
+        let err = parse_toml::<Config>(Path::new("vcurate.toml"), text).unwrap_err();
+        assert_eq!(err.line, Some(3));
+        let msg = err.to_string();
+        assert!(msg.starts_with("vcurate.toml:3: "), "{msg}");
+        assert!(msg.contains("max-fle-bytes"), "{msg}");
+    }
+
+    #[test]
+    fn default_config_parses_and_init_refuses_to_overwrite() {
+        let cfg: Config = parse_toml(Path::new("x"), DEFAULT_CONFIG).unwrap();
+        assert_eq!(cfg.ingest.max_file_bytes, 1048576);
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path()).unwrap();
+        let ws = Workspace::discover(Some(dir.path())).unwrap();
+        assert!(ws.sources_dir().is_dir());
+        assert!(init(dir.path()).is_err());
+        // Discovery from a nested folder finds the nearest ancestor.
+        let found = Workspace::find(&dir.path().join("dataset/templates")).unwrap();
+        assert_eq!(found.root, fs_err::canonicalize(dir.path()).unwrap());
+        let outside = tempfile::tempdir().unwrap();
+        assert!(matches!(Workspace::find(outside.path()), Err(WorkspaceError::NotFound { .. })));
+    }
+}

@@ -215,6 +215,8 @@ pub struct Provenance {
     pub unit_kind: UnitKind,
     /// Heading, API member name, or row number.
     pub unit_name: Option<String>,
+    /// For imported dataset rows: the row's own declared origin (mapped `source` field).
+    pub origin: Option<String>,
     pub rights_basis: RightsBasis,
     /// License evidence found at ingest. Not a verdict: the license audit decides.
     pub license_candidates: Vec<LicenseCandidate>,
@@ -237,7 +239,8 @@ pub struct Document {
     pub provenance: Provenance,
     /// Analysis text: UTF-8 with LF line endings.
     pub text: String,
-    /// sha256 of the original bytes of the unit.
+    /// sha256 of the original bytes of a whole file; for units inside a file (sections, API
+    /// members, rows), of the unit's text.
     pub sha256: String,
     /// Length of the original bytes of the unit.
     pub bytes: u64,
