@@ -8,6 +8,9 @@ pub mod cli;
 pub mod core;
 pub mod eval;
 pub mod ingest;
+// pub mod quickstart;
+// pub mod sample;
+pub mod schema;
 pub mod snapshot;
 pub mod workspace;
 

@@ -33,13 +33,21 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
-        ConfigError { path: path.to_path_buf(), line, message: message.into() }
+        ConfigError {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses TOML strictly into `T`, turning errors into `ConfigError`s with file and line.
@@ -52,7 +60,8 @@ pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
 
 /// Reads and strictly parses a TOML file.
 pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
+    let text =
+        fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
     parse_toml(path, &text)
 }
 
@@ -76,7 +85,9 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_file_bytes: default_max_file_bytes() }
+        IngestConfig {
+            max_file_bytes: default_max_file_bytes(),
+        }
     }
 }
 
@@ -121,7 +132,10 @@ impl Workspace {
     /// Opens the nearest workspace at or above `start`.
     pub fn find(start: &Path) -> Result<Workspace, WorkspaceError> {
         let start = fs_err::canonicalize(start)?;
-        let root = start.ancestors().find(|a| a.join(CONFIG_FILE).is_file()).map(Path::to_path_buf);
+        let root = start
+            .ancestors()
+            .find(|a| a.join(CONFIG_FILE).is_file())
+            .map(Path::to_path_buf);
         let root = root.ok_or(WorkspaceError::NotFound { start })?;
         Workspace::open(&root)
     }
@@ -129,7 +143,10 @@ impl Workspace {
     /// Opens the workspace rooted at `root`.
     pub fn open(root: &Path) -> Result<Workspace, WorkspaceError> {
         let config = read_toml(&root.join(CONFIG_FILE))?;
-        Ok(Workspace { root: root.to_path_buf(), config })
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            config,
+        })
     }
 
     pub fn sources_dir(&self) -> PathBuf {
@@ -189,9 +206,19 @@ max-file-bytes = 1048576
 /// Writes a new workspace with commented defaults. Refuses to overwrite an existing one.
 pub fn init(dir: &Path) -> Result<(), WorkspaceError> {
     if dir.join(CONFIG_FILE).exists() {
-        return Err(ConfigError::new(&dir.join(CONFIG_FILE), None, "a workspace already exists here; nothing was changed").into());
+        return Err(ConfigError::new(
+            &dir.join(CONFIG_FILE),
+            None,
+            "a workspace already exists here; nothing was changed",
+        )
+        .into());
     }
-    for sub in ["sources", "licenses", "dataset/templates", "dataset/snapshots"] {
+    for sub in [
+        "sources",
+        "licenses",
+        "dataset/templates",
+        "dataset/snapshots",
+    ] {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     fs_err::write(dir.join(CONFIG_FILE), DEFAULT_CONFIG)?;
@@ -249,6 +276,9 @@ mod tests {
         let found = Workspace::find(&dir.path().join("dataset/templates")).unwrap();
         assert_eq!(found.root, fs_err::canonicalize(dir.path()).unwrap());
         let outside = tempfile::tempdir().unwrap();
-        assert!(matches!(Workspace::find(outside.path()), Err(WorkspaceError::NotFound { .. })));
+        assert!(matches!(
+            Workspace::find(outside.path()),
+            Err(WorkspaceError::NotFound { .. })
+        ));
     }
 }

@@ -1,1 +1,68 @@
-//! Command-line interface: clap types and one file per subcommand. No business logic.
+//! Command-line interface: clap types and one file per subcommand. No business logic here:
+//! each subcommand resolves its settings, calls the library, and renders the result (tables for
+//! people on stderr, `--json` on stdout).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod ingest;
+pub mod init;
+pub mod progress;
+pub mod schemas;
+pub mod sources;
+
+/// Curate Roblox/Luau training data with per-file provenance.
+///
+/// The pipeline: `ingest` declared sources into documents, audit them, render training
+/// examples, freeze a snapshot, export it. Start with `vcurate quickstart` to run it on the
+/// embedded sample, or `vcurate init DIR` for a new workspace.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vcurate",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Run as if started in DIR (which must hold vcurate.toml) instead of finding the nearest
+    /// workspace above the current directory.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new workspace with commented defaults.
+    Init(init::InitArgs),
+    /// Turn declared sources into documents with per-file provenance.
+    Ingest(ingest::IngestArgs),
+    /// List sources with their locked and ingested commits and counts.
+    Sources(sources::SourcesArgs),
+    /// List (or write) the JSON Schemas of every record vcurate reads and writes.
+    Schemas(schemas::SchemasArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let dir = cli.dir.as_deref();
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Ingest(args) => ingest::run(dir, args),
+        Command::Sources(args) => sources::run(dir, args),
+        Command::Schemas(args) => schemas::run(args),
+    }
+}
+
+/// Prints JSON to stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

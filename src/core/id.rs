@@ -32,7 +32,10 @@ mod tests {
         assert_ne!(a, document_id("s", "a.luau", "#x", "00"));
         assert_ne!(a, document_id("s", "a.luau", "", "01"));
         // Separators keep ("ab","c") and ("a","bc") apart.
-        assert_ne!(document_id("ab", "c", "", ""), document_id("a", "bc", "", ""));
+        assert_ne!(
+            document_id("ab", "c", "", ""),
+            document_id("a", "bc", "", "")
+        );
         assert_eq!(a.len(), 32);
     }
 }

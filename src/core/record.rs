@@ -134,8 +134,14 @@ impl Attribution {
     /// The human-readable line used in NOTICE files and dataset cards.
     pub fn line(&self) -> String {
         match &self.author {
-            Some(a) => format!("\"{}\" by {}, {}, licensed under {}", self.title, a, self.url, self.license),
-            None => format!("\"{}\", {}, licensed under {}", self.title, self.url, self.license),
+            Some(a) => format!(
+                "\"{}\" by {}, {}, licensed under {}",
+                self.title, a, self.url, self.license
+            ),
+            None => format!(
+                "\"{}\", {}, licensed under {}",
+                self.title, self.url, self.license
+            ),
         }
     }
 }

@@ -9,7 +9,13 @@ use crate::core::{CandidateKind, LicenseCandidate};
 use crate::snapshot::EvidenceFile;
 
 /// Package manifests whose `license` field counts as evidence.
-const MANIFESTS: &[&str] = &["wally.toml", "package.json", "Cargo.toml", "rotriever.toml", "pesde.toml"];
+const MANIFESTS: &[&str] = &[
+    "wally.toml",
+    "package.json",
+    "Cargo.toml",
+    "rotriever.toml",
+    "pesde.toml",
+];
 
 /// What kind of evidence a path is, judged by its file name alone.
 pub fn evidence_kind(path: &str) -> Option<CandidateKind> {
@@ -21,13 +27,21 @@ pub fn evidence_kind(path: &str) -> Option<CandidateKind> {
         Some((s, e)) => (s, e.to_ascii_lowercase()),
         None => (name, String::new()),
     };
-    if !matches!(ext.as_str(), "" | "txt" | "md" | "markdown" | "rst" | "lua" | "luau") {
+    if !matches!(
+        ext.as_str(),
+        "" | "txt" | "md" | "markdown" | "rst" | "lua" | "luau"
+    ) {
         return None;
     }
     let upper = stem.to_ascii_uppercase();
     let license_like = ["LICENSE", "LICENCE", "COPYING", "UNLICENSE", "COPYRIGHT"]
         .iter()
-        .any(|k| upper == *k || upper.strip_prefix(k).is_some_and(|rest| rest.starts_with(['-', '_'])));
+        .any(|k| {
+            upper == *k
+                || upper
+                    .strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with(['-', '_']))
+        });
     if license_like {
         return Some(CandidateKind::LicenseFile);
     }
@@ -51,15 +65,22 @@ pub fn manifest_license(path: &str, text: &str) -> Option<String> {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
         match v.get("license")? {
             serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(String::from),
+            serde_json::Value::Object(o) => {
+                o.get("type").and_then(|t| t.as_str()).map(String::from)
+            }
             _ => None,
         }
     } else {
         let v: toml::Table = toml::from_str(text).ok()?;
         let from = |t: &toml::Table| t.get("license").and_then(|l| l.as_str()).map(String::from);
-        v.get("package").and_then(|p| p.as_table()).and_then(from).or_else(|| from(&v))
+        v.get("package")
+            .and_then(|p| p.as_table())
+            .and_then(from)
+            .or_else(|| from(&v))
     };
-    value.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    value
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Candidates from evidence files in `doc_path`'s folder and its ancestors, root first.
@@ -69,24 +90,54 @@ pub fn tree_candidates(doc_path: &str, evidence: &[EvidenceFile]) -> Vec<License
         if !is_ancestor_dir(parent(&ev.path), doc_path) || ev.path == doc_path {
             continue;
         }
-        let Some(kind) = evidence_kind(&ev.path) else { continue };
+        let Some(kind) = evidence_kind(&ev.path) else {
+            continue;
+        };
         let cand = match kind {
             CandidateKind::LicenseFile => {
-                let first = ev.text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
-                Some(LicenseCandidate { kind, path: ev.path.clone(), line: None, value: first.chars().take(120).collect() })
+                let first = ev
+                    .text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default();
+                Some(LicenseCandidate {
+                    kind,
+                    path: ev.path.clone(),
+                    line: None,
+                    value: first.chars().take(120).collect(),
+                })
             }
-            CandidateKind::PackageManifest => manifest_license(&ev.path, &ev.text).map(|value| LicenseCandidate { kind, path: ev.path.clone(), line: None, value }),
-            CandidateKind::Readme => ev.text.lines().enumerate().find(|(_, l)| mentions_license(l)).map(|(i, l)| LicenseCandidate {
-                kind,
-                path: ev.path.clone(),
-                line: Some(i as u32 + 1),
-                value: l.trim().chars().take(200).collect(),
-            }),
+            CandidateKind::PackageManifest => {
+                manifest_license(&ev.path, &ev.text).map(|value| LicenseCandidate {
+                    kind,
+                    path: ev.path.clone(),
+                    line: None,
+                    value,
+                })
+            }
+            CandidateKind::Readme => ev
+                .text
+                .lines()
+                .enumerate()
+                .find(|(_, l)| mentions_license(l))
+                .map(|(i, l)| LicenseCandidate {
+                    kind,
+                    path: ev.path.clone(),
+                    line: Some(i as u32 + 1),
+                    value: l.trim().chars().take(200).collect(),
+                }),
             _ => None,
         };
         out.extend(cand);
     }
-    out.sort_by(|a, b| a.path.matches('/').count().cmp(&b.path.matches('/').count()).then(a.path.cmp(&b.path)));
+    out.sort_by(|a, b| {
+        a.path
+            .matches('/')
+            .count()
+            .cmp(&b.path.matches('/').count())
+            .then(a.path.cmp(&b.path))
+    });
     out
 }
 
@@ -108,7 +159,8 @@ pub fn in_file_candidates(path: &str, text: &str) -> Vec<LicenseCandidate> {
         let t = line.trim_start();
         // Inside a block comment (`--[[ ... ]]`, `--[==[ ... ]==]`, `/* ... */`) every line is comment.
         let opens = t.starts_with("--[[") || t.starts_with("--[=") || t.starts_with("/*");
-        let is_comment = in_block || opens || t.starts_with("--") || t.starts_with("//") || t.starts_with('#');
+        let is_comment =
+            in_block || opens || t.starts_with("--") || t.starts_with("//") || t.starts_with('#');
         if opens {
             in_block = true;
         }
@@ -116,13 +168,30 @@ pub fn in_file_candidates(path: &str, text: &str) -> Vec<LicenseCandidate> {
             in_block = false;
         }
         if let Some(pos) = line.find("SPDX-License-Identifier:") {
-            let value = line[pos + "SPDX-License-Identifier:".len()..].trim().trim_end_matches("]]").trim_end_matches("*/").trim().to_string();
-            out.push(LicenseCandidate { kind: CandidateKind::SpdxTag, path: path.to_string(), line: line_no, value });
+            let value = line[pos + "SPDX-License-Identifier:".len()..]
+                .trim()
+                .trim_end_matches("]]")
+                .trim_end_matches("*/")
+                .trim()
+                .to_string();
+            out.push(LicenseCandidate {
+                kind: CandidateKind::SpdxTag,
+                path: path.to_string(),
+                line: line_no,
+                value,
+            });
             continue;
         }
         let lower = t.to_ascii_lowercase();
-        if is_comment && (mentions_license(t) || lower.contains("copyright") || lower.contains("(c)")) {
-            out.push(LicenseCandidate { kind: CandidateKind::Header, path: path.to_string(), line: line_no, value: t.chars().take(200).collect() });
+        if is_comment
+            && (mentions_license(t) || lower.contains("copyright") || lower.contains("(c)"))
+        {
+            out.push(LicenseCandidate {
+                kind: CandidateKind::Header,
+                path: path.to_string(),
+                line: line_no,
+                value: t.chars().take(200).collect(),
+            });
         }
     }
     out
@@ -133,17 +202,37 @@ mod tests {
     use super::*;
 
     fn ev(path: &str, text: &str) -> EvidenceFile {
-        EvidenceFile { source_id: "s".into(), path: path.into(), blob_id: None, text: text.into() }
+        EvidenceFile {
+            source_id: "s".into(),
+            path: path.into(),
+            blob_id: None,
+            text: text.into(),
+        }
     }
 
     #[test]
     fn recognizes_license_spellings() {
-        for p in ["LICENSE", "LICENCE.md", "COPYING.txt", "License.lua", "vendor/x/LICENSE-MIT", "UNLICENSE"] {
+        for p in [
+            "LICENSE",
+            "LICENCE.md",
+            "COPYING.txt",
+            "License.lua",
+            "vendor/x/LICENSE-MIT",
+            "UNLICENSE",
+        ] {
             assert_eq!(evidence_kind(p), Some(CandidateKind::LicenseFile), "{p}");
         }
-        assert_eq!(evidence_kind("wally.toml"), Some(CandidateKind::PackageManifest));
+        assert_eq!(
+            evidence_kind("wally.toml"),
+            Some(CandidateKind::PackageManifest)
+        );
         assert_eq!(evidence_kind("README.md"), Some(CandidateKind::Readme));
-        for p in ["LICENSES.png", "src/licensing.lua", "LICENSE.png", "mylicense.lua"] {
+        for p in [
+            "LICENSES.png",
+            "src/licensing.lua",
+            "LICENSE.png",
+            "mylicense.lua",
+        ] {
             assert_eq!(evidence_kind(p), None, "{p}");
         }
     }
@@ -153,32 +242,64 @@ mod tests {
         let evidence = vec![
             ev("LICENSE", "MIT License\n\nCopyright"),
             ev("Packages/_Index/thing/LICENSE", "\n  Apache License\n"),
-            ev("Packages/_Index/thing/wally.toml", "[package]\nname = \"a/thing\"\nlicense = \"Apache-2.0\"\n"),
+            ev(
+                "Packages/_Index/thing/wally.toml",
+                "[package]\nname = \"a/thing\"\nlicense = \"Apache-2.0\"\n",
+            ),
             ev("other/LICENSE", "GPL"),
             ev("README.md", "# x\n\nThis project is licensed under MIT.\n"),
         ];
         let c = tree_candidates("Packages/_Index/thing/init.lua", &evidence);
-        let got: Vec<_> = c.iter().map(|c| (c.kind, c.path.as_str(), c.value.as_str())).collect();
+        let got: Vec<_> = c
+            .iter()
+            .map(|c| (c.kind, c.path.as_str(), c.value.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
                 (CandidateKind::LicenseFile, "LICENSE", "MIT License"),
-                (CandidateKind::Readme, "README.md", "This project is licensed under MIT."),
-                (CandidateKind::LicenseFile, "Packages/_Index/thing/LICENSE", "Apache License"),
-                (CandidateKind::PackageManifest, "Packages/_Index/thing/wally.toml", "Apache-2.0"),
+                (
+                    CandidateKind::Readme,
+                    "README.md",
+                    "This project is licensed under MIT."
+                ),
+                (
+                    CandidateKind::LicenseFile,
+                    "Packages/_Index/thing/LICENSE",
+                    "Apache License"
+                ),
+                (
+                    CandidateKind::PackageManifest,
+                    "Packages/_Index/thing/wally.toml",
+                    "Apache-2.0"
+                ),
             ]
         );
         assert_eq!(c[1].line, Some(3));
         // "other/" is not an ancestor; neither is a prefix that is not a folder boundary.
-        assert!(tree_candidates("otherwise.lua", &evidence).iter().all(|c| c.path != "other/LICENSE"));
+        assert!(tree_candidates("otherwise.lua", &evidence)
+            .iter()
+            .all(|c| c.path != "other/LICENSE"));
     }
 
     #[test]
     fn manifests_in_several_formats() {
-        assert_eq!(manifest_license("package.json", r#"{"name":"x","license":"MIT"}"#).as_deref(), Some("MIT"));
-        assert_eq!(manifest_license("package.json", r#"{"license":{"type":"ISC"}}"#).as_deref(), Some("ISC"));
-        assert_eq!(manifest_license("pesde.toml", "name = \"a/b\"\nlicense = \"MPL-2.0\"\n").as_deref(), Some("MPL-2.0"));
-        assert_eq!(manifest_license("Cargo.toml", "[package]\nname = \"x\"\n"), None);
+        assert_eq!(
+            manifest_license("package.json", r#"{"name":"x","license":"MIT"}"#).as_deref(),
+            Some("MIT")
+        );
+        assert_eq!(
+            manifest_license("package.json", r#"{"license":{"type":"ISC"}}"#).as_deref(),
+            Some("ISC")
+        );
+        assert_eq!(
+            manifest_license("pesde.toml", "name = \"a/b\"\nlicense = \"MPL-2.0\"\n").as_deref(),
+            Some("MPL-2.0")
+        );
+        assert_eq!(
+            manifest_license("Cargo.toml", "[package]\nname = \"x\"\n"),
+            None
+        );
         assert_eq!(manifest_license("package.json", "{not json"), None);
     }
 
@@ -186,12 +307,27 @@ mod tests {
     fn tags_and_headers_in_first_lines() {
         let text = "-- SPDX-License-Identifier: MPL-2.0\n--[[\n  Copyright (c) 2024 Someone\n  Licensed under the GPL v3\n]]\nlocal x = 1 -- not a header\n";
         let c = in_file_candidates("a.lua", text);
-        let got: Vec<_> = c.iter().map(|c| (c.kind, c.line, c.value.as_str())).collect();
+        let got: Vec<_> = c
+            .iter()
+            .map(|c| (c.kind, c.line, c.value.as_str()))
+            .collect();
         assert_eq!(got[0], (CandidateKind::SpdxTag, Some(1), "MPL-2.0"));
-        let headers: Vec<_> = c.iter().filter(|c| c.kind == CandidateKind::Header).map(|c| c.line).collect();
-        assert_eq!(headers, vec![Some(3), Some(4)], "lines inside a block comment count, code after it does not: {got:?}");
-        let text = "-- Copyright 2020 A\n-- Licensed under the Apache License, Version 2.0\nreturn {}\n";
+        let headers: Vec<_> = c
+            .iter()
+            .filter(|c| c.kind == CandidateKind::Header)
+            .map(|c| c.line)
+            .collect();
+        assert_eq!(
+            headers,
+            vec![Some(3), Some(4)],
+            "lines inside a block comment count, code after it does not: {got:?}"
+        );
+        let text =
+            "-- Copyright 2020 A\n-- Licensed under the Apache License, Version 2.0\nreturn {}\n";
         let c = in_file_candidates("b.lua", text);
-        assert_eq!(c.iter().map(|c| c.line).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+        assert_eq!(
+            c.iter().map(|c| c.line).collect::<Vec<_>>(),
+            vec![Some(1), Some(2)]
+        );
     }
 }

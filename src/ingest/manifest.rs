@@ -125,50 +125,114 @@ pub fn load_dir(dir: &Path, root: &Path) -> Result<Vec<Source>, ConfigError> {
 
 /// Loads and validates one manifest.
 pub fn load(path: &Path, root: &Path) -> Result<Source, ConfigError> {
-    let text = fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
+    let text =
+        fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
     parse(path, &text, root)
 }
 
 /// Validates manifest text. `root` resolves relative `path`s.
 pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError> {
     let raw: RawManifest = parse_toml(path, text)?;
-    let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Err(ConfigError::new(path, None, format!("source id `{id}` (the file stem) may only use ASCII letters, digits, `-`, `_` and `.`; rename the file")));
     }
     // The line a key is written on, for errors about keys that parsed but do not belong.
     let key_line = |key: &str| {
         text.lines()
-            .position(|l| l.trim_start().starts_with(key) && l.trim_start()[key.len()..].trim_start().starts_with('='))
+            .position(|l| {
+                l.trim_start().starts_with(key)
+                    && l.trim_start()[key.len()..].trim_start().starts_with('=')
+            })
             .map(|i| i + 1)
     };
     let err = |key: &str, msg: String| ConfigError::new(path, key_line(key), msg);
-    let kind = raw.kind.ok_or_else(|| ConfigError::new(path, None, "missing `kind` (one of git, docs, local, jsonl)"))?;
+    let kind = raw.kind.ok_or_else(|| {
+        ConfigError::new(
+            path,
+            None,
+            "missing `kind` (one of git, docs, local, jsonl)",
+        )
+    })?;
 
     let allowed: &[&str] = match kind {
-        SourceKind::Git => &["url", "rev", "include", "exclude", "subdir", "rights-basis", "expected-license"],
-        SourceKind::Docs => &["url", "rev", "include", "exclude", "subdir", "rights-basis", "expected-license", "site-url", "content-root", "prose-license", "code-license", "author"],
-        SourceKind::Local => &["path", "include", "exclude", "subdir", "rights-basis", "expected-license"],
+        SourceKind::Git => &[
+            "url",
+            "rev",
+            "include",
+            "exclude",
+            "subdir",
+            "rights-basis",
+            "expected-license",
+        ],
+        SourceKind::Docs => &[
+            "url",
+            "rev",
+            "include",
+            "exclude",
+            "subdir",
+            "rights-basis",
+            "expected-license",
+            "site-url",
+            "content-root",
+            "prose-license",
+            "code-license",
+            "author",
+        ],
+        SourceKind::Local => &[
+            "path",
+            "include",
+            "exclude",
+            "subdir",
+            "rights-basis",
+            "expected-license",
+        ],
         SourceKind::Jsonl => &["path", "rights-basis", "license", "fields"],
     };
     let present = present_keys(&raw);
     for key in present {
-        if !allowed.contains(&key) {
-            return Err(err(key, format!("key `{key}` does not apply to a `{}` source (allowed: {})", kind.as_str(), allowed.join(", "))));
+        if key != "kind" && !allowed.contains(&key) {
+            return Err(err(
+                key,
+                format!(
+                    "key `{key}` does not apply to a `{}` source (allowed: {})",
+                    kind.as_str(),
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
     let required = |v: &Option<String>, key: &str| -> Result<String, ConfigError> {
         match v {
             Some(s) if !s.trim().is_empty() => Ok(s.clone()),
-            _ => Err(ConfigError::new(path, None, format!("a `{}` source needs `{key}`", kind.as_str()))),
+            _ => Err(ConfigError::new(
+                path,
+                None,
+                format!("a `{}` source needs `{key}`", kind.as_str()),
+            )),
         }
     };
     let location = match kind {
-        SourceKind::Git | SourceKind::Docs => Location::Git { url: required(&raw.url, "url")?, rev: required(&raw.rev, "rev")? },
+        SourceKind::Git | SourceKind::Docs => Location::Git {
+            url: required(&raw.url, "url")?,
+            rev: required(&raw.rev, "rev")?,
+        },
         SourceKind::Local | SourceKind::Jsonl => {
             let p = required(&raw.path, "path")?;
             let p = Path::new(&p);
-            Location::Path(if p.is_absolute() { p.to_path_buf() } else { root.join(p) })
+            Location::Path(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                root.join(p)
+            })
         }
     };
     let rights_basis = match (raw.rights_basis, kind) {
@@ -178,18 +242,29 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
     };
     for (key, globs) in [("include", &raw.include), ("exclude", &raw.exclude)] {
         for g in globs.iter().flatten() {
-            globset::Glob::new(g).map_err(|e| err(key, format!("bad glob `{g}` in `{key}`: {e}")))?;
+            globset::Glob::new(g)
+                .map_err(|e| err(key, format!("bad glob `{g}` in `{key}`: {e}")))?;
         }
     }
     if let Some(sub) = &raw.subdir {
         if Path::new(sub).is_absolute() || sub.split('/').any(|c| c == "..") {
-            return Err(err("subdir", format!("`subdir` must be a relative path inside the source, got `{sub}`")));
+            return Err(err(
+                "subdir",
+                format!("`subdir` must be a relative path inside the source, got `{sub}`"),
+            ));
         }
     }
     let docs = match kind {
         SourceKind::Docs => Some(DocsSettings {
-            site_url: required(&raw.site_url, "site-url")?.trim_end_matches('/').to_string(),
-            content_root: raw.content_root.clone().unwrap_or_default().trim_matches('/').to_string(),
+            site_url: required(&raw.site_url, "site-url")?
+                .trim_end_matches('/')
+                .to_string(),
+            content_root: raw
+                .content_root
+                .clone()
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_string(),
             prose_license: required(&raw.prose_license, "prose-license")?,
             code_license: required(&raw.code_license, "code-license")?,
             author: raw.author.clone(),
@@ -197,7 +272,11 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
         _ => None,
     };
     let default_include = match kind {
-        SourceKind::Docs => vec!["**/*.md".to_string(), "**/*.yaml".to_string(), "**/*.yml".to_string()],
+        SourceKind::Docs => vec![
+            "**/*.md".to_string(),
+            "**/*.yaml".to_string(),
+            "**/*.yml".to_string(),
+        ],
         _ => DEFAULT_INCLUDE.iter().map(|s| s.to_string()).collect(),
     };
     Ok(Source {
@@ -208,7 +287,11 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
         location,
         include: raw.include.clone().unwrap_or(default_include),
         exclude: raw.exclude.clone().unwrap_or_default(),
-        subdir: raw.subdir.clone().map(|s| s.trim_matches('/').to_string()).filter(|s| !s.is_empty()),
+        subdir: raw
+            .subdir
+            .clone()
+            .map(|s| s.trim_matches('/').to_string())
+            .filter(|s| !s.is_empty()),
         rights_basis,
         expected_license: raw.expected_license.clone(),
         docs,
@@ -222,12 +305,30 @@ fn present_keys(raw: &RawManifest) -> Vec<&'static str> {
     let value = toml::Value::try_from(raw).expect("manifest serializes");
     let table = value.as_table().cloned().unwrap_or_default();
     let names: BTreeMap<String, ()> = table.into_iter().map(|(k, _)| (k, ())).collect();
-    ALL_KEYS.iter().copied().filter(|k| names.contains_key(*k)).collect()
+    ALL_KEYS
+        .iter()
+        .copied()
+        .filter(|k| names.contains_key(*k))
+        .collect()
 }
 
 const ALL_KEYS: &[&str] = &[
-    "kind", "url", "rev", "path", "include", "exclude", "subdir", "rights-basis", "expected-license", "site-url",
-    "content-root", "prose-license", "code-license", "author", "license", "fields",
+    "kind",
+    "url",
+    "rev",
+    "path",
+    "include",
+    "exclude",
+    "subdir",
+    "rights-basis",
+    "expected-license",
+    "site-url",
+    "content-root",
+    "prose-license",
+    "code-license",
+    "author",
+    "license",
+    "fields",
 ];
 
 #[cfg(test)]
@@ -242,7 +343,13 @@ mod tests {
     fn git_manifest_with_defaults() {
         let s = p("kind = \"git\"\nurl = \"https://github.com/rojo-rbx/rojo\"\nrev = \"master\"\nrights-basis = \"open_source\"\n").unwrap();
         assert_eq!(s.id, "rojo");
-        assert_eq!(s.location, Location::Git { url: "https://github.com/rojo-rbx/rojo".into(), rev: "master".into() });
+        assert_eq!(
+            s.location,
+            Location::Git {
+                url: "https://github.com/rojo-rbx/rojo".into(),
+                rev: "master".into()
+            }
+        );
         assert_eq!(s.include, vec!["**/*.lua", "**/*.luau", "**/*.md"]);
         assert_eq!(s.rights_basis, RightsBasis::OpenSource);
     }
@@ -258,15 +365,30 @@ mod tests {
     fn key_of_another_kind_is_an_error_with_line() {
         let e = p("kind = \"git\"\nurl = \"u\"\nrev = \"main\"\nrights-basis = \"open_source\"\nsite-url = \"https://x\"\n").unwrap_err();
         assert_eq!(e.line, Some(5), "{e}");
-        assert!(e.to_string().contains("does not apply to a `git` source"), "{e}");
+        assert!(
+            e.to_string().contains("does not apply to a `git` source"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_required_keys_and_bad_values() {
-        assert!(p("kind = \"git\"\nurl = \"u\"\nrights-basis = \"open_source\"\n").unwrap_err().to_string().contains("needs `rev`"));
-        assert!(p("url = \"u\"\n").unwrap_err().to_string().contains("missing `kind`"));
-        assert!(p("kind = \"git\"\nurl = \"u\"\nrev = \"m\"\n").unwrap_err().to_string().contains("rights-basis"));
-        let e = p("kind = \"git\"\nurl = \"u\"\nrev = \"m\"\nrights-basis = \"stolen\"\n").unwrap_err();
+        assert!(
+            p("kind = \"git\"\nurl = \"u\"\nrights-basis = \"open_source\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("needs `rev`")
+        );
+        assert!(p("url = \"u\"\n")
+            .unwrap_err()
+            .to_string()
+            .contains("missing `kind`"));
+        assert!(p("kind = \"git\"\nurl = \"u\"\nrev = \"m\"\n")
+            .unwrap_err()
+            .to_string()
+            .contains("rights-basis"));
+        let e =
+            p("kind = \"git\"\nurl = \"u\"\nrev = \"m\"\nrights-basis = \"stolen\"\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         let e = p("kind = \"git\"\nurl = \"u\"\nrev = \"m\"\nrights-basis = \"open_source\"\ninclude = [\"a/{b\"]\n").unwrap_err();
         assert!(e.to_string().contains("bad glob"), "{e}");

@@ -6,7 +6,8 @@
 //! step in its provenance and keeps the hash of its original bytes.
 
 use crate::core::{
-    document_id, sha256_hex, Attribution, CandidateKind, Document, LicenseCandidate, LineEndings, Provenance, SkipReason, SourceKind, Span, UnitKind,
+    document_id, sha256_hex, Attribution, CandidateKind, Document, LicenseCandidate, LineEndings,
+    Provenance, SkipReason, SourceKind, Span, UnitKind,
 };
 use crate::ingest::docs::{self, LuauProbe};
 use crate::ingest::luau;
@@ -33,13 +34,27 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Decoded, (SkipReason, Stri
         return Err((SkipReason::TooLarge, format!("{len} bytes is over the limit of {max_bytes} ([ingest] max-file-bytes in vcurate.toml)")));
     }
     if bytes.starts_with(LFS_MAGIC) {
-        let oid = std::str::from_utf8(bytes).ok().and_then(|t| t.lines().find_map(|l| l.strip_prefix("oid ").map(String::from))).unwrap_or_default();
-        return Err((SkipReason::LfsPointer, format!("Git LFS pointer {oid}; the content is not in the repository")));
+        let oid = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("oid ").map(String::from))
+            })
+            .unwrap_or_default();
+        return Err((
+            SkipReason::LfsPointer,
+            format!("Git LFS pointer {oid}; the content is not in the repository"),
+        ));
     }
     if let Some(pos) = bytes.iter().take(8000).position(|&b| b == 0) {
         return Err((SkipReason::Binary, format!("NUL byte at offset {pos}")));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| (SkipReason::NotUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        (
+            SkipReason::NotUtf8,
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
     let mut steps = Vec::new();
     let text = match text.strip_prefix('\u{feff}') {
         Some(t) => {
@@ -62,7 +77,13 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Decoded, (SkipReason, Stri
     } else {
         text.to_string()
     };
-    Ok(Decoded { text, line_endings, sha256: sha256_hex(bytes), bytes: len, steps })
+    Ok(Decoded {
+        text,
+        line_endings,
+        sha256: sha256_hex(bytes),
+        bytes: len,
+        steps,
+    })
 }
 
 /// What every document of one source ingest shares.
@@ -84,18 +105,31 @@ fn is_markdown(path: &str) -> bool {
 
 /// The probe the docs splitter uses to ask whether code is Luau.
 pub fn probe(code: &str) -> LuauProbe {
-    LuauProbe { parses: luau::parses(code), code_lines: luau::code_lines(code) }
+    LuauProbe {
+        parses: luau::parses(code),
+        code_lines: luau::code_lines(code),
+    }
 }
 
 /// Splits a decoded file into documents. `tree_candidates` is the license evidence from the
 /// file's folders. Errors are docs files that cannot be read as such.
-pub fn file_documents(ctx: &UnitContext, path: &str, blob_id: Option<String>, dec: Decoded, tree_candidates: Vec<LicenseCandidate>) -> Result<Vec<Document>, (SkipReason, String)> {
+pub fn file_documents(
+    ctx: &UnitContext,
+    path: &str,
+    blob_id: Option<String>,
+    dec: Decoded,
+    tree_candidates: Vec<LicenseCandidate>,
+) -> Result<Vec<Document>, (SkipReason, String)> {
     let source = ctx.source;
     let mut candidates = tree_candidates;
     candidates.extend(crate::ingest::evidence::in_file_candidates(path, &dec.text));
     let mut steps = vec!["ingest".to_string()];
     steps.extend(dec.steps.iter().cloned());
-    let provenance = |unit_kind, unit_name: Option<String>, span: Option<Span>, attribution: Option<Attribution>, cands: Vec<LicenseCandidate>| Provenance {
+    let provenance = |unit_kind,
+                      unit_name: Option<String>,
+                      span: Option<Span>,
+                      attribution: Option<Attribution>,
+                      cands: Vec<LicenseCandidate>| Provenance {
         source_id: source.id.clone(),
         source_kind: source.kind,
         url: ctx.url.clone(),
@@ -116,17 +150,24 @@ pub fn file_documents(ctx: &UnitContext, path: &str, blob_id: Option<String>, de
         steps: steps.clone(),
     };
 
-    let docs_settings = source.docs.as_ref().filter(|_| source.kind == SourceKind::Docs);
+    let docs_settings = source
+        .docs
+        .as_ref()
+        .filter(|_| source.kind == SourceKind::Docs);
     let split = match docs_settings {
         Some(_) if is_markdown(path) => Some(docs::split_markdown(&dec.text, &probe)),
-        Some(_) if docs::is_api_reference(path) => Some(docs::parse_api_reference(&dec.text, &probe)),
+        Some(_) if docs::is_api_reference(path) => {
+            Some(docs::parse_api_reference(&dec.text, &probe))
+        }
         _ => None,
     };
     let Some(split) = split else {
         // A whole file.
         let luau = is_luau_path(path).then(|| luau::analyze(&dec.text));
         let code_blocks = if is_markdown(path) {
-            docs::split_markdown(&dec.text, &probe).map(|units| units.into_iter().flat_map(|u| u.code_blocks).collect()).unwrap_or_default()
+            docs::split_markdown(&dec.text, &probe)
+                .map(|units| units.into_iter().flat_map(|u| u.code_blocks).collect())
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -144,28 +185,61 @@ pub fn file_documents(ctx: &UnitContext, path: &str, blob_id: Option<String>, de
     };
     let units = split.map_err(|e| (SkipReason::InvalidDoc, e.to_string()))?;
     let d = docs_settings.expect("split only for docs sources");
-    let rel = path.strip_prefix(&d.content_root).map(|p| p.trim_start_matches('/')).unwrap_or(path);
+    let rel = path
+        .strip_prefix(&d.content_root)
+        .map(|p| p.trim_start_matches('/'))
+        .unwrap_or(path);
     let page = docs::page_url(&d.site_url, rel);
     let mut declared = vec![
-        LicenseCandidate { kind: CandidateKind::Declared, path: String::new(), line: None, value: format!("prose: {}", d.prose_license) },
-        LicenseCandidate { kind: CandidateKind::Declared, path: String::new(), line: None, value: format!("code: {}", d.code_license) },
+        LicenseCandidate {
+            kind: CandidateKind::Declared,
+            path: String::new(),
+            line: None,
+            value: format!("prose: {}", d.prose_license),
+        },
+        LicenseCandidate {
+            kind: CandidateKind::Declared,
+            path: String::new(),
+            line: None,
+            value: format!("code: {}", d.code_license),
+        },
     ];
     declared.extend(candidates);
     Ok(units
         .into_iter()
         .map(|u| {
             let has_code = !u.code_blocks.is_empty();
-            let license = if has_code { format!("{} AND {}", d.prose_license, d.code_license) } else { d.prose_license.clone() };
+            let license = if has_code {
+                format!("{} AND {}", d.prose_license, d.code_license)
+            } else {
+                d.prose_license.clone()
+            };
             let url = match &u.anchor {
                 Some(a) => format!("{page}#{a}"),
                 None => page.clone(),
             };
-            let attribution = Attribution { title: u.title.clone(), url, license, author: d.author.clone() };
+            let attribution = Attribution {
+                title: u.title.clone(),
+                url,
+                license,
+                author: d.author.clone(),
+            };
             let sha = sha256_hex(u.text.as_bytes());
-            let locator = format!("{}:{}-{}", u.unit_kind.as_str(), u.span.byte_start, u.unit_name);
+            let locator = format!(
+                "{}:{}-{}",
+                u.unit_kind.as_str(),
+                u.span.byte_start,
+                u.unit_name
+            );
             Document {
                 id: document_id(&source.id, path, &locator, &sha),
-                provenance: provenance(u.unit_kind, Some(u.unit_name), Some(u.span), Some(attribution), declared.clone()),
+                provenance: provenance(
+                    u.unit_kind,
+                    Some(u.unit_name),
+                    Some(u.span),
+                    Some(attribution),
+                    declared.clone(),
+                ),
                 bytes: u.text.len() as u64,
                 line_endings: dec.line_endings,
                 text: u.text,
@@ -186,14 +260,23 @@ pub struct PathFilter {
 
 impl PathFilter {
     pub fn new(source: &Source) -> PathFilter {
-        let glob = |g: &str| globset::GlobBuilder::new(g).literal_separator(false).build().expect("globs are validated when the manifest is loaded");
+        let glob = |g: &str| {
+            globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+                .expect("globs are validated when the manifest is loaded")
+        };
         let mut include = globset::GlobSetBuilder::new();
         for g in &source.include {
             include.add(glob(g));
         }
         PathFilter {
             include: include.build().expect("valid globs"),
-            exclude: source.exclude.iter().map(|g| (g.clone(), glob(g).compile_matcher())).collect(),
+            exclude: source
+                .exclude
+                .iter()
+                .map(|g| (g.clone(), glob(g).compile_matcher()))
+                .collect(),
             include_text: source.include.join(", "),
         }
     }
@@ -203,7 +286,8 @@ impl PathFilter {
         if let Some((g, _)) = self.exclude.iter().find(|(_, m)| m.is_match(path)) {
             return Some(format!("matched exclude `{g}`"));
         }
-        (!self.include.is_match(path)).then(|| format!("not matched by include [{}]", self.include_text))
+        (!self.include.is_match(path))
+            .then(|| format!("not matched by include [{}]", self.include_text))
     }
 }
 
@@ -214,9 +298,23 @@ mod tests {
     #[test]
     fn decode_checks_in_order() {
         assert_eq!(decode(b"abc", 2).unwrap_err().0, SkipReason::TooLarge);
-        assert_eq!(decode(b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 3\n", 1000).unwrap_err().0, SkipReason::LfsPointer);
-        assert_eq!(decode(b"\x89PNG\0\0", 1000).unwrap_err(), (SkipReason::Binary, "NUL byte at offset 4".to_string()));
-        assert_eq!(decode(b"ok \xff", 1000).unwrap_err(), (SkipReason::NotUtf8, "invalid UTF-8 at byte 3".to_string()));
+        assert_eq!(
+            decode(
+                b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 3\n",
+                1000
+            )
+            .unwrap_err()
+            .0,
+            SkipReason::LfsPointer
+        );
+        assert_eq!(
+            decode(b"\x89PNG\0\0", 1000).unwrap_err(),
+            (SkipReason::Binary, "NUL byte at offset 4".to_string())
+        );
+        assert_eq!(
+            decode(b"ok \xff", 1000).unwrap_err(),
+            (SkipReason::NotUtf8, "invalid UTF-8 at byte 3".to_string())
+        );
     }
 
     #[test]
@@ -225,7 +323,11 @@ mod tests {
         assert_eq!(d.text, "a\nb\n");
         assert_eq!(d.line_endings, LineEndings::Crlf);
         assert_eq!(d.steps, vec!["normalize_crlf"]);
-        assert_eq!(d.sha256, sha256_hex(b"a\r\nb\r\n"), "the hash is of the original bytes");
+        assert_eq!(
+            d.sha256,
+            sha256_hex(b"a\r\nb\r\n"),
+            "the hash is of the original bytes"
+        );
         let d = decode("\u{feff}a\r\nb\n".as_bytes(), 100).unwrap();
         assert_eq!(d.line_endings, LineEndings::Mixed);
         assert_eq!(d.steps, vec!["strip_bom", "normalize_crlf"]);

@@ -21,7 +21,11 @@ pub enum StoreError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("{path}: column `{column}` is malformed ({message}); re-run `vcurate ingest` to rebuild the store")]
-    Malformed { path: PathBuf, column: String, message: String },
+    Malformed {
+        path: PathBuf,
+        column: String,
+        message: String,
+    },
 }
 
 /// What was ingested for a source, when, from what.
@@ -73,16 +77,33 @@ pub fn read_state(store: &Path, source_id: &str) -> Option<SourceState> {
 }
 
 /// Writes a new generation for a source and makes it current.
-pub fn write_source(store: &Path, state: &SourceState, tables: &SourceTables) -> Result<(), StoreError> {
+pub fn write_source(
+    store: &Path,
+    state: &SourceState,
+    tables: &SourceTables,
+) -> Result<(), StoreError> {
     let dir = store.join(&state.source_id);
     fs_err::create_dir_all(&dir)?;
-    let gen_name = format!("g{}-{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(), std::process::id());
+    let gen_name = format!(
+        "g{}-{}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        std::process::id()
+    );
     let gen = dir.join(&gen_name);
     fs_err::create_dir_all(&gen)?;
-    write_parquet(&gen.join("documents.parquet"), documents_frame(&tables.documents))?;
+    write_parquet(
+        &gen.join("documents.parquet"),
+        documents_frame(&tables.documents),
+    )?;
     write_parquet(&gen.join("skipped.parquet"), skipped_frame(&tables.skipped))?;
-    write_parquet(&gen.join("evidence.parquet"), evidence_frame(&tables.evidence))?;
-    super::write_atomic(&gen.join("state.json"), &serde_json::to_vec_pretty(state).expect("state serializes"))?;
+    write_parquet(
+        &gen.join("evidence.parquet"),
+        evidence_frame(&tables.evidence),
+    )?;
+    super::write_atomic(
+        &gen.join("state.json"),
+        &serde_json::to_vec_pretty(state).expect("state serializes"),
+    )?;
     super::write_atomic(&dir.join(CURRENT), gen_name.as_bytes())?;
     // Older generations (and any left by a crash) are no longer reachable.
     for entry in fs_err::read_dir(&dir)?.flatten() {
@@ -105,7 +126,11 @@ pub fn remove_source(store: &Path, source_id: &str) -> std::io::Result<()> {
 /// Ids of the sources that have a current generation.
 pub fn stored_sources(store: &Path) -> Vec<String> {
     let mut ids: Vec<String> = fs_err::read_dir(store)
-        .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().map(String::from)).collect())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     ids.retain(|id| current_dir(store, id).is_some());
     ids.sort();
@@ -114,21 +139,35 @@ pub fn stored_sources(store: &Path) -> Vec<String> {
 
 /// Paths of one table (`documents`, `skipped`, `evidence`) for every stored source.
 pub fn table_paths(store: &Path, table: &str) -> Vec<PathBuf> {
-    stored_sources(store).iter().filter_map(|id| current_dir(store, id)).map(|g| g.join(format!("{table}.parquet"))).collect()
+    stored_sources(store)
+        .iter()
+        .filter_map(|id| current_dir(store, id))
+        .map(|g| g.join(format!("{table}.parquet")))
+        .collect()
 }
 
 fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), StoreError> {
-    let polars_err = |source| StoreError::Polars { path: path.to_path_buf(), source };
+    let polars_err = |source| StoreError::Polars {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut df = df.map_err(polars_err)?;
     let file = fs_err::File::create(path)?;
-    ParquetWriter::new(file.into_parts().0).finish(&mut df).map_err(polars_err)?;
+    ParquetWriter::new(file.into_parts().0)
+        .finish(&mut df)
+        .map_err(polars_err)?;
     Ok(())
 }
 
 /// Reads a Parquet table.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, StoreError> {
     let file = fs_err::File::open(path)?;
-    ParquetReader::new(file.into_parts().0).finish().map_err(|source| StoreError::Polars { path: path.to_path_buf(), source })
+    ParquetReader::new(file.into_parts().0)
+        .finish()
+        .map_err(|source| StoreError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -140,9 +179,19 @@ fn s(name: &str, v: Vec<Option<String>>) -> Column {
 }
 
 fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
-    let p = |f: fn(&Provenance) -> Option<String>| docs.iter().map(|d| f(&d.provenance)).collect::<Vec<_>>();
-    let span = |f: fn(&Span) -> u64| docs.iter().map(|d| d.provenance.span.as_ref().map(f)).collect::<Vec<Option<u64>>>();
-    let luau = |f: fn(&LuauAnalysis) -> u32| docs.iter().map(|d| d.luau.as_ref().map(f)).collect::<Vec<Option<u32>>>();
+    let p = |f: fn(&Provenance) -> Option<String>| {
+        docs.iter().map(|d| f(&d.provenance)).collect::<Vec<_>>()
+    };
+    let span = |f: fn(&Span) -> u64| {
+        docs.iter()
+            .map(|d| d.provenance.span.as_ref().map(f))
+            .collect::<Vec<Option<u64>>>()
+    };
+    let luau = |f: fn(&LuauAnalysis) -> u32| {
+        docs.iter()
+            .map(|d| d.luau.as_ref().map(f))
+            .collect::<Vec<Option<u32>>>()
+    };
     let cols = vec![
         s("id", docs.iter().map(|d| Some(d.id.clone())).collect()),
         s("source_id", p(|p| Some(p.source_id.clone()))),
@@ -162,39 +211,81 @@ fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
         s("prose_license", p(|p| p.prose_license.clone())),
         s("code_license", p(|p| p.code_license.clone())),
         s("attribution", p(|p| p.attribution.as_ref().map(json))),
-        s("license_candidates", p(|p| Some(json(&p.license_candidates)))),
+        s(
+            "license_candidates",
+            p(|p| Some(json(&p.license_candidates))),
+        ),
         s("ingest_time", p(|p| Some(p.ingest_time.clone()))),
         s("tool_version", p(|p| Some(p.tool_version.clone()))),
         s("steps", p(|p| Some(json(&p.steps)))),
         s("text", docs.iter().map(|d| Some(d.text.clone())).collect()),
-        s("sha256", docs.iter().map(|d| Some(d.sha256.clone())).collect()),
-        Column::new("bytes".into(), docs.iter().map(|d| d.bytes).collect::<Vec<u64>>()),
-        s("line_endings", docs.iter().map(|d| Some(json(&d.line_endings).trim_matches('"').to_string())).collect()),
-        Column::new("parse_ok".into(), docs.iter().map(|d| d.luau.as_ref().map(|l| l.parse_ok)).collect::<Vec<Option<bool>>>()),
+        s(
+            "sha256",
+            docs.iter().map(|d| Some(d.sha256.clone())).collect(),
+        ),
+        Column::new(
+            "bytes".into(),
+            docs.iter().map(|d| d.bytes).collect::<Vec<u64>>(),
+        ),
+        s(
+            "line_endings",
+            docs.iter()
+                .map(|d| Some(json(&d.line_endings).trim_matches('"').to_string()))
+                .collect(),
+        ),
+        Column::new(
+            "parse_ok".into(),
+            docs.iter()
+                .map(|d| d.luau.as_ref().map(|l| l.parse_ok))
+                .collect::<Vec<Option<bool>>>(),
+        ),
         Column::new("code_lines".into(), luau(|l| l.code_lines)),
         Column::new("comment_lines".into(), luau(|l| l.comment_lines)),
         Column::new("blank_lines".into(), luau(|l| l.blank_lines)),
-        s("luau", docs.iter().map(|d| d.luau.as_ref().map(json)).collect()),
-        s("code_blocks", docs.iter().map(|d| Some(json(&d.code_blocks))).collect()),
+        s(
+            "luau",
+            docs.iter().map(|d| d.luau.as_ref().map(json)).collect(),
+        ),
+        s(
+            "code_blocks",
+            docs.iter().map(|d| Some(json(&d.code_blocks))).collect(),
+        ),
     ];
     DataFrame::new(docs.len(), cols)
 }
 
 fn skipped_frame(rows: &[SkipRecord]) -> PolarsResult<DataFrame> {
     let cols = vec![
-        s("source_id", rows.iter().map(|r| Some(r.source_id.clone())).collect()),
+        s(
+            "source_id",
+            rows.iter().map(|r| Some(r.source_id.clone())).collect(),
+        ),
         s("path", rows.iter().map(|r| Some(r.path.clone())).collect()),
-        s("reason", rows.iter().map(|r| Some(r.reason.as_str().into())).collect()),
-        s("detail", rows.iter().map(|r| Some(r.detail.clone())).collect()),
+        s(
+            "reason",
+            rows.iter()
+                .map(|r| Some(r.reason.as_str().into()))
+                .collect(),
+        ),
+        s(
+            "detail",
+            rows.iter().map(|r| Some(r.detail.clone())).collect(),
+        ),
         s("blob_id", rows.iter().map(|r| r.blob_id.clone()).collect()),
-        Column::new("bytes".into(), rows.iter().map(|r| r.bytes).collect::<Vec<Option<u64>>>()),
+        Column::new(
+            "bytes".into(),
+            rows.iter().map(|r| r.bytes).collect::<Vec<Option<u64>>>(),
+        ),
     ];
     DataFrame::new(rows.len(), cols)
 }
 
 fn evidence_frame(rows: &[EvidenceFile]) -> PolarsResult<DataFrame> {
     let cols = vec![
-        s("source_id", rows.iter().map(|r| Some(r.source_id.clone())).collect()),
+        s(
+            "source_id",
+            rows.iter().map(|r| Some(r.source_id.clone())).collect(),
+        ),
         s("path", rows.iter().map(|r| Some(r.path.clone())).collect()),
         s("blob_id", rows.iter().map(|r| r.blob_id.clone()).collect()),
         s("text", rows.iter().map(|r| Some(r.text.clone())).collect()),
@@ -210,31 +301,43 @@ struct Cols<'a> {
 
 impl<'a> Cols<'a> {
     fn bad(&self, column: &str, message: impl ToString) -> StoreError {
-        StoreError::Malformed { path: self.path.to_path_buf(), column: column.into(), message: message.to_string() }
+        StoreError::Malformed {
+            path: self.path.to_path_buf(),
+            column: column.into(),
+            message: message.to_string(),
+        }
     }
     fn str(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
         let c = self.df.column(name).map_err(|e| self.bad(name, e))?;
         let ca = c.str().map_err(|e| self.bad(name, e))?;
-        Ok(ca.into_iter().map(|v| v.map(String::from)).collect())
+        Ok(ca.iter().map(|v| v.map(String::from)).collect())
     }
     fn req_str(&self, name: &str) -> Result<Vec<String>, StoreError> {
-        self.str(name)?.into_iter().map(|v| v.ok_or_else(|| self.bad(name, "null value"))).collect()
+        self.str(name)?
+            .into_iter()
+            .map(|v| v.ok_or_else(|| self.bad(name, "null value")))
+            .collect()
     }
     fn u64(&self, name: &str) -> Result<Vec<Option<u64>>, StoreError> {
         let c = self.df.column(name).map_err(|e| self.bad(name, e))?;
         let c = c.cast(&DataType::UInt64).map_err(|e| self.bad(name, e))?;
-        Ok(c.u64().map_err(|e| self.bad(name, e))?.into_iter().collect())
+        Ok(c.u64().map_err(|e| self.bad(name, e))?.iter().collect())
     }
     fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Vec<Option<T>>, StoreError> {
         self.str(name)?
             .into_iter()
-            .map(|v| v.map(|s| serde_json::from_str(&s).map_err(|e| self.bad(name, e))).transpose())
+            .map(|v| {
+                v.map(|s| serde_json::from_str(&s).map_err(|e| self.bad(name, e)))
+                    .transpose()
+            })
             .collect()
     }
     fn enum_col<T: DeserializeOwned>(&self, name: &str) -> Result<Vec<T>, StoreError> {
         self.req_str(name)?
             .into_iter()
-            .map(|v| serde_json::from_value(serde_json::Value::String(v)).map_err(|e| self.bad(name, e)))
+            .map(|v| {
+                serde_json::from_value(serde_json::Value::String(v)).map_err(|e| self.bad(name, e))
+            })
             .collect()
     }
 }
@@ -243,16 +346,55 @@ impl<'a> Cols<'a> {
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
     let df = read_parquet(path)?;
     let c = Cols { df: &df, path };
-    let (ids, source_ids, kinds, urls, commits) = (c.req_str("id")?, c.req_str("source_id")?, c.enum_col("source_kind")?, c.req_str("url")?, c.str("commit")?);
-    let (paths, blobs, units, names, origins) = (c.req_str("path")?, c.str("blob_id")?, c.enum_col("unit_kind")?, c.str("unit_name")?, c.str("origin")?);
-    let (bs, be, ls, le) = (c.u64("byte_start")?, c.u64("byte_end")?, c.u64("line_start")?, c.u64("line_end")?);
-    let (rights, prose, code) = (c.enum_col("rights_basis")?, c.str("prose_license")?, c.str("code_license")?);
-    let (attr, cands, times, versions, steps) = (c.json("attribution")?, c.json("license_candidates")?, c.req_str("ingest_time")?, c.req_str("tool_version")?, c.json("steps")?);
-    let (texts, shas, bytes, endings, luau, blocks) = (c.req_str("text")?, c.req_str("sha256")?, c.u64("bytes")?, c.enum_col("line_endings")?, c.json("luau")?, c.json("code_blocks")?);
+    let (ids, source_ids, kinds, urls, commits) = (
+        c.req_str("id")?,
+        c.req_str("source_id")?,
+        c.enum_col("source_kind")?,
+        c.req_str("url")?,
+        c.str("commit")?,
+    );
+    let (paths, blobs, units, names, origins) = (
+        c.req_str("path")?,
+        c.str("blob_id")?,
+        c.enum_col("unit_kind")?,
+        c.str("unit_name")?,
+        c.str("origin")?,
+    );
+    let (bs, be, ls, le) = (
+        c.u64("byte_start")?,
+        c.u64("byte_end")?,
+        c.u64("line_start")?,
+        c.u64("line_end")?,
+    );
+    let (rights, prose, code) = (
+        c.enum_col("rights_basis")?,
+        c.str("prose_license")?,
+        c.str("code_license")?,
+    );
+    let (attr, cands, times, versions, steps) = (
+        c.json("attribution")?,
+        c.json("license_candidates")?,
+        c.req_str("ingest_time")?,
+        c.req_str("tool_version")?,
+        c.json("steps")?,
+    );
+    let (texts, shas, bytes, endings, luau, blocks) = (
+        c.req_str("text")?,
+        c.req_str("sha256")?,
+        c.u64("bytes")?,
+        c.enum_col("line_endings")?,
+        c.json("luau")?,
+        c.json("code_blocks")?,
+    );
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let span = match (bs[i], be[i], ls[i], le[i]) {
-            (Some(a), Some(b), Some(c), Some(d)) => Some(Span { byte_start: a, byte_end: b, line_start: c as u32, line_end: d as u32 }),
+            (Some(a), Some(b), Some(c), Some(d)) => Some(Span {
+                byte_start: a,
+                byte_end: b,
+                line_start: c as u32,
+                line_end: d as u32,
+            }),
             _ => None,
         };
         out.push(Document {
@@ -292,9 +434,23 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
 pub fn read_skipped(path: &Path) -> Result<Vec<SkipRecord>, StoreError> {
     let df = read_parquet(path)?;
     let c = Cols { df: &df, path };
-    let (ids, paths, reasons, details, blobs, bytes) = (c.req_str("source_id")?, c.req_str("path")?, c.enum_col("reason")?, c.req_str("detail")?, c.str("blob_id")?, c.u64("bytes")?);
+    let (ids, paths, reasons, details, blobs, bytes) = (
+        c.req_str("source_id")?,
+        c.req_str("path")?,
+        c.enum_col("reason")?,
+        c.req_str("detail")?,
+        c.str("blob_id")?,
+        c.u64("bytes")?,
+    );
     Ok((0..df.height())
-        .map(|i| SkipRecord { source_id: ids[i].clone(), path: paths[i].clone(), reason: reasons[i], detail: details[i].clone(), blob_id: blobs[i].clone(), bytes: bytes[i] })
+        .map(|i| SkipRecord {
+            source_id: ids[i].clone(),
+            path: paths[i].clone(),
+            reason: reasons[i],
+            detail: details[i].clone(),
+            blob_id: blobs[i].clone(),
+            bytes: bytes[i],
+        })
         .collect())
 }
 
@@ -302,8 +458,20 @@ pub fn read_skipped(path: &Path) -> Result<Vec<SkipRecord>, StoreError> {
 pub fn read_evidence(path: &Path) -> Result<Vec<EvidenceFile>, StoreError> {
     let df = read_parquet(path)?;
     let c = Cols { df: &df, path };
-    let (ids, paths, blobs, texts) = (c.req_str("source_id")?, c.req_str("path")?, c.str("blob_id")?, c.req_str("text")?);
-    Ok((0..df.height()).map(|i| EvidenceFile { source_id: ids[i].clone(), path: paths[i].clone(), blob_id: blobs[i].clone(), text: texts[i].clone() }).collect())
+    let (ids, paths, blobs, texts) = (
+        c.req_str("source_id")?,
+        c.req_str("path")?,
+        c.str("blob_id")?,
+        c.req_str("text")?,
+    );
+    Ok((0..df.height())
+        .map(|i| EvidenceFile {
+            source_id: ids[i].clone(),
+            path: paths[i].clone(),
+            blob_id: blobs[i].clone(),
+            text: texts[i].clone(),
+        })
+        .collect())
 }
 
 /// All current documents of all stored sources, in source-id order.

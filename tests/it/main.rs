@@ -1,1 +1,6 @@
+//! The one integration-test binary: fixtures are built inside each test (real git repositories
+//! made with git2, real Parquet, the real binary).
 
+mod ingest;
+mod schema;
+mod util;

@@ -1,0 +1,87 @@
+//! `vcurate quickstart`: turns the embedded sample corpus into a real workspace with real local
+//! git repositories, declared like any other source (behind a URL rewrite, as an offline mirror
+//! would be), so the whole pipeline runs on it offline.
+
+use std::path::Path;
+
+use crate::ingest::git::{commit_files, TreeContent};
+use crate::sample::{self, SampleFile};
+use crate::workspace::{self, Workspace, WorkspaceError};
+
+/// The URL prefix the sample repositories are declared under; `vcurate.toml` rewrites it to the
+/// local `samples/` folder. (`example.com` is reserved for examples: nothing is ever fetched.)
+pub const SAMPLE_URL: &str = "https://example.com/vcurate-sample/";
+
+/// A fixed commit time, so the sample's commits (and so its snapshot ids) are reproducible.
+const SAMPLE_TIME: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuickstartError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error("could not write the sample repository {repo}: {source}")]
+    Git { repo: String, source: git2::Error },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+const CONFIG: &str = r#"# The vcurate quickstart workspace (written by `vcurate quickstart`).
+
+[ingest]
+max-file-bytes = 1048576
+
+# The sample repositories are declared with URLs under https://example.com/vcurate-sample/ and
+# read from local mirrors in samples/, like an offline mirror of GitHub would be.
+[git.rewrite]
+"https://example.com/vcurate-sample/" = "samples/"
+"#;
+
+fn files_of(repo: &str) -> impl Iterator<Item = &'static SampleFile> + '_ {
+    sample::FILES.iter().filter(move |f| f.repo == repo)
+}
+
+/// Writes the quickstart workspace into `dir` unless one is already there; returns it.
+pub fn setup(dir: &Path) -> Result<Workspace, QuickstartError> {
+    if dir.join(workspace::CONFIG_FILE).is_file() {
+        return Ok(Workspace::open(dir)?);
+    }
+    workspace::init(dir)?;
+    fs_err::write(dir.join(workspace::CONFIG_FILE), CONFIG)?;
+    let samples = dir.join("samples");
+    for repo in sample::GIT_REPOS {
+        let path = samples.join(repo);
+        fs_err::create_dir_all(&path)?;
+        let git = |source| QuickstartError::Git { repo: repo.to_string(), source };
+        let r = git2::Repository::init_bare(&path).map_err(git)?;
+        let files: Vec<(String, TreeContent)> = files_of(repo).map(|f| (f.path.to_string(), TreeContent::File(f.contents.as_bytes().to_vec()))).collect();
+        commit_files(&r, "main", "vcurate quickstart sample", SAMPLE_TIME, &files).map_err(git)?;
+    }
+    for folder in sample::PLAIN_FOLDERS {
+        for f in files_of(folder) {
+            let p = samples.join(folder).join(f.path);
+            fs_err::create_dir_all(p.parent().expect("has a parent"))?;
+            fs_err::write(&p, f.contents)?;
+        }
+    }
+    let manifests = [
+        (
+            sample::LUAU_UTILS,
+            format!("# An open-source Luau utility library (the embedded sample).\nkind = \"git\"\nurl = \"{SAMPLE_URL}{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\nexpected-license = \"MIT\"\n", sample::LUAU_UTILS),
+        ),
+        (
+            sample::CREATOR_DOCS,
+            format!(
+                "# Documentation laid out like the Roblox Creator Docs (the embedded sample).\nkind = \"docs\"\nurl = \"{SAMPLE_URL}{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\ncontent-root = \"content/en-us\"\nsite-url = \"https://create.roblox.com/docs\"\nprose-license = \"CC-BY-4.0\"\ncode-license = \"MIT\"\nauthor = \"vcurate sample authors\"\n",
+                sample::CREATOR_DOCS
+            ),
+        ),
+        (
+            sample::CHAT,
+            "# A small chat/completions dataset (the embedded sample).\nkind = \"jsonl\"\npath = \"samples/chat/chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n\n[fields]\nsource = \"meta.source\"\nlicense = \"meta.license\"\n".to_string(),
+        ),
+    ];
+    for (id, text) in manifests {
+        fs_err::write(dir.join("sources").join(format!("{id}.toml")), text)?;
+    }
+    Ok(Workspace::open(dir)?)
+}

@@ -1,0 +1,32 @@
+//! JSON Schemas of the records vcurate writes and reads, generated from the Rust types. The
+//! committed copies in `schemas/` are checked against these by a test; regenerate them with
+//! `vcurate schemas --write schemas`.
+
+use schemars::schema_for;
+use serde_json::Value;
+
+/// Every schema, by file name.
+pub fn all() -> Vec<(&'static str, Value)> {
+    let to = |s: schemars::Schema| serde_json::to_value(s).expect("schema serializes");
+    vec![
+        (
+            "document.schema.json",
+            to(schema_for!(crate::core::Document)),
+        ),
+        (
+            "skip-record.schema.json",
+            to(schema_for!(crate::core::SkipRecord)),
+        ),
+        (
+            "source-manifest.schema.json",
+            to(schema_for!(crate::ingest::manifest::RawManifest)),
+        ),
+    ]
+}
+
+/// Pretty JSON with a trailing newline, as committed.
+pub fn render(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("json");
+    s.push('\n');
+    s
+}
