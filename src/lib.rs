@@ -4,6 +4,7 @@
 //! `cli` -> (`ingest`, `snapshot`, `audit`, `eval`) -> `workspace` -> `core`.
 
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod core;
 pub mod eval;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod bench;
 pub mod ingest;
 pub mod init;
 pub mod progress;
@@ -43,6 +44,8 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// List sources with their locked and ingested commits and counts.
     Sources(sources::SourcesArgs),
+    /// Benchmarks that write their figures to a file.
+    Bench(bench::BenchArgs),
     /// List (or write) the JSON Schemas of every record vcurate reads and writes.
     Schemas(schemas::SchemasArgs),
 }
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(dir, args),
         Command::Sources(args) => sources::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
