@@ -8,6 +8,7 @@ pub mod cli;
 pub mod core;
 pub mod eval;
 pub mod ingest;
+pub mod sample;
 pub mod snapshot;
 pub mod workspace;
 
