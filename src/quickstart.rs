@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::ingest::git::{commit_files, TreeContent};
-use crate::sample::{self, SampleFile};
+use crate::sample::{self, files_of};
 use crate::workspace::{self, Workspace, WorkspaceError};
 
 /// The URL prefix the sample repositories are declared under; `vcurate.toml` rewrites it to the
@@ -35,10 +35,6 @@ max-file-bytes = 1048576
 [git.rewrite]
 "https://example.com/vcurate-sample/" = "samples/"
 "#;
-
-fn files_of(repo: &str) -> impl Iterator<Item = &'static SampleFile> + '_ {
-    sample::FILES.iter().filter(move |f| f.repo == repo)
-}
 
 /// Writes the quickstart workspace into `dir` unless one is already there; returns it.
 pub fn setup(dir: &Path) -> Result<Workspace, QuickstartError> {

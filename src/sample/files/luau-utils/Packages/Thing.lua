@@ -1,0 +1,1 @@
+return require(script.Parent._Index["someone_thing@1.0.0"]["thing"])
