@@ -47,9 +47,19 @@ pub fn setup(dir: &Path) -> Result<Workspace, QuickstartError> {
     for repo in sample::GIT_REPOS {
         let path = samples.join(repo);
         fs_err::create_dir_all(&path)?;
-        let git = |source| QuickstartError::Git { repo: repo.to_string(), source };
+        let git = |source| QuickstartError::Git {
+            repo: repo.to_string(),
+            source,
+        };
         let r = git2::Repository::init_bare(&path).map_err(git)?;
-        let files: Vec<(String, TreeContent)> = files_of(repo).map(|f| (f.path.to_string(), TreeContent::File(f.contents.as_bytes().to_vec()))).collect();
+        let files: Vec<(String, TreeContent)> = files_of(repo)
+            .map(|f| {
+                (
+                    f.path.to_string(),
+                    TreeContent::File(f.contents.as_bytes().to_vec()),
+                )
+            })
+            .collect();
         commit_files(&r, "main", "vcurate quickstart sample", SAMPLE_TIME, &files).map_err(git)?;
     }
     for folder in sample::PLAIN_FOLDERS {

@@ -30,7 +30,9 @@ pub struct IngestFigures {
 
 /// One generated Luau module of roughly `lines` lines.
 pub fn luau_module(rng: &mut Rng, i: usize, lines: usize) -> String {
-    let mut s = format!("--!strict\n-- Generated module {i} for the ingest benchmark.\nlocal Module{i} = {{}}\n\n");
+    let mut s = format!(
+        "--!strict\n-- Generated module {i} for the ingest benchmark.\nlocal Module{i} = {{}}\n\n"
+    );
     let mut n = 4;
     let mut f = 0;
     while n + 9 < lines {
@@ -54,25 +56,46 @@ fn docs_page(rng: &mut Rng, i: usize) -> String {
 }
 
 /// Generates the corpus in `dir`, ingests it, and returns the figures.
-pub fn run(dir: &Path, luau_files: usize, lines_per_file: usize, docs_pages: usize) -> anyhow::Result<IngestFigures> {
+pub fn run(
+    dir: &Path,
+    luau_files: usize,
+    lines_per_file: usize,
+    docs_pages: usize,
+) -> anyhow::Result<IngestFigures> {
     let mut rng = Rng(42);
     let mut files = Vec::new();
     let mut luau_lines = 0;
     for i in 0..luau_files {
         let m = luau_module(&mut rng, i, lines_per_file);
         luau_lines += m.lines().count();
-        files.push((format!("src/dir{}/Module{i}.luau", i % 50), TreeContent::File(m.into_bytes())));
+        files.push((
+            format!("src/dir{}/Module{i}.luau", i % 50),
+            TreeContent::File(m.into_bytes()),
+        ));
     }
     let repo = git2::Repository::init_bare(dir.join("corpus/code"))?;
     commit_files(&repo, "main", "bench", 1_700_000_000, &files)?;
-    let pages: Vec<_> = (0..docs_pages).map(|i| (format!("content/en-us/guide{}/page{i}.md", i % 20), TreeContent::File(docs_page(&mut rng, i).into_bytes()))).collect();
+    let pages: Vec<_> = (0..docs_pages)
+        .map(|i| {
+            (
+                format!("content/en-us/guide{}/page{i}.md", i % 20),
+                TreeContent::File(docs_page(&mut rng, i).into_bytes()),
+            )
+        })
+        .collect();
     let repo = git2::Repository::init_bare(dir.join("corpus/docs"))?;
     commit_files(&repo, "main", "bench", 1_700_000_000, &pages)?;
 
     let ws_dir = dir.join("ws");
     workspace::init(&ws_dir)?;
     let corpus = dir.join("corpus");
-    fs_err::write(ws_dir.join("sources/code.toml"), format!("kind = \"git\"\nurl = \"{}/code\"\nrev = \"main\"\nrights-basis = \"open_source\"\n", corpus.display()))?;
+    fs_err::write(
+        ws_dir.join("sources/code.toml"),
+        format!(
+            "kind = \"git\"\nurl = \"{}/code\"\nrev = \"main\"\nrights-basis = \"open_source\"\n",
+            corpus.display()
+        ),
+    )?;
     fs_err::write(
         ws_dir.join("sources/docs.toml"),
         format!("kind = \"docs\"\nurl = \"{}/docs\"\nrev = \"main\"\nrights-basis = \"open_source\"\ncontent-root = \"content/en-us\"\nsite-url = \"https://example.com/docs\"\nprose-license = \"CC-BY-4.0\"\ncode-license = \"MIT\"\n", corpus.display()),
@@ -95,6 +118,10 @@ pub fn run(dir: &Path, luau_files: usize, lines_per_file: usize, docs_pages: usi
         mb_per_second: bytes as f64 / 1e6 / seconds,
         peak_rss_mb: super::peak_rss_bytes().map(|b| b as f64 / 1e6),
         threads: rayon::current_num_threads(),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
     })
 }

@@ -30,9 +30,17 @@ pub enum Which {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
-        Which::Ingest { files, lines, pages, out } => {
+        Which::Ingest {
+            files,
+            lines,
+            pages,
+            out,
+        } => {
             let tmp = tempfile::tempdir()?;
-            eprintln!("generating {files} Luau files x {lines} lines and {pages} docs pages in {}", tmp.path().display());
+            eprintln!(
+                "generating {files} Luau files x {lines} lines and {pages} docs pages in {}",
+                tmp.path().display()
+            );
             let figures = crate::bench::ingest::run(tmp.path(), files, lines, pages)?;
             crate::bench::write_figures(&out, &figures)?;
             super::print_json(&figures)?;

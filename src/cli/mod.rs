@@ -11,6 +11,7 @@ pub mod bench;
 pub mod ingest;
 pub mod init;
 pub mod progress;
+pub mod quickstart;
 pub mod schemas;
 pub mod sources;
 
@@ -38,6 +39,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole pipeline on the embedded sample corpus, offline.
+    Quickstart(quickstart::QuickstartArgs),
     /// Create a new workspace with commented defaults.
     Init(init::InitArgs),
     /// Turn declared sources into documents with per-file provenance.
@@ -54,6 +57,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dir = cli.dir.as_deref();
     match cli.command {
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Init(args) => init::run(args),
         Command::Ingest(args) => ingest::run(dir, args),
         Command::Sources(args) => sources::run(dir, args),

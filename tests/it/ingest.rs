@@ -503,3 +503,99 @@ fn local_folder_and_jsonl_dataset() {
         "{details:?}"
     );
 }
+
+/// Builds a workspace with two generated git sources under `corpus` (shared by callers).
+fn big_workspace(dir: &Path, corpus: &Path) -> std::path::PathBuf {
+    let ws = workspace(dir);
+    for id in ["a-big", "b-big"] {
+        write(
+            &ws.join(format!("sources/{id}.toml")),
+            &format!(
+                "kind = \"git\"\nurl = \"{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\n",
+                corpus.join(id).display()
+            ),
+        );
+    }
+    ws
+}
+
+#[test]
+fn killed_ingest_resumes_to_the_same_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let mut rng = vcurate::bench::Rng(7);
+    for (id, n) in [("a-big", 300), ("b-big", 3000)] {
+        let files: Vec<(String, Entry)> = (0..n)
+            .map(|i| {
+                (
+                    format!("src/m{i}.luau"),
+                    Entry::File(vcurate::bench::ingest::luau_module(&mut rng, i, 60).into_bytes()),
+                )
+            })
+            .collect();
+        let repo = git2::Repository::init_bare(corpus.join(id)).unwrap();
+        vcurate::ingest::git::commit_files(&repo, "main", "c", 1_700_000_000, &files).unwrap();
+    }
+    // Reference: an uninterrupted run.
+    let reference = big_workspace(&tmp.path().join("ref"), &corpus);
+    assert!(vcurate(&reference, &["ingest"]).status.success());
+
+    // Interrupted: kill the process as soon as the first source is committed to the store.
+    let ws = big_workspace(&tmp.path().join("killed"), &corpus);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vcurate"))
+        .current_dir(&ws)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .arg("ingest")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = ws.join("dataset/store/a-big/CURRENT");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.exists(),
+        "the first source was committed before the kill"
+    );
+    assert!(
+        !ws.join("dataset/store/b-big/CURRENT").exists(),
+        "the kill interrupted the second source"
+    );
+
+    let out = vcurate(&ws, &["ingest", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["sources"][0]["status"], "unchanged",
+        "the finished source is not redone"
+    );
+    assert_eq!(report["sources"][1]["status"], "ingested");
+    for id in ["a-big", "b-big"] {
+        let table = |root: &Path, t: &str| {
+            snapshot::current_dir(&root.join("dataset/store"), id)
+                .unwrap()
+                .join(format!("{t}.parquet"))
+        };
+        assert_eq!(
+            snapshot::read_documents(&table(&ws, "documents")).unwrap(),
+            snapshot::read_documents(&table(&reference, "documents")).unwrap()
+        );
+        assert_eq!(
+            snapshot::read_skipped(&table(&ws, "skipped")).unwrap(),
+            snapshot::read_skipped(&table(&reference, "skipped")).unwrap()
+        );
+        // Only the current generation is left behind.
+        let gens = std::fs::read_dir(ws.join("dataset/store").join(id))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().is_dir())
+            .count();
+        assert_eq!(gens, 1);
+    }
+    assert_eq!(
+        std::fs::read_to_string(ws.join("sources.lock")).unwrap(),
+        std::fs::read_to_string(reference.join("sources.lock")).unwrap()
+    );
+}

@@ -1,0 +1,38 @@
+//! `vcurate quickstart`: the embedded sample, end to end, offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::ingest::IngestOptions;
+
+#[derive(Debug, clap::Args)]
+pub struct QuickstartArgs {
+    /// Where to create the sample workspace (reused if it already exists).
+    #[arg(default_value = "vcurate-quickstart")]
+    pub dir: PathBuf,
+}
+
+pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
+    let ws = crate::quickstart::setup(&args.dir).with_context(|| {
+        format!(
+            "could not set up the sample workspace in {}",
+            args.dir.display()
+        )
+    })?;
+    eprintln!("Sample workspace: {}", ws.root.display());
+    eprintln!("\n== ingest");
+    let bars = super::progress::Bars::new(false);
+    let report = crate::ingest::run(&ws, &IngestOptions::default(), &|e| bars.handle(e))?;
+    eprint!("{}", super::ingest::summary_table(&report));
+    eprintln!("\nArtifacts:");
+    eprintln!("  sources       {}", ws.sources_dir().display());
+    eprintln!("  lock file     {}", ws.lock_path().display());
+    eprintln!(
+        "  store         {} (Parquet: documents, skipped, evidence per source)",
+        ws.store_dir().display()
+    );
+    eprintln!("\nNext: cd {} && vcurate sources", ws.root.display());
+    Ok(ExitCode::SUCCESS)
+}
