@@ -103,6 +103,11 @@ fn is_markdown(path: &str) -> bool {
     path.ends_with(".md") || path.ends_with(".markdown") || path.ends_with(".mdx")
 }
 
+fn file_stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split_once('.').map(|(s, _)| s).unwrap_or(name)
+}
+
 /// The probe the docs splitter uses to ask whether code is Luau.
 pub fn probe(code: &str) -> LuauProbe {
     LuauProbe {
@@ -155,7 +160,7 @@ pub fn file_documents(
         .as_ref()
         .filter(|_| source.kind == SourceKind::Docs);
     let split = match docs_settings {
-        Some(_) if is_markdown(path) => Some(docs::split_markdown(&dec.text, &probe)),
+        Some(_) if is_markdown(path) => Some(docs::split_markdown(&dec.text, file_stem(path), &probe)),
         Some(_) if docs::is_api_reference(path) => {
             Some(docs::parse_api_reference(&dec.text, &probe))
         }
@@ -165,7 +170,7 @@ pub fn file_documents(
         // A whole file.
         let luau = is_luau_path(path).then(|| luau::analyze(&dec.text));
         let code_blocks = if is_markdown(path) {
-            docs::split_markdown(&dec.text, &probe)
+            docs::split_markdown(&dec.text, file_stem(path), &probe)
                 .map(|units| units.into_iter().flat_map(|u| u.code_blocks).collect())
                 .unwrap_or_default()
         } else {
