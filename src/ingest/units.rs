@@ -160,7 +160,9 @@ pub fn file_documents(
         .as_ref()
         .filter(|_| source.kind == SourceKind::Docs);
     let split = match docs_settings {
-        Some(_) if is_markdown(path) => Some(docs::split_markdown(&dec.text, file_stem(path), &probe)),
+        Some(_) if is_markdown(path) => {
+            Some(docs::split_markdown(&dec.text, file_stem(path), &probe))
+        }
         Some(_) if docs::is_api_reference(path) => {
             Some(docs::parse_api_reference(&dec.text, &probe))
         }

@@ -599,3 +599,113 @@ fn killed_ingest_resumes_to_the_same_tables() {
         std::fs::read_to_string(reference.join("sources.lock")).unwrap()
     );
 }
+
+#[test]
+fn docs_source_sections_api_members_licenses_and_attribution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = TestRepo::init(&tmp.path().join("docs"));
+    let guide = "---\ntitle: Tweening\ndescription: Move things smoothly.\n---\n\nIntro prose.\n\n## Create a tween\n\nUse TweenService.\n\n```Lua\nlocal TweenService = game:GetService(\"TweenService\")\nprint(TweenService)\n```\n\n```\nlocal untagged = 1\nreturn untagged\n```\n\n```json\n{\"a\": 1}\n```\n\n## Notes\n\nNo code here.\n";
+    let class = "name: Debris\ntype: class\nsummary: Schedules removal.\ndescription: |\n  Removes things later.\nproperties: []\nmethods:\n  - name: Debris:AddItem\n    summary: Adds an item.\n    description: |\n      Example:\n\n      ```lua\n      Debris:AddItem(part, 5)\n      ```\n    parameters:\n      - name: item\n        type: Instance\n      - name: lifetime\n        type: number\n    returns:\n      - type: ()\n    code_samples: []\nevents: []\ncallbacks: []\n";
+    repo.commit(
+        "docs",
+        &[
+            (
+                "LICENSE",
+                file("Creative Commons Attribution 4.0 International\n"),
+            ),
+            ("LICENSE-CODE", file(MIT)),
+            ("content/en-us/animation/tweens.md", file(guide)),
+            (
+                "content/en-us/reference/engine/classes/Debris.yaml",
+                file(class),
+            ),
+            (
+                "content/en-us/assets/pic.png",
+                Entry::File(b"\x89PNG\0".to_vec()),
+            ),
+        ],
+    );
+    let ws_dir = workspace(tmp.path());
+    write(
+        &ws_dir.join("sources/creator-docs.toml"),
+        &format!("kind = \"docs\"\nurl = \"{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\ncontent-root = \"content/en-us\"\nsite-url = \"https://create.roblox.com/docs\"\nprose-license = \"CC-BY-4.0\"\ncode-license = \"MIT\"\nauthor = \"Roblox Corporation\"\n", tmp.path().join("docs").display()),
+    );
+    let ws = Workspace::open(&ws_dir).unwrap();
+    ingest::run(&ws, &opts(), &|_| {}).unwrap();
+    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let units: Vec<(UnitKind, &str)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d.provenance.unit_kind,
+                d.provenance.unit_name.as_deref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        units,
+        vec![
+            (UnitKind::DocSection, "Tweening"),
+            (UnitKind::DocSection, "Create a tween"),
+            (UnitKind::DocSection, "Notes"),
+            (UnitKind::ApiPage, "Debris"),
+            (UnitKind::ApiMember, "Debris:AddItem"),
+        ]
+    );
+    let create = &docs[1];
+    let span = create.provenance.span.unwrap();
+    assert_eq!(
+        (span.line_start, span.line_end),
+        (8, 24),
+        "trailing blank lines are not part of a section"
+    );
+    assert_eq!(
+        create.text,
+        guide[guide.find("## Create").unwrap()..guide.find("\n\n## Notes").unwrap() + 1]
+    );
+    let blocks: Vec<(Option<&str>, bool)> = create
+        .code_blocks
+        .iter()
+        .map(|b| (b.lang.as_deref(), b.is_luau))
+        .collect();
+    assert_eq!(
+        blocks,
+        vec![(Some("Lua"), true), (None, true), (Some("json"), false)]
+    );
+    assert_eq!(create.code_blocks[0].code_lines, 2);
+    let attribution = create.provenance.attribution.as_ref().unwrap();
+    assert_eq!(
+        attribution.url,
+        "https://create.roblox.com/docs/animation/tweens#create-a-tween"
+    );
+    assert_eq!(
+        attribution.license, "CC-BY-4.0 AND MIT",
+        "a section with code carries both licenses"
+    );
+    assert_eq!(attribution.title, "Tweening");
+    assert_eq!(
+        docs[2].provenance.attribution.as_ref().unwrap().license,
+        "CC-BY-4.0",
+        "prose only"
+    );
+    assert_eq!(
+        (
+            create.provenance.prose_license.as_deref(),
+            create.provenance.code_license.as_deref()
+        ),
+        (Some("CC-BY-4.0"), Some("MIT"))
+    );
+    let member = &docs[4];
+    assert!(member.text.contains("Debris:AddItem"), "{}", member.text);
+    assert_eq!(member.code_blocks.len(), 1);
+    assert!(member.code_blocks[0].is_luau);
+    assert_eq!(
+        member.provenance.attribution.as_ref().unwrap().url,
+        "https://create.roblox.com/docs/reference/engine/classes/Debris#AddItem"
+    );
+    // Unit ids are unique and stable.
+    let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), docs.len());
+}
