@@ -4,7 +4,6 @@
 //! missing required key is an error naming the file and line. Manifests are parsed into one flat
 //! raw struct (so TOML keeps line information for every key) and then validated per kind.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -163,43 +162,19 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
         )
     })?;
 
-    let allowed: &[&str] = match kind {
-        SourceKind::Git => &[
-            "url",
-            "rev",
-            "include",
-            "exclude",
-            "subdir",
-            "rights-basis",
-            "expected-license",
-        ],
-        SourceKind::Docs => &[
-            "url",
-            "rev",
-            "include",
-            "exclude",
-            "subdir",
-            "rights-basis",
-            "expected-license",
-            "site-url",
-            "content-root",
-            "prose-license",
-            "code-license",
-            "author",
-        ],
-        SourceKind::Local => &[
-            "path",
-            "include",
-            "exclude",
-            "subdir",
-            "rights-basis",
-            "expected-license",
-        ],
-        SourceKind::Jsonl => &["path", "rights-basis", "license", "fields"],
+    let letter = match kind {
+        SourceKind::Git => 'g',
+        SourceKind::Docs => 'd',
+        SourceKind::Local => 'l',
+        SourceKind::Jsonl => 'j',
     };
-    let present = present_keys(&raw);
-    for key in present {
-        if key != "kind" && !allowed.contains(&key) {
+    let allowed: Vec<&str> = KEYS
+        .iter()
+        .filter(|(_, kinds)| kinds.contains(letter))
+        .map(|(k, _)| *k)
+        .collect();
+    for key in present_keys(&raw) {
+        if !allowed.contains(&key) {
             return Err(err(
                 key,
                 format!(
@@ -304,31 +279,30 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
 fn present_keys(raw: &RawManifest) -> Vec<&'static str> {
     let value = toml::Value::try_from(raw).expect("manifest serializes");
     let table = value.as_table().cloned().unwrap_or_default();
-    let names: BTreeMap<String, ()> = table.into_iter().map(|(k, _)| (k, ())).collect();
-    ALL_KEYS
-        .iter()
-        .copied()
-        .filter(|k| names.contains_key(*k))
+    KEYS.iter()
+        .map(|(k, _)| *k)
+        .filter(|k| table.contains_key(*k))
         .collect()
 }
 
-const ALL_KEYS: &[&str] = &[
-    "kind",
-    "url",
-    "rev",
-    "path",
-    "include",
-    "exclude",
-    "subdir",
-    "rights-basis",
-    "expected-license",
-    "site-url",
-    "content-root",
-    "prose-license",
-    "code-license",
-    "author",
-    "license",
-    "fields",
+/// Every manifest key and the kinds it applies to (g=git, d=docs, l=local, j=jsonl).
+const KEYS: &[(&str, &str)] = &[
+    ("kind", "gdlj"),
+    ("url", "gd"),
+    ("rev", "gd"),
+    ("path", "lj"),
+    ("include", "gdl"),
+    ("exclude", "gdl"),
+    ("subdir", "gdl"),
+    ("rights-basis", "gdlj"),
+    ("expected-license", "gdl"),
+    ("site-url", "d"),
+    ("content-root", "d"),
+    ("prose-license", "d"),
+    ("code-license", "d"),
+    ("author", "d"),
+    ("license", "j"),
+    ("fields", "j"),
 ];
 
 #[cfg(test)]
