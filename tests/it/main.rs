@@ -4,3 +4,4 @@
 mod ingest;
 mod schema;
 mod util;
+mod workspace;
