@@ -875,6 +875,141 @@ mod tests {
         ));
     }
 
+    /// `dataset/evals/roblox-stubs.d.luau` must describe what the stubs really provide: every
+    /// declared member exists on a stub value, and every declared global exists.
+    #[test]
+    fn stub_definitions_match_the_stubs() {
+        let defs = fs_err::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("dataset/evals/roblox-stubs.d.luau"),
+        )
+        .unwrap();
+        let samples = [
+            ("Vector3", "Vector3.new(1, 2, 3)"),
+            ("CFrame", "CFrame.new(1, 2, 3)"),
+            ("Instance", "Instance.new('Folder', workspace)"),
+            ("DataModel", "game"),
+        ];
+        let mut checks = String::new();
+        let mut current: Option<&str> = None;
+        let mut global_table: Option<String> = None;
+        let member = regex::Regex::new(r"^\t(?:function )?([A-Za-z_]\w*)[:(]").unwrap();
+        for line in defs.lines() {
+            if let Some(name) = line.strip_prefix("declare class ") {
+                let name = name.split_whitespace().next().unwrap();
+                current = samples.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+                assert!(
+                    current.is_some(),
+                    "no sample value for declared class {name}"
+                );
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("declare ") {
+                let rest = rest.strip_prefix("function ").unwrap_or(rest);
+                let name = rest.split([':', ' ', '(']).next().unwrap();
+                checks.push_str(&format!(
+                    "if {name} == nil then print([[missing global {name}]]) end\n"
+                ));
+                global_table = rest.trim_end().ends_with('{').then(|| name.to_string());
+                continue;
+            }
+            if line == "end" || line == "}" {
+                current = None;
+                global_table = None;
+                continue;
+            }
+            let Some(c) = member.captures(line) else {
+                continue;
+            };
+            let m = &c[1];
+            if m.starts_with("__") {
+                continue;
+            }
+            if let Some(value) = current {
+                checks.push_str(&format!(
+                    "do local v = {value}; local ok, r = pcall(function() return v.{m} end)\n\
+                     if not ok or r == nil then print([[missing {value}.{m}]]) end end\n"
+                ));
+            } else if let Some(t) = &global_table {
+                checks.push_str(&format!(
+                    "if {t}.{m} == nil then print([[missing {t}.{m}]]) end\n"
+                ));
+            }
+        }
+        assert!(
+            checks.matches("missing").count() > 40,
+            "the definitions file was not read: {checks}"
+        );
+        let o = SandboxOptions {
+            roblox_stubs: true,
+            ..opts()
+        };
+        let r = run(
+            &Program {
+                source: checks,
+                chunk_name: "defs".into(),
+                harness_nonce: None,
+            },
+            &o,
+        );
+        assert_eq!(r.status, RunStatus::Completed);
+        assert_eq!(
+            r.output, "",
+            "declared but not provided by the stubs:\n{}",
+            r.output
+        );
+    }
+
+    #[test]
+    fn stubs_behave_like_their_roblox_counterparts_in_the_basics() {
+        let o = SandboxOptions {
+            roblox_stubs: true,
+            ..opts()
+        };
+        let code = r#"
+            local v = Vector3.new(1, 2, 2)
+            assert(v.Magnitude == 3 and (v * 2).Z == 4 and (v + Vector3.one).X == 2)
+            assert(v:Dot(Vector3.xAxis) == 1 and Vector3.xAxis:Cross(Vector3.yAxis) == Vector3.zAxis)
+            assert(not pcall(function() v.X = 5 end), "Vector3 is immutable")
+            local cf = CFrame.new(1, 2, 3) * CFrame.Angles(0, math.pi / 2, 0)
+            local p = cf * Vector3.new(0, 0, -1)
+            -- A quarter turn about +Y turns the -Z look direction into -X, as in Roblox.
+            assert(math.abs(p.X) < 1e-9 and p.Y == 2 and math.abs(p.Z - 3) < 1e-9, tostring(p))
+            assert((cf.LookVector - Vector3.new(-1, 0, 0)).Magnitude < 1e-9, tostring(cf.LookVector))
+            local back = cf:Inverse() * cf
+            assert(back.Position.Magnitude < 1e-9)
+            local folder = Instance.new("Folder")
+            folder.Name = "Things"
+            folder.Parent = workspace
+            local part = Instance.new("Part", folder)
+            assert(workspace.Things.Part == part and part:IsA("BasePart") and part:GetFullName() == "Workspace.Things.Part")
+            assert(#workspace:GetDescendants() == 2)
+            part:Destroy()
+            assert(folder:FindFirstChild("Part") == nil)
+            assert(not pcall(function() part.Parent = folder end), "destroyed parts stay destroyed")
+            assert(not pcall(function() return game:GetService("NotAService") end))
+            local order = {}
+            task.defer(function() table.insert(order, "deferred") end)
+            task.spawn(function() table.insert(order, "spawned") end)
+            task.delay(1, function() table.insert(order, "delayed") end)
+            task.wait(0.5)
+            assert(order[1] == "spawned" and order[2] == "deferred" and order[3] == nil)
+            task.wait(1)
+            assert(order[3] == "delayed")
+            print(typeof(v), typeof(cf), typeof(part), typeof({}))
+        "#;
+        let r = run(
+            &Program {
+                source: code.into(),
+                chunk_name: "stubs".into(),
+                harness_nonce: None,
+            },
+            &o,
+        );
+        assert_eq!(r.status, RunStatus::Completed, "{:?}", r.status);
+        assert_eq!(r.output, "Vector3\tCFrame\tInstance\ttable\n");
+    }
+
     // --- harness protocol ---
 
     fn harness_program(answer: &str, tests: &str, nonce: &str) -> Program {

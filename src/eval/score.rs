@@ -744,7 +744,7 @@ pub fn score_all(
             (i, r)
         })
         .collect();
-    scored.sort_by(|a, b| (a.0, a.1.sample).cmp(&(b.0, b.1.sample)));
+    scored.sort_by_key(|(i, r)| (*i, r.sample));
     scored.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -846,7 +846,7 @@ mod tests {
         );
         let msg = r.checks.tests.cases[1].message.as_deref().unwrap();
         assert!(msg.starts_with("tests:3:"), "{msg}");
-        assert!(r.passed == false);
+        assert!(!r.passed);
     }
 
     #[test]
