@@ -718,6 +718,29 @@ mod tests {
     }
 
     #[test]
+    fn loops_inside_coroutines_and_error_handlers_hit_limits_too() {
+        for code in [
+            "coroutine.wrap(function() while true do end end)()",
+            "local co = coroutine.create(function() while true do coroutine.yield() end end)\nwhile true do coroutine.resume(co) end",
+            "xpcall(function() error('x') end, function() while true do end end)",
+            "error(setmetatable({}, { __tostring = function() while true do end end }))",
+            "local t = setmetatable({}, { __index = function(t, k) return t[k] end })\nprint(t.x)",
+        ] {
+            let r = run_code(code);
+            assert!(
+                matches!(r.status, RunStatus::Limit { .. } | RunStatus::Error { .. }),
+                "{code}: {:?}",
+                r.status
+            );
+            assert_ne!(r.status, RunStatus::Completed, "{code}");
+        }
+        assert!(matches!(
+            run_code("coroutine.wrap(function() while true do end end)()").status,
+            RunStatus::Limit { .. }
+        ));
+    }
+
+    #[test]
     fn deep_recursion_is_a_stack_overflow_error() {
         let r = run_code("local function f(n) return 1 + f(n + 1) end\nf(1)");
         let msg = error_message(&r);

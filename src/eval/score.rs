@@ -308,13 +308,14 @@ fn bind_module_return(code: &str, ast: &full_moon::ast::Ast) -> Option<String> {
     Some(format!("{}{}{}", &code[..start], replacement, &code[end..]))
 }
 
-/// Renames `solution:N:` in messages to `tests:M:` when N falls in the appended test code.
-fn relabel_lines(message: &str, answer_lines: usize) -> String {
+/// Renames `solution:N:` in messages to `tests:M:` when line N falls in the appended test code,
+/// which starts after `lines_before_tests` lines of the combined chunk.
+fn relabel_lines(message: &str, lines_before_tests: usize) -> String {
     let re = regex::Regex::new(r"solution:(\d+):").expect("static regex");
     re.replace_all(message, |c: &regex::Captures| {
         let n: usize = c[1].parse().unwrap_or(0);
-        if n > answer_lines + 1 {
-            format!("tests:{}:", n - answer_lines - 1)
+        if n > lines_before_tests {
+            format!("tests:{}:", n - lines_before_tests)
         } else {
             format!("solution:{n}:")
         }
@@ -475,21 +476,18 @@ fn check_code(
         .ok()
         .and_then(|ast| bind_module_return(code, ast));
     let answer = bound.as_deref().unwrap_or(code);
-    let answer_lines = answer.lines().count().max(1);
     let opts = SandboxOptions {
         limits: task.limits,
         roblox_stubs: task.roblox_stubs,
     };
+    let mut lines_before_tests = 0;
     let program = match tests.protocol {
         TestProtocol::Harness => {
             let nonce = sandbox::new_nonce();
+            let head = format!("{answer}\n{}\n", harness_begin_line(&nonce));
+            lines_before_tests = head.matches('\n').count();
             Program {
-                source: format!(
-                    "{answer}\n{}\n{}\n{}\n",
-                    harness_begin_line(&nonce),
-                    tests.code,
-                    harness_finish_line(&nonce)
-                ),
+                source: format!("{head}{}\n{}\n", tests.code, harness_finish_line(&nonce)),
                 chunk_name: "solution".into(),
                 harness_nonce: Some(nonce),
             }
@@ -510,7 +508,7 @@ fn check_code(
     };
     let passed_cases = cases.iter().filter(|c| c.passed).count() as u32;
     let relabel = |m: &str| match tests.protocol {
-        TestProtocol::Harness => relabel_lines(m, answer_lines),
+        TestProtocol::Harness => relabel_lines(m, lines_before_tests),
         TestProtocol::LuauBench => m.to_string(),
     };
     let (verdict, message) = match &report.status {
@@ -846,6 +844,21 @@ mod tests {
         );
         let msg = r.checks.tests.cases[1].message.as_deref().unwrap();
         assert!(msg.starts_with("tests:3:"), "{msg}");
+        // Extracted code ends with a newline; the numbering must not shift.
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\n-- one\n-- two\nlocal function f() return 1 end\n```\n"),
+        );
+        let msg = r.checks.tests.cases[1].message.as_deref().unwrap();
+        assert!(msg.starts_with("tests:3:"), "{msg}");
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\n\nlocal function f()\n  error('inside')\nend\n```"),
+        );
+        let msg = r.checks.tests.cases[0].message.as_deref().unwrap();
+        assert!(msg.starts_with("solution:3: inside"), "{msg}");
         assert!(!r.passed);
     }
 
