@@ -201,6 +201,9 @@ pub struct RunReport {
     pub output_truncated: bool,
     pub cases: Vec<CaseResult>,
     pub harness: HarnessProgress,
+    /// Builtin globals the answer shadowed, restored for the test section (harness protocol).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored_globals: Vec<String>,
     /// Interrupt points passed (the unit of the instruction limit).
     pub steps: u64,
     pub elapsed_ms: f64,
@@ -216,6 +219,7 @@ impl RunReport {
             output_truncated: false,
             cases: Vec::new(),
             harness: HarnessProgress::NotUsed,
+            restored_globals: Vec::new(),
             steps: 0,
             elapsed_ms: 0.0,
             roblox_stubs: stubs,
@@ -231,6 +235,7 @@ struct RunState {
     truncated: Cell<bool>,
     cases: RefCell<Vec<CaseResult>>,
     harness: Cell<HarnessProgress>,
+    restored: RefCell<Vec<String>>,
 }
 
 /// Strips mlua's traceback and wrapping from an error so messages stay one readable line.
@@ -388,13 +393,33 @@ fn build_vm(
         })?;
         let expected = nonce.to_string();
         let st = state.clone();
-        let begin = lua.create_function(move |_, token: String| {
+        let real_globals = g.clone();
+        let begin = lua.create_function(move |lua, token: String| {
             if token != expected || st.harness.get() != HarnessProgress::NotStarted {
                 return Err(mlua::Error::runtime(
                     "__vcurate_begin: not the runner's token",
                 ));
             }
             st.harness.set(HarnessProgress::Started);
+            // The answer ran in the same environment; any builtin it shadowed (`table`, `pcall`,
+            // `string`, ...) is put back so the test code runs against the real library. Globals
+            // the answer added (its functions) stay.
+            let env = lua.globals();
+            if env.to_pointer() != real_globals.to_pointer() {
+                let mut shadowed = Vec::new();
+                for pair in env.pairs::<Value, Value>() {
+                    let (k, _) = pair?;
+                    if !real_globals.raw_get::<Value>(k.clone())?.is_nil() {
+                        shadowed.push(k);
+                    }
+                }
+                for k in shadowed {
+                    st.restored
+                        .borrow_mut()
+                        .push(k.to_string().unwrap_or_else(|_| "?".into()));
+                    env.raw_set(k, Value::Nil)?;
+                }
+            }
             if let Some(flush) = &stub_flush {
                 flush.call::<()>(())?;
             }
@@ -436,6 +461,7 @@ pub fn run_inline(program: &Program, opts: &SandboxOptions) -> RunReport {
         truncated: Cell::new(false),
         cases: RefCell::new(Vec::new()),
         harness: Cell::new(HarnessProgress::NotUsed),
+        restored: RefCell::new(Vec::new()),
     });
     let (lua, harness_fns) = match build_vm(opts, &state, program.harness_nonce.as_deref()) {
         Ok(v) => v,
@@ -524,6 +550,7 @@ pub fn run_inline(program: &Program, opts: &SandboxOptions) -> RunReport {
         output_truncated: state.truncated.get(),
         cases: state.cases.borrow().clone(),
         harness: state.harness.get(),
+        restored_globals: state.restored.borrow().clone(),
         steps: state.steps.get(),
         elapsed_ms,
         roblox_stubs: opts.roblox_stubs,
@@ -1109,6 +1136,21 @@ mod tests {
         assert_eq!(r.harness, HarnessProgress::Finished);
         assert_eq!(r.cases.len(), 1);
         assert!(!r.cases[0].passed, "{:?}", r.cases);
+    }
+
+    #[test]
+    fn builtins_shadowed_by_the_answer_are_restored_for_the_tests() {
+        let p = harness_program(
+            "table = { insert = function() end }\nfunction helper() return 7 end\nlocal function f() return #string.rep('x', 3) end",
+            "test('real table.insert', function()\n  local t = {}\n  table.insert(t, 1)\n  expect_eq(#t, 1)\nend)\n\
+             test('answer globals stay', function() expect_eq(helper(), 7) end)\n\
+             test('answer locals stay', function() expect_eq(f(), 3) end)",
+            "n3",
+        );
+        let r = run(&p, &opts());
+        assert_eq!(r.status, RunStatus::Completed, "{:?}", r.status);
+        assert!(r.cases.iter().all(|c| c.passed), "{:?}", r.cases);
+        assert_eq!(r.restored_globals, vec!["table".to_string()]);
     }
 
     #[test]

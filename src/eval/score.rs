@@ -207,6 +207,9 @@ pub struct RunSummary {
     pub output_truncated: bool,
     pub steps: u64,
     pub elapsed_ms: f64,
+    /// Builtins the answer shadowed (e.g. a global `table`), restored for the test section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored_globals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -584,6 +587,7 @@ fn check_code(
         output_truncated: report.output_truncated,
         steps: report.steps,
         elapsed_ms: report.elapsed_ms,
+        restored_globals: report.restored_globals,
     };
     (checks, Some(run), verdict)
 }
