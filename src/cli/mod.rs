@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod eval;
 pub mod ingest;
 pub mod init;
 pub mod progress;
@@ -47,6 +48,8 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// List sources with their locked and ingested commits and counts.
     Sources(sources::SourcesArgs),
+    /// Score Luau answers by executing them: parse, compile, run tests in a sandbox.
+    Eval(eval::EvalArgs),
     /// Benchmarks that write their figures to a file.
     Bench(bench::BenchArgs),
     /// List (or write) the JSON Schemas of every record vcurate reads and writes.
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources(args) => sources::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 

@@ -1,0 +1,304 @@
+//! Answer extraction: find the Luau code in a model's reply, by one documented rule, and say
+//! which branch of the rule was used so every result can be audited.
+//!
+//! The rule, in order:
+//!
+//! 0. If the reply contains `</think>`, only the text after the last `</think>` is considered
+//!    (reasoning models draft code in their thoughts).
+//! 1. Fenced code blocks (CommonMark, ``` or ~~~) whose info string starts with `lua` or `luau`
+//!    in any case: the longest one wins, ties going to the later block. Models often follow the
+//!    solution with a short usage example; the solution is the longer block.
+//! 2. Otherwise, untagged fenced blocks that parse as Luau: longest wins, ties to the later one.
+//! 3. Otherwise, the whole text, if it is not blank and parses as Luau.
+//! 4. Otherwise there is no code.
+//!
+//! This module never runs code; "parses" means full_moon's Luau grammar.
+
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Which branch of the extraction rule produced the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractionRule {
+    /// Longest fenced block tagged lua/luau (ties: the later one).
+    TaggedFence,
+    /// Longest untagged fenced block that parses (ties: the later one).
+    UntaggedFence,
+    /// The whole reply parses as Luau.
+    WholeText,
+    /// Nothing that could be code.
+    NoCode,
+    /// There was no response to extract from.
+    NoResponse,
+}
+
+/// The result of extraction, recorded per sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Extraction {
+    pub rule: ExtractionRule,
+    /// The extracted code, if any.
+    pub code: Option<String>,
+    /// 0-based index of the chosen block among all fenced blocks of the reply.
+    pub block_index: Option<usize>,
+    /// Fenced blocks seen, and how many were tagged lua/luau.
+    pub fenced_blocks: usize,
+    pub tagged_blocks: usize,
+    /// Only the text after the last `</think>` was considered.
+    pub after_think: bool,
+}
+
+struct Block {
+    lang: Option<String>,
+    text: String,
+}
+
+fn fenced_blocks(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Block> = None;
+    for event in Parser::new(text) {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                let lang = info.split_whitespace().next().map(|s| s.to_string());
+                current = Some(Block {
+                    lang,
+                    text: String::new(),
+                });
+            }
+            Event::Text(t) => {
+                if let Some(b) = current.as_mut() {
+                    b.text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some(b) = current.take() {
+                    blocks.push(b);
+                }
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+fn is_luau_tag(lang: &str) -> bool {
+    let l = lang
+        .trim_start_matches('{')
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    l == "lua" || l == "luau"
+}
+
+/// The longest candidate; among equals, the later one.
+fn pick_longest<'a>(
+    candidates: impl Iterator<Item = (usize, &'a Block)>,
+) -> Option<(usize, &'a Block)> {
+    let mut best: Option<(usize, &Block)> = None;
+    for (i, b) in candidates {
+        let len = b.text.trim().len();
+        if best.is_none_or(|(_, cur)| len >= cur.text.trim().len()) {
+            best = Some((i, b));
+        }
+    }
+    best
+}
+
+/// Applies the extraction rule to a reply.
+pub fn extract(reply: &str) -> Extraction {
+    let (text, after_think) = match reply.rfind("</think>") {
+        Some(i) => (&reply[i + "</think>".len()..], true),
+        None => (reply, false),
+    };
+    let blocks = fenced_blocks(text);
+    let tagged = blocks
+        .iter()
+        .filter(|b| b.lang.as_deref().is_some_and(is_luau_tag))
+        .count();
+    let mut out = Extraction {
+        rule: ExtractionRule::NoCode,
+        code: None,
+        block_index: None,
+        fenced_blocks: blocks.len(),
+        tagged_blocks: tagged,
+        after_think,
+    };
+    let tagged_pick = pick_longest(
+        blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.lang.as_deref().is_some_and(is_luau_tag)),
+    );
+    if let Some((i, b)) = tagged_pick {
+        out.rule = ExtractionRule::TaggedFence;
+        out.code = Some(b.text.clone());
+        out.block_index = Some(i);
+        return out;
+    }
+    let untagged_pick = pick_longest(blocks.iter().enumerate().filter(|(_, b)| {
+        b.lang.is_none() && !b.text.trim().is_empty() && parse_luau(&b.text).is_ok()
+    }));
+    if let Some((i, b)) = untagged_pick {
+        out.rule = ExtractionRule::UntaggedFence;
+        out.code = Some(b.text.clone());
+        out.block_index = Some(i);
+        return out;
+    }
+    if !text.trim().is_empty() && parse_luau(text).is_ok() {
+        out.rule = ExtractionRule::WholeText;
+        out.code = Some(text.to_string());
+    }
+    out
+}
+
+/// A parse error with a 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LuauParseError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Deeper bracket/block nesting than this is refused before parsing: full_moon is a recursive
+/// descent parser and a hostile reply of a million `(` would overflow the host's stack. Luau's own
+/// parser refuses far shallower nesting, so no code that compiles is refused here.
+pub const MAX_NESTING: usize = 1000;
+
+fn nesting_depth(code: &str) -> usize {
+    let mut depth: isize = 0;
+    let mut max: isize = 0;
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            match &code[start..i] {
+                "do" | "then" | "function" | "repeat" => depth += 1,
+                "end" | "until" => depth -= 1,
+                _ => {}
+            }
+            max = max.max(depth);
+            continue;
+        }
+        match c {
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max.max(0) as usize
+}
+
+/// Parses Luau with full_moon, refusing absurd nesting first (see [`MAX_NESTING`]).
+pub fn parse_luau(code: &str) -> Result<full_moon::ast::Ast, LuauParseError> {
+    let depth = nesting_depth(code);
+    if depth > MAX_NESTING {
+        return Err(LuauParseError {
+            line: 1,
+            column: 1,
+            message: format!("nesting depth {depth} exceeds {MAX_NESTING}; refused before parsing"),
+        });
+    }
+    let result = full_moon::parse_fallible(code, full_moon::LuaVersion::luau());
+    match result.errors().first() {
+        None => Ok(result.into_ast()),
+        Some(e) => {
+            let (start, _) = e.range();
+            Err(LuauParseError {
+                line: start.line() as u32,
+                column: start.character() as u32,
+                message: e.error_message().into_owned(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_tagged_block_wins_in_any_case() {
+        let reply = "Here:\n```LUA\nlocal function f()\n  return 1\nend\n```\nUsage:\n```luau\nprint(f())\n```\n";
+        let e = extract(reply);
+        assert_eq!(e.rule, ExtractionRule::TaggedFence);
+        assert_eq!(e.block_index, Some(0));
+        assert_eq!((e.fenced_blocks, e.tagged_blocks), (2, 2));
+        assert!(e.code.unwrap().contains("return 1"));
+    }
+
+    #[test]
+    fn equal_length_blocks_go_to_the_later_one() {
+        let reply = "```lua\nlocal a = 1\n```\nfixed:\n```lua\nlocal a = 2\n```";
+        let e = extract(reply);
+        assert_eq!(e.block_index, Some(1));
+        assert_eq!(e.code.as_deref(), Some("local a = 2\n"));
+    }
+
+    #[test]
+    fn tagged_beats_longer_untagged_and_other_languages_are_ignored() {
+        let reply = "```\nlocal x = 1\nlocal y = 2\nlocal z = 3\n```\n```python\nprint('hi there, long python block')\n```\n```lua\nreturn 1\n```";
+        let e = extract(reply);
+        assert_eq!(e.rule, ExtractionRule::TaggedFence);
+        assert_eq!(e.code.as_deref(), Some("return 1\n"));
+    }
+
+    #[test]
+    fn untagged_block_is_used_only_if_it_parses() {
+        let reply = "```\nthis is not ( code\n```\n```\nlocal ok = true\n```";
+        let e = extract(reply);
+        assert_eq!(e.rule, ExtractionRule::UntaggedFence);
+        assert_eq!(e.block_index, Some(1));
+        let none = extract("```\nnot ( code\n```");
+        assert_eq!(none.rule, ExtractionRule::NoCode);
+        assert_eq!(none.code, None);
+    }
+
+    #[test]
+    fn whole_text_when_it_parses() {
+        let e = extract("local function f() return 2 end\n");
+        assert_eq!(e.rule, ExtractionRule::WholeText);
+        let prose = extract("I cannot help with that.");
+        assert_eq!(prose.rule, ExtractionRule::NoCode);
+        assert_eq!(extract("   \n").rule, ExtractionRule::NoCode);
+    }
+
+    #[test]
+    fn unterminated_fence_runs_to_the_end() {
+        let e = extract("```lua\nlocal x = 1\nlocal y = 2");
+        assert_eq!(e.rule, ExtractionRule::TaggedFence);
+        assert!(e.code.unwrap().contains("local y = 2"));
+    }
+
+    #[test]
+    fn think_section_is_skipped() {
+        let reply = "<think>\n```lua\nlocal draft = 'a much longer draft that would otherwise win'\n```\n</think>\n```lua\nlocal final = 1\n```";
+        let e = extract(reply);
+        assert!(e.after_think);
+        assert_eq!(e.code.as_deref(), Some("local final = 1\n"));
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let err = parse_luau("local x = 1\nlocal = 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(
+            parse_luau("local x: number = 1\nx += 1\nlocal s = `v{x}`\n").is_ok(),
+            "Luau syntax must parse"
+        );
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_without_parsing() {
+        let code = "(".repeat(200_000);
+        let err = parse_luau(&code).unwrap_err();
+        assert!(err.message.contains("nesting depth"));
+        assert_eq!(extract(&code).rule, ExtractionRule::NoCode);
+    }
+}

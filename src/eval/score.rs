@@ -1,0 +1,1033 @@
+//! Scoring: one response to one task becomes a [`SampleResult`] with a verdict per check:
+//! parse (full_moon's Luau grammar), compile (the real Luau compiler, errors with line numbers),
+//! type check (`n/a` in this build, with the reason), tests (run in the sandbox), and patterns
+//! (regexes, scored separately and never deciding a pass). Also the unbiased pass@k estimator.
+//!
+//! A check that could not run is reported as `n/a` or `skipped` with a reason, never as a pass.
+//! Tasks that need Roblox Studio are `not_executable`: neither passed nor failed.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{extract, parse_luau, Extraction, ExtractionRule};
+use super::sandbox::{
+    self, harness_begin_line, harness_finish_line, CaseResult, HarnessProgress, Isolated,
+    LimitKind, Program, RunStatus, SandboxOptions,
+};
+use super::task::{Response, Runner, Task, TestProtocol, CODE_PLACEHOLDER};
+
+/// Why type checking is `n/a` in this build.
+pub const TYPECHECK_NA: &str =
+    "no Luau type checker in this build (mlua's vendored Luau has no Analysis library)";
+
+/// The final verdict of one sample.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// No response for this task in the responses file: counted as a failure.
+    NoResponse,
+    /// The response held nothing that could be Luau code.
+    NoCode,
+    ParseError,
+    CompileError,
+    /// An uncaught runtime error outside a test case (in the answer or the test section).
+    RuntimeError,
+    TestFailure,
+    /// The test code ran but reported no cases.
+    NoTestCases,
+    /// The harness protocol's test section did not run to its end.
+    HarnessIncomplete,
+    TimeLimit,
+    InstructionLimit,
+    MemoryLimit,
+    HardTimeout,
+    /// The sandbox itself failed (not the answer's fault); counted as a failure and reported.
+    HostError,
+    /// The task's checks need Roblox Studio: neither passed nor failed here.
+    NotExecutable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::NoResponse => "no_response",
+            Verdict::NoCode => "no_code",
+            Verdict::ParseError => "parse_error",
+            Verdict::CompileError => "compile_error",
+            Verdict::RuntimeError => "runtime_error",
+            Verdict::TestFailure => "test_failure",
+            Verdict::NoTestCases => "no_test_cases",
+            Verdict::HarnessIncomplete => "harness_incomplete",
+            Verdict::TimeLimit => "time_limit",
+            Verdict::InstructionLimit => "instruction_limit",
+            Verdict::MemoryLimit => "memory_limit",
+            Verdict::HardTimeout => "hard_timeout",
+            Verdict::HostError => "host_error",
+            Verdict::NotExecutable => "not_executable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CheckStatus {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "fail")]
+    Fail,
+    /// The check could not run here; `message` says why.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+    /// The task did not ask for this check.
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckOutcome {
+    pub status: CheckStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// 1-based line in the extracted code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl CheckOutcome {
+    fn pass() -> Self {
+        CheckOutcome {
+            status: CheckStatus::Pass,
+            message: None,
+            line: None,
+            column: None,
+        }
+    }
+    fn fail(message: impl Into<String>) -> Self {
+        CheckOutcome {
+            status: CheckStatus::Fail,
+            message: Some(message.into()),
+            line: None,
+            column: None,
+        }
+    }
+    fn na(reason: impl Into<String>) -> Self {
+        CheckOutcome {
+            status: CheckStatus::NotApplicable,
+            message: Some(reason.into()),
+            line: None,
+            column: None,
+        }
+    }
+    fn skipped() -> Self {
+        CheckOutcome {
+            status: CheckStatus::Skipped,
+            message: None,
+            line: None,
+            column: None,
+        }
+    }
+    fn is_fail(&self) -> bool {
+        self.status == CheckStatus::Fail
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TestsOutcome {
+    pub status: CheckStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<TestProtocol>,
+    pub passed_cases: u32,
+    pub total_cases: u32,
+    pub cases: Vec<CaseResult>,
+    /// Set when the answer ended with a top-level `return` that was bound to `ANSWER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_binding: Option<String>,
+}
+
+impl TestsOutcome {
+    fn simple(
+        status: CheckStatus,
+        message: Option<String>,
+        protocol: Option<TestProtocol>,
+    ) -> Self {
+        TestsOutcome {
+            status,
+            message,
+            protocol,
+            passed_cases: 0,
+            total_cases: 0,
+            cases: Vec::new(),
+            answer_binding: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckResults {
+    pub parse: CheckOutcome,
+    pub compile: CheckOutcome,
+    pub typecheck: CheckOutcome,
+    pub tests: TestsOutcome,
+}
+
+/// The pattern score: a separate column, never part of a pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PatternScore {
+    /// `code` when matched against the extracted code, `response` when there was no code.
+    pub target: String,
+    pub expected_total: u32,
+    pub expected_matched: u32,
+    pub forbidden_total: u32,
+    pub forbidden_found: u32,
+    /// (expected matched + forbidden absent) / (expected + forbidden); None without patterns.
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden_hits: Vec<String>,
+}
+
+/// What the sandbox run looked like (absent when nothing ran).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunSummary {
+    pub status: RunStatus,
+    pub harness: HarnessProgress,
+    pub output: String,
+    pub output_truncated: bool,
+    pub steps: u64,
+    pub elapsed_ms: f64,
+    /// Builtins the answer shadowed (e.g. a global `table`), restored for the test section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored_globals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Timings {
+    pub extract_ms: f64,
+    pub parse_ms: f64,
+    pub compile_ms: f64,
+    pub run_ms: f64,
+}
+
+/// One scored sample: a line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SampleResult {
+    pub task_id: String,
+    pub category: String,
+    pub difficulty: String,
+    pub sample: u32,
+    pub verdict: Verdict,
+    /// Every enabled check among parse, compile and tests passed.
+    pub passed: bool,
+    /// Why the sample was not executable, for `not_executable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_executable_reason: Option<String>,
+    pub response: Option<String>,
+    pub extraction: Extraction,
+    pub checks: CheckResults,
+    pub patterns: PatternScore,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunSummary>,
+    /// The run used vcurate's Roblox stubs: its result is against stubs, not Roblox.
+    pub roblox_stubs: bool,
+    pub timings: Timings,
+}
+
+/// A compile error from the Luau compiler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// Compiles Luau source with the Luau compiler (mlua's vendored Luau), without running it.
+pub fn compile_luau(code: &str) -> Result<(), CompileError> {
+    match mlua::chunk::Compiler::new().compile(code) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let message = sandbox::clean_error(&e);
+            // Luau reports `:LINE: message` (sometimes after a chunk name).
+            let re = regex::Regex::new(r"(?s)^(?:[^\n]*?:)?(\d+): (.*)$").expect("static regex");
+            match re.captures(&message) {
+                Some(c) => Err(CompileError {
+                    line: c[1].parse().ok(),
+                    message: c[2].to_string(),
+                }),
+                None => Err(CompileError {
+                    line: None,
+                    message,
+                }),
+            }
+        }
+    }
+}
+
+/// The unbiased pass@k estimator of Chen et al. (2021), `1 - C(n-c, k) / C(n, k)`, computed as
+/// `1 - prod_{i=n-c+1}^{n} (1 - k/i)` so that no binomial coefficient is ever formed.
+/// None when `n < k` (the estimate needs at least k samples) or `k == 0`.
+pub fn pass_at_k(n: u64, c: u64, k: u64) -> Option<f64> {
+    if k == 0 || n < k || c > n {
+        return None;
+    }
+    if n - c < k {
+        return Some(1.0);
+    }
+    let mut prod = 1.0f64;
+    for i in (n - c + 1)..=n {
+        prod *= 1.0 - k as f64 / i as f64;
+    }
+    Some(1.0 - prod)
+}
+
+/// If the code's last top-level statement is `return ...`, rewrite it to `local ANSWER = ...`
+/// so test code can follow it in the same chunk. Line numbers are unchanged.
+fn bind_module_return(code: &str, ast: &full_moon::ast::Ast) -> Option<String> {
+    use full_moon::ast::LastStmt;
+    use full_moon::node::Node;
+    let LastStmt::Return(ret) = ast.nodes().last_stmt()? else {
+        return None;
+    };
+    let start = ret.token().start_position()?.bytes();
+    let end = ret.token().end_position()?.bytes();
+    if code.get(start..end) != Some("return") {
+        return None;
+    }
+    let replacement = if ret.returns().is_empty() {
+        "local ANSWER = nil"
+    } else {
+        "local ANSWER ="
+    };
+    Some(format!("{}{}{}", &code[..start], replacement, &code[end..]))
+}
+
+/// Renames `solution:N:` in messages to `tests:M:` when line N falls in the appended test code,
+/// which starts after `lines_before_tests` lines of the combined chunk.
+fn relabel_lines(message: &str, lines_before_tests: usize) -> String {
+    let re = regex::Regex::new(r"solution:(\d+):").expect("static regex");
+    re.replace_all(message, |c: &regex::Captures| {
+        let n: usize = c[1].parse().unwrap_or(0);
+        if n > lines_before_tests {
+            format!("tests:{}:", n - lines_before_tests)
+        } else {
+            format!("solution:{n}:")
+        }
+    })
+    .into_owned()
+}
+
+const MARKER: &str = "@@LUAU_BENCH_RESULT@@";
+
+/// Reads luau-bench result markers from captured output.
+/// Format (luau-bench `luau_bench/runtime/executor.py`): `@@LUAU_BENCH_RESULT@@PASS:label`,
+/// `...FAIL:label:message`, `...ERROR:label:message`.
+pub fn parse_luau_bench_markers(output: &str) -> Vec<CaseResult> {
+    let mut cases = Vec::new();
+    for line in output.lines() {
+        let Some(payload) = line.trim().strip_prefix(MARKER) else {
+            continue;
+        };
+        if let Some(label) = payload.strip_prefix("PASS:") {
+            cases.push(CaseResult {
+                name: label.to_string(),
+                passed: true,
+                message: None,
+            });
+        } else if let Some(rest) = payload
+            .strip_prefix("FAIL:")
+            .or_else(|| payload.strip_prefix("ERROR:"))
+        {
+            let (name, msg) = match rest.split_once(':') {
+                Some((n, m)) => (n.to_string(), Some(m.to_string())),
+                None => (rest.to_string(), None),
+            };
+            cases.push(CaseResult {
+                name,
+                passed: false,
+                message: msg,
+            });
+        }
+    }
+    cases
+}
+
+fn score_patterns(task: &Task, target_text: &str, target: &str) -> PatternScore {
+    let mut s = PatternScore {
+        target: target.to_string(),
+        expected_total: task.checks.patterns.len() as u32,
+        expected_matched: 0,
+        forbidden_total: task.checks.forbidden_patterns.len() as u32,
+        forbidden_found: 0,
+        score: None,
+        missing: Vec::new(),
+        forbidden_hits: Vec::new(),
+    };
+    for p in &task.checks.patterns {
+        match regex::Regex::new(p) {
+            Ok(re) if re.is_match(target_text) => s.expected_matched += 1,
+            _ => s.missing.push(p.clone()),
+        }
+    }
+    for p in &task.checks.forbidden_patterns {
+        if regex::Regex::new(p).is_ok_and(|re| re.is_match(target_text)) {
+            s.forbidden_found += 1;
+            s.forbidden_hits.push(p.clone());
+        }
+    }
+    let total = s.expected_total + s.forbidden_total;
+    if total > 0 {
+        s.score = Some(
+            (s.expected_matched + s.forbidden_total - s.forbidden_found) as f64 / total as f64,
+        );
+    }
+    s
+}
+
+/// Milliseconds since `t`, to the microsecond.
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// The checks that need code: everything after extraction. Runs on an isolation thread.
+fn check_code(
+    task: &Task,
+    code: &str,
+    timings: &mut Timings,
+) -> (CheckResults, Option<RunSummary>, Verdict) {
+    let t = Instant::now();
+    let parsed = parse_luau(code);
+    timings.parse_ms = ms(t);
+    let parse = if !task.checks.parse {
+        CheckOutcome::skipped()
+    } else {
+        match &parsed {
+            Ok(_) => CheckOutcome::pass(),
+            Err(e) => CheckOutcome {
+                status: CheckStatus::Fail,
+                message: Some(e.message.clone()),
+                line: Some(e.line),
+                column: Some(e.column),
+            },
+        }
+    };
+
+    let t = Instant::now();
+    let compile = if !task.checks.compile {
+        CheckOutcome::skipped()
+    } else {
+        match compile_luau(code) {
+            Ok(()) => CheckOutcome::pass(),
+            Err(e) => CheckOutcome {
+                status: CheckStatus::Fail,
+                message: Some(e.message),
+                line: e.line,
+                column: None,
+            },
+        }
+    };
+    timings.compile_ms = ms(t);
+
+    let typecheck = if task.checks.typecheck {
+        CheckOutcome::na(TYPECHECK_NA)
+    } else {
+        CheckOutcome::skipped()
+    };
+
+    let mut checks = CheckResults {
+        parse,
+        compile,
+        typecheck,
+        tests: TestsOutcome::simple(CheckStatus::Skipped, None, None),
+    };
+    if checks.parse.is_fail() {
+        let v = Verdict::ParseError;
+        if let Some(tests) = &task.checks.tests {
+            checks.tests = TestsOutcome::simple(
+                CheckStatus::Fail,
+                Some("not run: the answer does not parse".into()),
+                Some(tests.protocol),
+            );
+        }
+        return (checks, None, v);
+    }
+    if checks.compile.is_fail() {
+        if let Some(tests) = &task.checks.tests {
+            checks.tests = TestsOutcome::simple(
+                CheckStatus::Fail,
+                Some("not run: the answer does not compile".into()),
+                Some(tests.protocol),
+            );
+        }
+        return (checks, None, Verdict::CompileError);
+    }
+    let Some(tests) = &task.checks.tests else {
+        return (checks, None, Verdict::Pass);
+    };
+
+    let bound = parsed
+        .as_ref()
+        .ok()
+        .and_then(|ast| bind_module_return(code, ast));
+    let answer = bound.as_deref().unwrap_or(code);
+    let opts = SandboxOptions {
+        limits: task.limits,
+        roblox_stubs: task.roblox_stubs,
+    };
+    let mut lines_before_tests = 0;
+    let program = match tests.protocol {
+        TestProtocol::Harness => {
+            let nonce = sandbox::new_nonce();
+            let head = format!("{answer}\n{}\n", harness_begin_line(&nonce));
+            lines_before_tests = head.matches('\n').count();
+            Program {
+                source: format!("{head}{}\n{}\n", tests.code, harness_finish_line(&nonce)),
+                chunk_name: "solution".into(),
+                harness_nonce: Some(nonce),
+            }
+        }
+        TestProtocol::LuauBench => Program {
+            source: tests.code.replace(CODE_PLACEHOLDER, answer),
+            chunk_name: "harness".into(),
+            harness_nonce: None,
+        },
+    };
+    let t = Instant::now();
+    let report = sandbox::run_inline(&program, &opts);
+    timings.run_ms = ms(t);
+
+    let cases = match tests.protocol {
+        TestProtocol::Harness => report.cases.clone(),
+        TestProtocol::LuauBench => parse_luau_bench_markers(&report.output),
+    };
+    let passed_cases = cases.iter().filter(|c| c.passed).count() as u32;
+    let relabel = |m: &str| match tests.protocol {
+        TestProtocol::Harness => relabel_lines(m, lines_before_tests),
+        TestProtocol::LuauBench => m.to_string(),
+    };
+    let (verdict, message) = match &report.status {
+        RunStatus::Limit { kind } => (
+            match kind {
+                LimitKind::Time => Verdict::TimeLimit,
+                LimitKind::Instructions => Verdict::InstructionLimit,
+                LimitKind::Memory => Verdict::MemoryLimit,
+                LimitKind::HardTimeout => Verdict::HardTimeout,
+            },
+            Some(kind.message().to_string()),
+        ),
+        RunStatus::CompileError { message } => (
+            Verdict::CompileError,
+            Some(format!(
+                "answer + tests did not compile: {}",
+                relabel(message)
+            )),
+        ),
+        RunStatus::Error { message } => (Verdict::RuntimeError, Some(relabel(message))),
+        RunStatus::HostError { message } => (Verdict::HostError, Some(message.clone())),
+        RunStatus::Completed => {
+            if tests.protocol == TestProtocol::Harness
+                && report.harness != HarnessProgress::Finished
+            {
+                (
+                    Verdict::HarnessIncomplete,
+                    Some("the test section did not run to its end".into()),
+                )
+            } else if cases.is_empty() {
+                (
+                    Verdict::NoTestCases,
+                    Some("the tests reported no cases".into()),
+                )
+            } else if passed_cases < cases.len() as u32 {
+                (
+                    Verdict::TestFailure,
+                    Some(format!(
+                        "{} of {} cases failed",
+                        cases.len() as u32 - passed_cases,
+                        cases.len()
+                    )),
+                )
+            } else {
+                (Verdict::Pass, None)
+            }
+        }
+    };
+    let cases: Vec<CaseResult> = cases
+        .into_iter()
+        .map(|mut c| {
+            c.message = c.message.map(|m| relabel(&m));
+            c
+        })
+        .collect();
+    checks.tests = TestsOutcome {
+        status: if verdict == Verdict::Pass {
+            CheckStatus::Pass
+        } else {
+            CheckStatus::Fail
+        },
+        message,
+        protocol: Some(tests.protocol),
+        passed_cases,
+        total_cases: cases.len() as u32,
+        cases,
+        answer_binding: bound.as_ref().map(|_| "ANSWER".to_string()),
+    };
+    let run = RunSummary {
+        status: report.status,
+        harness: report.harness,
+        output: report.output,
+        output_truncated: report.output_truncated,
+        steps: report.steps,
+        elapsed_ms: report.elapsed_ms,
+        restored_globals: report.restored_globals,
+    };
+    (checks, Some(run), verdict)
+}
+
+/// Scores one response (None: the task had no response) to one task.
+pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleResult {
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let extraction = match response {
+        Some(r) => extract(r),
+        None => Extraction {
+            rule: ExtractionRule::NoResponse,
+            code: None,
+            block_index: None,
+            fenced_blocks: 0,
+            tagged_blocks: 0,
+            after_think: false,
+        },
+    };
+    timings.extract_ms = ms(t);
+
+    let patterns = match (&extraction.code, response) {
+        (Some(code), _) => score_patterns(task, code, "code"),
+        (None, Some(r)) => score_patterns(task, r, "response"),
+        (None, None) => score_patterns(task, "", "response"),
+    };
+    let mut result = SampleResult {
+        task_id: task.id.clone(),
+        category: task.category.clone(),
+        difficulty: task.difficulty.clone(),
+        sample,
+        verdict: Verdict::NoCode,
+        passed: false,
+        not_executable_reason: None,
+        response: response.map(str::to_string),
+        extraction: extraction.clone(),
+        checks: CheckResults {
+            parse: CheckOutcome::skipped(),
+            compile: CheckOutcome::skipped(),
+            typecheck: CheckOutcome::skipped(),
+            tests: TestsOutcome::simple(
+                CheckStatus::Skipped,
+                None,
+                task.checks.tests.as_ref().map(|t| t.protocol),
+            ),
+        },
+        patterns,
+        run: None,
+        roblox_stubs: task.roblox_stubs && task.checks.tests.is_some(),
+        timings,
+    };
+
+    if task.runner == Runner::RobloxStudio {
+        let reason =
+            "this task's checks run inside Roblox Studio; vcurate cannot execute them".to_string();
+        result.verdict = Verdict::NotExecutable;
+        result.not_executable_reason = Some(reason.clone());
+        result.checks.parse = CheckOutcome::na(reason.clone());
+        result.checks.compile = CheckOutcome::na(reason.clone());
+        result.checks.typecheck = CheckOutcome::na(reason.clone());
+        result.checks.tests = TestsOutcome::simple(CheckStatus::NotApplicable, Some(reason), None);
+        result.roblox_stubs = false;
+        return result;
+    }
+
+    let Some(code) = extraction.code.clone() else {
+        let (verdict, why) = match response {
+            None => (Verdict::NoResponse, "no response"),
+            Some(_) => (Verdict::NoCode, "no code found in the response"),
+        };
+        result.verdict = verdict;
+        let fail = |enabled: bool| {
+            if enabled {
+                CheckOutcome::fail(why)
+            } else {
+                CheckOutcome::skipped()
+            }
+        };
+        result.checks.parse = fail(task.checks.parse);
+        result.checks.compile = fail(task.checks.compile);
+        if task.checks.typecheck {
+            result.checks.typecheck = CheckOutcome::na(TYPECHECK_NA);
+        }
+        if let Some(tests) = &task.checks.tests {
+            result.checks.tests = TestsOutcome::simple(
+                CheckStatus::Fail,
+                Some(format!("not run: {why}")),
+                Some(tests.protocol),
+            );
+        }
+        return result;
+    };
+
+    // Parsing, compiling and running happen on an isolation thread with a big stack and a
+    // wall-clock deadline: hostile input can neither overflow the host's stack nor hang it.
+    let task_owned = task.clone();
+    let mut t_inner = result.timings.clone();
+    let deadline = sandbox::hard_deadline(&task.limits);
+    match sandbox::isolate(deadline, move || {
+        let out = check_code(&task_owned, &code, &mut t_inner);
+        (out, t_inner)
+    }) {
+        Isolated::Done(((checks, run, verdict), timings)) => {
+            result.checks = checks;
+            result.run = run;
+            result.verdict = verdict;
+            result.timings = timings;
+        }
+        Isolated::TimedOut => {
+            result.verdict = Verdict::HardTimeout;
+            result.checks.tests = TestsOutcome::simple(
+                CheckStatus::Fail,
+                Some(LimitKind::HardTimeout.message().into()),
+                task.checks.tests.as_ref().map(|t| t.protocol),
+            );
+        }
+        Isolated::Panicked(m) => {
+            result.verdict = Verdict::HostError;
+            result.checks.tests = TestsOutcome::simple(CheckStatus::Fail, Some(m), None);
+        }
+    }
+    if task.checks.typecheck {
+        result.checks.typecheck = CheckOutcome::na(TYPECHECK_NA);
+    }
+    result.passed = result.verdict == Verdict::Pass;
+    result
+}
+
+/// Scores every response; a task without any response gets one `no_response` sample. Results
+/// come back in task order, then sample order. `on_done` is called once per finished sample.
+pub fn score_all(
+    tasks: &[Task],
+    responses: &[Response],
+    on_done: &(dyn Fn() + Sync),
+) -> Vec<SampleResult> {
+    let mut by_task: BTreeMap<&str, Vec<&Response>> = BTreeMap::new();
+    for r in responses {
+        by_task.entry(r.task_id.as_str()).or_default().push(r);
+    }
+    let mut work: Vec<(usize, &Task, u32, Option<&str>)> = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
+        match by_task.get(task.id.as_str()) {
+            Some(rs) => {
+                for r in rs {
+                    work.push((i, task, r.sample, Some(r.response.as_str())));
+                }
+            }
+            None => work.push((i, task, 0, None)),
+        }
+    }
+    let mut scored: Vec<(usize, SampleResult)> = work
+        .into_par_iter()
+        .map(|(i, task, sample, response)| {
+            let r = score_sample(task, sample, response);
+            on_done();
+            (i, r)
+        })
+        .collect();
+    scored.sort_by_key(|(i, r)| (*i, r.sample));
+    scored.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::task::{Checks, Limits, Tests};
+
+    fn task_with_tests(code: &str) -> Task {
+        Task {
+            id: "t".into(),
+            category: "c".into(),
+            difficulty: "easy".into(),
+            system: None,
+            prompt: Some("p".into()),
+            messages: vec![],
+            checks: Checks {
+                tests: Some(Tests {
+                    protocol: TestProtocol::Harness,
+                    code: code.into(),
+                }),
+                ..Checks::default()
+            },
+            limits: Limits {
+                time_ms: 1_000,
+                instructions: 5_000_000,
+                memory_bytes: 16 << 20,
+            },
+            roblox_stubs: false,
+            runner: Runner::Sandbox,
+            reference: None,
+            tags: vec![],
+            source: None,
+        }
+    }
+
+    fn binom(n: u64, k: u64) -> u128 {
+        if k > n {
+            return 0;
+        }
+        let mut r: u128 = 1;
+        for i in 0..k {
+            r = r * (n - i) as u128 / (i + 1) as u128;
+        }
+        r
+    }
+
+    #[test]
+    fn pass_at_k_matches_the_closed_form() {
+        for n in 1..=40u64 {
+            for c in 0..=n {
+                for k in 1..=n {
+                    let closed = 1.0 - binom(n - c, k) as f64 / binom(n, k) as f64;
+                    let est = pass_at_k(n, c, k).unwrap();
+                    assert!(
+                        (closed - est).abs() < 1e-9,
+                        "n={n} c={c} k={k}: {closed} vs {est}"
+                    );
+                }
+            }
+        }
+        assert_eq!(pass_at_k(3, 1, 5), None);
+        assert!((pass_at_k(10, 3, 1).unwrap() - 0.3).abs() < 1e-12);
+        // Large n stays finite and in range where binomials would overflow.
+        let big = pass_at_k(2000, 37, 100).unwrap();
+        assert!(big > 0.0 && big <= 1.0);
+    }
+
+    #[test]
+    fn compile_errors_carry_line_numbers() {
+        let e = compile_luau("local a = 1\nlocal b = \nreturn a").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e:?}");
+        assert!(!e.message.is_empty());
+        assert!(compile_luau("local t: {number} = {}\nt[1] = 2").is_ok());
+        let e = compile_luau("local x = 1\nbreak\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e:?}");
+    }
+
+    #[test]
+    fn module_style_answer_is_bound_to_answer() {
+        let task = task_with_tests("test('m', function() expect_eq(ANSWER.double(2), 4) end)");
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\nlocal M = {}\nfunction M.double(x) return x * 2 end\nreturn M\n```"),
+        );
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.checks.tests);
+        assert_eq!(r.checks.tests.answer_binding.as_deref(), Some("ANSWER"));
+    }
+
+    #[test]
+    fn failing_case_reports_test_line_numbers() {
+        let task = task_with_tests("test('ok', function() expect_eq(f(), 1) end)\ntest('bad', function()\n  expect_eq(f(), 2)\nend)");
+        let r = score_sample(&task, 0, Some("local function f() return 1 end"));
+        assert_eq!(r.verdict, Verdict::TestFailure);
+        assert_eq!(
+            (r.checks.tests.passed_cases, r.checks.tests.total_cases),
+            (1, 2)
+        );
+        let msg = r.checks.tests.cases[1].message.as_deref().unwrap();
+        assert!(msg.starts_with("tests:3:"), "{msg}");
+        // Extracted code ends with a newline; the numbering must not shift.
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\n-- one\n-- two\nlocal function f() return 1 end\n```\n"),
+        );
+        let msg = r.checks.tests.cases[1].message.as_deref().unwrap();
+        assert!(msg.starts_with("tests:3:"), "{msg}");
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\n\nlocal function f()\n  error('inside')\nend\n```"),
+        );
+        let msg = r.checks.tests.cases[0].message.as_deref().unwrap();
+        assert!(msg.starts_with("solution:3: inside"), "{msg}");
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn verdicts_for_each_stage() {
+        let task = task_with_tests("test('x', function() expect_eq(f(), 1) end)");
+        assert_eq!(score_sample(&task, 0, None).verdict, Verdict::NoResponse);
+        assert_eq!(
+            score_sample(&task, 0, Some("Sorry, I can't.")).verdict,
+            Verdict::NoCode
+        );
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\nlocal function f( return 1 end\n```"),
+        );
+        assert_eq!(r.verdict, Verdict::ParseError);
+        assert_eq!(r.checks.parse.line, Some(1));
+        assert_eq!(r.checks.tests.status, CheckStatus::Fail);
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\nlocal function f() while true do end end\n```"),
+        );
+        assert!(
+            matches!(r.verdict, Verdict::InstructionLimit | Verdict::TimeLimit),
+            "{:?}",
+            r.verdict
+        );
+        let r = score_sample(&task, 0, Some("```lua\nerror('at load')\n```"));
+        assert_eq!(r.verdict, Verdict::RuntimeError);
+        assert!(r
+            .checks
+            .tests
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("solution:1: at load"));
+        let r = score_sample(
+            &task,
+            0,
+            Some("```lua\nlocal function f() return 1 end\n```"),
+        );
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert!(r.passed);
+        assert_eq!(r.checks.typecheck.status, CheckStatus::Skipped);
+    }
+
+    #[test]
+    fn typecheck_is_na_with_a_reason_never_a_pass() {
+        let mut task = task_with_tests("test('x', function() end)");
+        task.checks.typecheck = true;
+        let r = score_sample(&task, 0, Some("local x = 1"));
+        assert_eq!(r.checks.typecheck.status, CheckStatus::NotApplicable);
+        assert_eq!(r.checks.typecheck.message.as_deref(), Some(TYPECHECK_NA));
+        assert_eq!(r.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn patterns_never_decide_a_pass() {
+        let mut task = task_with_tests("test('x', function() expect_eq(f(), 1) end)");
+        task.checks.patterns = vec!["Signal".into(), r"GetService\(".into()];
+        task.checks.forbidden_patterns = vec!["while true".into()];
+        // Every pattern matches, but the code is wrong: fail, with a perfect pattern score.
+        let r = score_sample(
+            &task,
+            0,
+            Some("local Signal\nlocal function f() return 2 end -- GetService("),
+        );
+        assert_eq!(r.verdict, Verdict::TestFailure);
+        assert_eq!(r.patterns.score, Some(1.0));
+        // No pattern matches, but the code is right: pass, with a low pattern score.
+        let r = score_sample(
+            &task,
+            0,
+            Some("local function f() while true do return 1 end end"),
+        );
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert_eq!(r.patterns.score, Some(0.0));
+        assert_eq!(r.patterns.forbidden_hits, vec!["while true".to_string()]);
+    }
+
+    #[test]
+    fn roblox_studio_tasks_are_not_executable_not_failed() {
+        let mut task = task_with_tests("test('x', function() end)");
+        task.runner = Runner::RobloxStudio;
+        let r = score_sample(&task, 0, Some("local x = 1"));
+        assert_eq!(r.verdict, Verdict::NotExecutable);
+        assert!(!r.passed);
+        assert_eq!(r.checks.tests.status, CheckStatus::NotApplicable);
+        assert!(r.not_executable_reason.unwrap().contains("Roblox Studio"));
+    }
+
+    #[test]
+    fn luau_bench_protocol_reads_markers() {
+        let mut task = task_with_tests("");
+        task.checks.tests = Some(Tests {
+            protocol: TestProtocol::LuauBench,
+            code: "--!strict\n{{CODE}}\nlocal function check(l, g, e)\n  if g == e then print('@@LUAU_BENCH_RESULT@@PASS:' .. l)\n  else print('@@LUAU_BENCH_RESULT@@FAIL:' .. l .. ':got ' .. tostring(g)) end\nend\ncheck('one', f(), 1)\ncheck('two', f() + 1, 2)".into(),
+        });
+        let r = score_sample(&task, 0, Some("local function f() return 1 end"));
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.checks.tests);
+        assert_eq!(r.checks.tests.total_cases, 2);
+        let r = score_sample(&task, 0, Some("local function f() return 0 end"));
+        assert_eq!(r.verdict, Verdict::TestFailure);
+        assert_eq!(r.checks.tests.cases[0].message.as_deref(), Some("got 0"));
+        let cases = parse_luau_bench_markers("noise\n@@LUAU_BENCH_RESULT@@ERROR:lbl:boom: more\n");
+        assert_eq!(
+            cases,
+            vec![CaseResult {
+                name: "lbl".into(),
+                passed: false,
+                message: Some("boom: more".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn stubs_are_labelled_in_results() {
+        let mut task = task_with_tests(
+            "test('part', function()\n  local p = Instance.new('Part')\n  p.Parent = workspace\n  expect_eq(workspace:FindFirstChild('Part'), p)\n  expect_eq(typeof(Vector3.new(1,2,3)), 'Vector3')\nend)",
+        );
+        task.roblox_stubs = true;
+        let r = score_sample(&task, 0, Some("local x = 1"));
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.checks.tests);
+        assert!(r.roblox_stubs);
+        // Without stubs the same test fails: the globals do not exist.
+        task.roblox_stubs = false;
+        let r = score_sample(&task, 0, Some("local x = 1"));
+        assert_eq!(r.verdict, Verdict::TestFailure);
+        assert!(!r.roblox_stubs);
+    }
+
+    #[test]
+    fn score_all_orders_results_and_fills_missing_responses() {
+        let mut a = task_with_tests("test('x', function() expect_eq(f(), 1) end)");
+        a.id = "a".into();
+        let mut b = a.clone();
+        b.id = "b".into();
+        let responses = vec![
+            Response {
+                task_id: "a".into(),
+                sample: 1,
+                response: "local function f() return 2 end".into(),
+                model: None,
+            },
+            Response {
+                task_id: "a".into(),
+                sample: 0,
+                response: "local function f() return 1 end".into(),
+                model: None,
+            },
+        ];
+        let results = score_all(&[a, b], &responses, &|| {});
+        let summary: Vec<(&str, u32, Verdict)> = results
+            .iter()
+            .map(|r| (r.task_id.as_str(), r.sample, r.verdict))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("a", 0, Verdict::Pass),
+                ("a", 1, Verdict::TestFailure),
+                ("b", 0, Verdict::NoResponse)
+            ]
+        );
+    }
+}
