@@ -5,11 +5,11 @@ Requirements (this script installs nothing itself):
 
     pip install datasketch        # tested with datasketch 2.0.0 (numpy, scipy)
 
-Corpus: the JSONL written by `vcurate::audit::bench::write_bench_corpus(path, n, seed)`
+Corpus: the JSONL written by `vcurate::bench::dedup::write_bench_corpus(path, n, seed)`
 (`{"id", "text", "planted_from", "true_jaccard"}` per line), e.g. via the ignored test
 
     VCURATE_BENCH_N=100000 VCURATE_BENCH_CORPUS=/tmp/corpus.jsonl \
-        cargo test --lib audit::bench::tests::bench_dedup_full -- --ignored
+        cargo test --lib bench::dedup::tests::bench_dedup_full -- --ignored
 
 Same parameters as the Rust side (`NearDupConfig::default()`): 5-token shingles of Luau tokens
 (comments dropped), 256 permutations, Jaccard threshold 0.7, bands/rows chosen by datasketch's

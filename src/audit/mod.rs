@@ -1,7 +1,6 @@
 //! Audits over ingested documents: each writes an attribute table keyed by document id and
 //! records every document it drops with a reason. Audits never rewrite documents.
 
-pub mod bench;
 pub mod cluster;
 pub mod contamination;
 pub mod hashing;

@@ -62,7 +62,7 @@ pub fn run(
     lines_per_file: usize,
     docs_pages: usize,
 ) -> anyhow::Result<IngestFigures> {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut files = Vec::new();
     let mut luau_lines = 0;
     for i in 0..luau_files {

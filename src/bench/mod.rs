@@ -1,6 +1,7 @@
 //! Benchmarks that write their figures to a file (`vcurate bench ...`). Benchmarks, not timed
 //! tests: nothing here asserts a wall time.
 
+pub mod dedup;
 pub mod ingest;
 
 use serde::Serialize;
@@ -20,18 +21,4 @@ pub fn write_figures<T: Serialize>(path: &std::path::Path, figures: &T) -> std::
     crate::snapshot::write_atomic(path, s.as_bytes())
 }
 
-/// A small deterministic generator (splitmix64), so generated corpora are the same every run.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
+pub use crate::audit::hashing::SplitMix64 as Rng;

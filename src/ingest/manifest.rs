@@ -65,7 +65,11 @@ pub struct FieldMap {
 /// Where a source's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    Git { url: String, rev: String },
+    Git {
+        url: String,
+        rev: String,
+    },
+    /// The path resolved against the workspace root.
     Path(PathBuf),
 }
 
@@ -96,15 +100,15 @@ pub struct Source {
     pub docs: Option<DocsSettings>,
     pub license: Option<String>,
     pub fields: FieldMap,
+    /// The URL or path exactly as the manifest declares it.
+    declared: String,
 }
 
 impl Source {
-    /// The URL or path as declared: what provenance records.
+    /// The URL or path as declared (never a rewritten mirror, never made absolute): what
+    /// provenance records.
     pub fn declared_location(&self) -> String {
-        match &self.location {
-            Location::Git { url, .. } => url.clone(),
-            Location::Path(p) => p.display().to_string(),
-        }
+        self.declared.clone()
     }
 }
 
@@ -272,6 +276,7 @@ pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Source, ConfigError
         docs,
         license: raw.license.clone(),
         fields: raw.fields.clone().unwrap_or_default(),
+        declared: raw.url.clone().or(raw.path.clone()).unwrap_or_default(),
     })
 }
 

@@ -523,7 +523,7 @@ fn big_workspace(dir: &Path, corpus: &Path) -> std::path::PathBuf {
 fn killed_ingest_resumes_to_the_same_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
-    let mut rng = vcurate::bench::Rng(7);
+    let mut rng = vcurate::bench::Rng::new(7);
     for (id, n) in [("a-big", 300), ("b-big", 3000)] {
         let files: Vec<(String, Entry)> = (0..n)
             .map(|i| {

@@ -14,11 +14,13 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cluster::UnionFind;
-use super::contamination::{ContaminationConfig, ContaminationError, ContaminationIndex, EvalTask};
-use super::hashing::SplitMix64;
-use super::luau_lex::code_tokens;
-use super::minhash::{
+use crate::audit::cluster::UnionFind;
+use crate::audit::contamination::{
+    ContaminationConfig, ContaminationError, ContaminationIndex, EvalTask,
+};
+use crate::audit::hashing::SplitMix64;
+use crate::audit::luau_lex::code_tokens;
+use crate::audit::minhash::{
     jaccard_sorted, near_duplicates, shingle_set, NearDupConfig, NearDupError, NearDupStats,
 };
 
@@ -265,13 +267,9 @@ pub fn write_bench_corpus(path: &Path, n: usize, seed: u64) -> Result<(), BenchE
     Ok(())
 }
 
-/// Peak resident set size of this process in KiB (`VmHWM` in /proc/self/status; Linux only).
+/// Peak resident set size of this process in KiB.
 pub fn peak_rss_kib() -> Option<u64> {
-    let status = fs_err::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    super::peak_rss_bytes().map(|b| b / 1024)
 }
 
 /// Reset the VmHWM peak to the current RSS (Linux >= 4.0: write 5 to /proc/self/clear_refs).
@@ -563,7 +561,7 @@ mod tests {
         assert_eq!(lines[5]["text"], corpus.docs[5]);
     }
 
-    /// `cargo test --lib audit::bench -- --ignored`: the benchmark end to end on a small corpus.
+    /// `cargo test --lib bench::dedup -- --ignored`: the benchmark end to end on a small corpus.
     #[test]
     #[ignore = "benchmark smoke run; slow in debug builds"]
     fn bench_dedup_smoke() {
