@@ -34,6 +34,20 @@ max-file-bytes = 1048576
 # read from local mirrors in samples/, like an offline mirror of GitHub would be.
 [git.rewrite]
 "https://example.com/vcurate-sample/" = "samples/"
+
+[splits]
+seed = 0
+train = 0.8
+valid = 0.1
+test = 0.1
+# A small sample has few sources: keep each file (not each source) in one split.
+group-by = "file"
+
+# The sample eval set: contamination checks flag training data that shares text with it.
+[[eval-sets]]
+name = "sample-evals"
+path = "samples/evals/sample-evals.jsonl"
+format = "plain"
 "#;
 
 /// Writes the quickstart workspace into `dir` unless one is already there; returns it.

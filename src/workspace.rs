@@ -73,6 +73,13 @@ pub struct Config {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub git: GitConfig,
+    #[serde(default)]
+    pub audit: crate::audit::config::AuditConfig,
+    #[serde(default)]
+    pub splits: crate::audit::config::SplitsConfig,
+    /// Eval sets registered for contamination checks.
+    #[serde(default)]
+    pub eval_sets: Vec<crate::audit::config::EvalSetConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +208,53 @@ max-file-bytes = 1048576
 # rules on top of these (and wins on the same FROM).
 [git.rewrite]
 # "https://github.com/" = "/srv/git-mirrors/"
+
+[audit]
+# The code-density rule, applied to every source and every rendered example: at least this many
+# Luau code lines, counted with the parser (comments and blank lines do not count).
+min-code-lines = 5
+# Drop Luau files that do not parse / that the real Luau compiler rejects.
+require-parse = true
+require-compile = true
+# Generated / minified / obfuscated heuristics and size bounds.
+max-line-length = 1000
+min-alnum-ratio = 0.25
+max-entropy = 6.0
+min-bytes = 1
+max-bytes = 1048576
+
+[audit.exact-dedup]
+# Also ignore Luau comments / all formatting when comparing texts.
+strip-comments = false
+collapse-formatting = false
+
+[audit.near-dedup]
+# MinHash + LSH over 5-grams of Luau tokens; candidates are verified by true Jaccard.
+threshold = 0.7
+num-perm = 256
+shingle-size = 5
+# Drop all but one representative per cluster (false: only record clusters).
+drop = true
+
+[audit.contamination]
+# Flag any document sharing a normalized 13-word n-gram or a 50-character substring with a task.
+ngram-words = 13
+substring-chars = 50
+
+[splits]
+seed = 0
+train = 0.8
+valid = 0.1
+test = 0.1
+# Exact and near duplicates always share a split; "source" keeps each source in one split,
+# "file" keeps each file (with its sections) in one split.
+group-by = "source"
+
+# Eval sets that must not leak into training data (format: tasks | plain | luau-bench | open-game-eval).
+# [[eval-sets]]
+# name = "luau-basics"
+# path = "dataset/evals/luau-basics.jsonl"
+# format = "tasks"
 "#;
 
 /// Writes a new workspace with commented defaults. Refuses to overwrite an existing one.

@@ -2,9 +2,11 @@
 //! records every document it drops with a reason. Audits never rewrite documents.
 
 pub mod cluster;
+pub mod config;
 pub mod contamination;
 pub mod hashing;
 pub mod luau_lex;
 pub mod minhash;
 pub mod normalize;
+pub mod run;
 pub mod split;

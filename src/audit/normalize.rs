@@ -15,7 +15,7 @@ use super::luau_lex::{lex, TokenKind};
 
 /// Which differences exact dedup ignores. The default ignores only whitespace noise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct NormalizeOptions {
     /// Remove Luau comments (`--` and `--[[ ]]`, never inside strings). Blank lines are removed
     /// too, since a removed comment block leaves them behind.

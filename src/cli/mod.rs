@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod bench;
 pub mod eval;
 pub mod ingest;
@@ -46,6 +47,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Turn declared sources into documents with per-file provenance.
     Ingest(ingest::IngestArgs),
+    /// Audit ingested documents: code density, quality, exact/near dedup, contamination, splits.
+    Audit(audit::AuditArgs),
     /// List sources with their locked and ingested commits and counts.
     Sources(sources::SourcesArgs),
     /// Score Luau answers by executing them: parse, compile, run tests in a sandbox.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Ingest(args) => ingest::run(dir, args),
         Command::Sources(args) => sources::run(dir, args),
+        Command::Audit(args) => audit::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

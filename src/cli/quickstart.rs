@@ -26,12 +26,19 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let bars = super::progress::Bars::new(false);
     let report = crate::ingest::run(&ws, &IngestOptions::default(), &|e| bars.handle(e))?;
     eprint!("{}", super::ingest::summary_table(&report));
+    eprintln!("\n== audit");
+    let audits = crate::audit::run::run(&ws, &[], &|_| {})?;
+    eprint!("{}", super::audit::summary_table(&audits));
     eprintln!("\nArtifacts:");
     eprintln!("  sources       {}", ws.sources_dir().display());
     eprintln!("  lock file     {}", ws.lock_path().display());
     eprintln!(
         "  store         {} (Parquet: documents, skipped, evidence per source)",
         ws.store_dir().display()
+    );
+    eprintln!(
+        "  audits        {} (attributes/, excluded/, summary/ per audit)",
+        crate::audit::run::audit_dir(&ws).display()
     );
     eprintln!("\nNext: cd {} && vcurate sources", ws.root.display());
     Ok(ExitCode::SUCCESS)

@@ -146,16 +146,20 @@ pub fn table_paths(store: &Path, table: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), StoreError> {
+/// Writes a table to Parquet atomically (temp file + rename), creating its folder.
+pub fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), StoreError> {
     let polars_err = |source| StoreError::Polars {
         path: path.to_path_buf(),
         source,
     };
     let mut df = df.map_err(polars_err)?;
-    let file = fs_err::File::create(path)?;
-    ParquetWriter::new(file.into_parts().0)
+    let dir = path.parent().expect("a table path has a folder");
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    ParquetWriter::new(tmp.as_file_mut())
         .finish(&mut df)
         .map_err(polars_err)?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

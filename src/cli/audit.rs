@@ -1,0 +1,58 @@
+//! `vcurate audit`
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::audit::run::{self, AuditSummary};
+use crate::workspace::Workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Audits to run (default: all, in order: density, quality, exact-dedup, near-dedup,
+    /// contamination, splits). Each writes dataset/audit/{attributes,excluded,summary}/<audit>.*
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Print the summaries as JSON on stdout instead of a table on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(dir: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::discover(dir)?;
+    let quiet = args.json;
+    let summaries = run::run(&ws, &args.names, &|name| {
+        if !quiet {
+            eprintln!("auditing: {name}");
+        }
+    })?;
+    if args.json {
+        super::print_json(&summaries)?;
+    } else {
+        eprint!("{}", summary_table(&summaries));
+        eprintln!("Tables: {}", run::audit_dir(&ws).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row per audit: documents seen, dropped, and dropped by reason.
+pub fn summary_table(summaries: &[AuditSummary]) -> String {
+    let mut out = format!(
+        "{:<14} {:>9} {:>9}  {}\n",
+        "audit", "documents", "excluded", "excluded by reason"
+    );
+    for s in summaries {
+        let reasons: Vec<String> = s
+            .excluded_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        out.push_str(&format!(
+            "{:<14} {:>9} {:>9}  {}\n",
+            s.audit,
+            s.documents,
+            s.excluded,
+            reasons.join(" ")
+        ));
+    }
+    out
+}
