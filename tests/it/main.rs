@@ -1,6 +1,7 @@
 //! The one integration-test binary: fixtures are built inside each test (real git repositories
 //! made with git2, real Parquet, the real binary).
 
+mod audit;
 mod ingest;
 mod schema;
 mod util;
