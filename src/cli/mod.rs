@@ -15,6 +15,7 @@ pub mod init;
 pub mod progress;
 pub mod quickstart;
 pub mod schemas;
+pub mod snapshot;
 pub mod sources;
 
 /// Curate Roblox/Luau training data with per-file provenance.
@@ -49,6 +50,8 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Audit ingested documents: code density, quality, exact/near dedup, contamination, splits.
     Audit(audit::AuditArgs),
+    /// Freeze, list, show and compare immutable, content-addressed snapshots.
+    Snapshot(snapshot::SnapshotArgs),
     /// List sources with their locked and ingested commits and counts.
     Sources(sources::SourcesArgs),
     /// Score Luau answers by executing them: parse, compile, run tests in a sandbox.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(dir, args),
         Command::Sources(args) => sources::run(dir, args),
         Command::Audit(args) => audit::run(dir, args),
+        Command::Snapshot(args) => snapshot::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

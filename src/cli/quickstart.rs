@@ -29,6 +29,13 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     eprintln!("\n== audit");
     let audits = crate::audit::run::run(&ws, &[], &|_| {})?;
     eprint!("{}", super::audit::summary_table(&audits));
+    eprintln!("\n== snapshot");
+    let snap = super::snapshot::create(&ws, false)?;
+    let c = &snap.counts;
+    eprintln!(
+        "snapshot {}: {} documents, {} included ({} train / {} valid / {} test)",
+        snap.id, c.documents, c.included, c.train, c.valid, c.test
+    );
     eprintln!("\nArtifacts:");
     eprintln!("  sources       {}", ws.sources_dir().display());
     eprintln!("  lock file     {}", ws.lock_path().display());
@@ -40,6 +47,14 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         "  audits        {} (attributes/, excluded/, summary/ per audit)",
         crate::audit::run::audit_dir(&ws).display()
     );
-    eprintln!("\nNext: cd {} && vcurate sources", ws.root.display());
+    eprintln!(
+        "  snapshot      {}",
+        ws.dataset_dir().join("snapshots").join(&snap.id).display()
+    );
+    eprintln!(
+        "\nNext: cd {} && vcurate sources && vcurate snapshot show {}",
+        ws.root.display(),
+        snap.id
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! The columnar store: Parquet tables written through Polars, atomically.
 
+pub mod freeze;
 pub mod store;
 
 pub use store::*;

@@ -182,7 +182,7 @@ fn s(name: &str, v: Vec<Option<String>>) -> Column {
     Column::new(name.into(), v)
 }
 
-fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
+pub(crate) fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
     let p = |f: fn(&Provenance) -> Option<String>| {
         docs.iter().map(|d| f(&d.provenance)).collect::<Vec<_>>()
     };

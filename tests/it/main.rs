@@ -4,5 +4,6 @@
 mod audit;
 mod ingest;
 mod schema;
+mod snapshot;
 mod util;
 mod workspace;

@@ -1,0 +1,534 @@
+//! Immutable, content-addressed snapshots: `dataset/snapshots/<id>/`.
+//!
+//! The id is a hash of every input that decides what a snapshot contains (documents and their
+//! hashes, audit verdicts, split assignments, the policy, the templates, examples, flags and the
+//! tool version), each taken in a canonical order, so the same inputs give the same id whatever
+//! order they were ingested in, and a different template or policy gives a different id. The
+//! small `snapshot.toml` is meant to be committed; the Parquet tables beside it are not.
+//! A snapshot folder is written under a temporary name and renamed into place: it is never
+//! modified afterwards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::store::{documents_frame, read_parquet, write_parquet, StoreError};
+use crate::core::Document;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("no snapshot `{0}` in {1}; `vcurate snapshot list` shows the snapshots there are")]
+    NotFound(String, PathBuf),
+    #[error("snapshot id prefix `{0}` is ambiguous ({1}); give more characters")]
+    Ambiguous(String, String),
+    #[error("{0}: {1}")]
+    Manifest(PathBuf, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// An audit verdict that drops a document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Verdict {
+    pub id: String,
+    pub step: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// Everything a snapshot is made of.
+#[derive(Default)]
+pub struct FreezeInputs {
+    pub documents: Vec<Document>,
+    /// Audit verdicts that drop documents.
+    pub excluded: Vec<Verdict>,
+    /// Split per document id.
+    pub splits: BTreeMap<String, String>,
+    /// Attribute tables of the audits, by audit name.
+    pub attributes: Vec<(String, DataFrame)>,
+    /// The license policy file, if any.
+    pub policy: Option<Vec<u8>>,
+    /// Template files by name.
+    pub templates: BTreeMap<String, Vec<u8>>,
+    /// Rendered examples (must have an `id` column), if rendered.
+    pub examples: Option<DataFrame>,
+    /// Explicit overrides that change what passes (e.g. `allow-contaminated`).
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSource {
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    pub commit: Option<String>,
+    pub documents: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    pub documents: u64,
+    pub included: u64,
+    pub excluded: u64,
+    pub examples: u64,
+    pub train: u64,
+    pub valid: u64,
+    pub test: u64,
+}
+
+/// `snapshot.toml`: small, human-readable, committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotManifest {
+    pub id: String,
+    pub tool_version: String,
+    pub created: String,
+    pub policy_hash: Option<String>,
+    pub template_hashes: BTreeMap<String, String>,
+    pub flags: Vec<String>,
+    pub counts: Counts,
+    pub excluded_by_reason: BTreeMap<String, u64>,
+    #[serde(rename = "source")]
+    pub sources: Vec<SnapshotSource>,
+}
+
+fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..16].to_string()
+}
+
+/// The content-addressed id of a set of inputs.
+pub fn snapshot_id(inputs: &FreezeInputs) -> String {
+    let mut h = blake3::Hasher::new();
+    let mut line = |parts: &[&str]| {
+        for p in parts {
+            h.update(p.as_bytes());
+            h.update(&[0]);
+        }
+        h.update(b"\n");
+    };
+    line(&["vcurate-snapshot", crate::TOOL_VERSION]);
+    let docs: BTreeSet<(&str, &str, &str)> = inputs
+        .documents
+        .iter()
+        .map(|d| {
+            (
+                d.id.as_str(),
+                d.sha256.as_str(),
+                d.provenance.commit.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    for (id, sha, commit) in docs {
+        line(&["doc", id, sha, commit]);
+    }
+    let verdicts: BTreeSet<&Verdict> = inputs.excluded.iter().collect();
+    for v in verdicts {
+        line(&["excluded", &v.id, &v.step, &v.reason]);
+    }
+    for (id, split) in &inputs.splits {
+        line(&["split", id, split]);
+    }
+    line(&[
+        "policy",
+        &inputs.policy.as_deref().map(hash).unwrap_or_default(),
+    ]);
+    for (name, bytes) in &inputs.templates {
+        line(&["template", name, &hash(bytes)]);
+    }
+    if let Some(ex) = &inputs.examples {
+        let mut ids: Vec<String> = ex
+            .column("id")
+            .ok()
+            .and_then(|c| {
+                c.str()
+                    .ok()
+                    .map(|s| s.iter().flatten().map(String::from).collect())
+            })
+            .unwrap_or_default();
+        ids.sort();
+        for id in ids {
+            line(&["example", &id]);
+        }
+    }
+    let flags: BTreeSet<&String> = inputs.flags.iter().collect();
+    for f in flags {
+        line(&["flag", f]);
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Freezes the inputs into `dir/<id>/`; an existing snapshot with the same id is left as it is.
+pub fn freeze(
+    dir: &Path,
+    inputs: FreezeInputs,
+    created: String,
+) -> Result<SnapshotManifest, SnapshotError> {
+    let id = snapshot_id(&inputs);
+    let target = dir.join(&id);
+    if target.join("snapshot.toml").is_file() && target.join("documents.parquet").is_file() {
+        return load(dir, &id);
+    }
+    let mut docs = inputs.documents;
+    docs.sort_by(|a, b| a.id.cmp(&b.id));
+    let dropped: BTreeSet<&str> = inputs.excluded.iter().map(|v| v.id.as_str()).collect();
+    let included: Vec<bool> = docs
+        .iter()
+        .map(|d| !dropped.contains(d.id.as_str()))
+        .collect();
+    let splits: Vec<Option<String>> = docs
+        .iter()
+        .map(|d| inputs.splits.get(&d.id).cloned())
+        .collect();
+
+    let mut counts = Counts {
+        documents: docs.len() as u64,
+        ..Counts::default()
+    };
+    counts.included = included.iter().filter(|&&b| b).count() as u64;
+    counts.excluded = counts.documents - counts.included;
+    for (inc, split) in included.iter().zip(&splits) {
+        match (inc, split.as_deref()) {
+            (true, Some("train")) => counts.train += 1,
+            (true, Some("valid")) => counts.valid += 1,
+            (true, Some("test")) => counts.test += 1,
+            _ => {}
+        }
+    }
+    counts.examples = inputs
+        .examples
+        .as_ref()
+        .map(|e| e.height() as u64)
+        .unwrap_or(0);
+    let mut excluded_by_reason = BTreeMap::new();
+    for v in &inputs.excluded {
+        *excluded_by_reason
+            .entry(format!("{}:{}", v.step, v.reason))
+            .or_insert(0) += 1;
+    }
+    let mut sources: BTreeMap<String, SnapshotSource> = BTreeMap::new();
+    for d in &docs {
+        let p = &d.provenance;
+        sources
+            .entry(p.source_id.clone())
+            .or_insert_with(|| SnapshotSource {
+                id: p.source_id.clone(),
+                kind: p.source_kind.as_str().into(),
+                url: p.url.clone(),
+                commit: p.commit.clone(),
+                documents: 0,
+            })
+            .documents += 1;
+    }
+    let manifest = SnapshotManifest {
+        id: id.clone(),
+        tool_version: crate::TOOL_VERSION.into(),
+        created,
+        policy_hash: inputs.policy.as_deref().map(hash),
+        template_hashes: inputs
+            .templates
+            .iter()
+            .map(|(n, b)| (n.clone(), hash(b)))
+            .collect(),
+        flags: inputs.flags.clone(),
+        counts,
+        excluded_by_reason,
+        sources: sources.into_values().collect(),
+    };
+
+    let tmp = dir.join(format!(".tmp-{id}-{}", std::process::id()));
+    if tmp.exists() {
+        fs_err::remove_dir_all(&tmp)?;
+    }
+    fs_err::create_dir_all(&tmp)?;
+    let mut frame = documents_frame(&docs)?;
+    frame.with_column(Column::new("included".into(), included))?;
+    frame.with_column(Column::new("split".into(), splits))?;
+    write_parquet(&tmp.join("documents.parquet"), Ok(frame))?;
+    let mut verdicts = inputs.excluded.clone();
+    verdicts.sort();
+    let excluded = df!(
+        "id" => verdicts.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "step" => verdicts.iter().map(|v| v.step.clone()).collect::<Vec<_>>(),
+        "reason" => verdicts.iter().map(|v| v.reason.clone()).collect::<Vec<_>>(),
+        "detail" => verdicts.iter().map(|v| v.detail.clone()).collect::<Vec<_>>(),
+    );
+    write_parquet(&tmp.join("excluded.parquet"), excluded)?;
+    for (name, df) in inputs.attributes {
+        write_parquet(
+            &tmp.join("attributes").join(format!("{name}.parquet")),
+            Ok(df),
+        )?;
+    }
+    if let Some(ex) = inputs.examples {
+        write_parquet(&tmp.join("examples.parquet"), Ok(ex))?;
+    }
+    if let Some(policy) = &inputs.policy {
+        fs_err::write(tmp.join("policy.toml"), policy)?;
+    }
+    for (name, bytes) in &inputs.templates {
+        fs_err::create_dir_all(tmp.join("templates"))?;
+        fs_err::write(tmp.join("templates").join(name), bytes)?;
+    }
+    let text = format!("# A vcurate snapshot: commit this file; the tables beside it are rebuilt by `vcurate snapshot create`.\n{}", toml::to_string(&manifest).expect("manifest serializes"));
+    fs_err::write(tmp.join("snapshot.toml"), text)?;
+    if target.exists() {
+        fs_err::remove_dir_all(&target)?;
+    }
+    fs_err::rename(&tmp, &target)?;
+    Ok(manifest)
+}
+
+/// Every snapshot in `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<SnapshotManifest>, SnapshotError> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && e.path().join("snapshot.toml").is_file() {
+            out.push(load(dir, &name)?);
+        }
+    }
+    out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// Resolves an id or unique prefix to the full id.
+pub fn resolve(dir: &Path, id: &str) -> Result<String, SnapshotError> {
+    let ids: Vec<String> = list(dir)?
+        .into_iter()
+        .map(|m| m.id)
+        .filter(|m| m.starts_with(id))
+        .collect();
+    match ids.len() {
+        0 => Err(SnapshotError::NotFound(id.into(), dir.to_path_buf())),
+        1 => Ok(ids[0].clone()),
+        _ => Err(SnapshotError::Ambiguous(id.into(), ids.join(", "))),
+    }
+}
+
+/// Reads a snapshot's manifest.
+pub fn load(dir: &Path, id: &str) -> Result<SnapshotManifest, SnapshotError> {
+    let path = dir.join(id).join("snapshot.toml");
+    let text = fs_err::read_to_string(&path)
+        .map_err(|_| SnapshotError::NotFound(id.into(), dir.to_path_buf()))?;
+    toml::from_str(&text).map_err(|e| SnapshotError::Manifest(path, e.to_string()))
+}
+
+/// One document whose presence or inclusion differs between two snapshots, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffEntry {
+    pub id: String,
+    pub source_id: String,
+    pub path: String,
+    pub change: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotDiff {
+    pub a: String,
+    pub b: String,
+    pub policy_changed: bool,
+    pub templates_changed: Vec<String>,
+    pub sources_moved: Vec<String>,
+    pub entries: Vec<DiffEntry>,
+}
+
+struct Row {
+    source_id: String,
+    path: String,
+    commit: Option<String>,
+    included: bool,
+}
+
+fn rows(
+    dir: &Path,
+    id: &str,
+) -> Result<(BTreeMap<String, Row>, BTreeMap<String, Vec<String>>), SnapshotError> {
+    let df = read_parquet(&dir.join(id).join("documents.parquet"))?;
+    let s = |n: &str| -> Result<Vec<Option<String>>, SnapshotError> {
+        Ok(df
+            .column(n)?
+            .str()?
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect())
+    };
+    let (ids, sources, paths, commits) = (s("id")?, s("source_id")?, s("path")?, s("commit")?);
+    let included: Vec<bool> = df
+        .column("included")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let mut out = BTreeMap::new();
+    for i in 0..df.height() {
+        out.insert(
+            ids[i].clone().unwrap_or_default(),
+            Row {
+                source_id: sources[i].clone().unwrap_or_default(),
+                path: paths[i].clone().unwrap_or_default(),
+                commit: commits[i].clone(),
+                included: included[i],
+            },
+        );
+    }
+    let ex = read_parquet(&dir.join(id).join("excluded.parquet"))?;
+    let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if ex.height() > 0 {
+        let (eids, steps, rs) = (
+            ex.column("id")?.str()?.clone(),
+            ex.column("step")?.str()?.clone(),
+            ex.column("reason")?.str()?.clone(),
+        );
+        for i in 0..ex.height() {
+            reasons
+                .entry(eids.get(i).unwrap_or_default().to_string())
+                .or_default()
+                .push(format!(
+                    "{}:{}",
+                    steps.get(i).unwrap_or_default(),
+                    rs.get(i).unwrap_or_default()
+                ));
+        }
+    }
+    Ok((out, reasons))
+}
+
+/// What changed between two snapshots, document by document, with the reason.
+pub fn diff(dir: &Path, a: &str, b: &str) -> Result<SnapshotDiff, SnapshotError> {
+    let (a, b) = (resolve(dir, a)?, resolve(dir, b)?);
+    let (ma, mb) = (load(dir, &a)?, load(dir, &b)?);
+    let (ra, xa) = rows(dir, &a)?;
+    let (rb, xb) = rows(dir, &b)?;
+    let commit_of = |m: &SnapshotManifest| -> BTreeMap<String, Option<String>> {
+        m.sources
+            .iter()
+            .map(|s| (s.id.clone(), s.commit.clone()))
+            .collect()
+    };
+    let (ca, cb) = (commit_of(&ma), commit_of(&mb));
+    let sources_moved: Vec<String> = cb
+        .iter()
+        .filter(|(id, c)| ca.get(*id).is_some_and(|o| o != *c))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let policy_changed = ma.policy_hash != mb.policy_hash;
+    let templates_changed: Vec<String> = ma
+        .template_hashes
+        .keys()
+        .chain(mb.template_hashes.keys())
+        .filter(|k| ma.template_hashes.get(*k) != mb.template_hashes.get(*k))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Why a source-level change happened, for documents that appear or disappear.
+    let why_new = |r: &Row| -> String {
+        if sources_moved.contains(&r.source_id) {
+            format!(
+                "new commit of {} ({})",
+                r.source_id,
+                r.commit
+                    .as_deref()
+                    .map(|c| &c[..c.len().min(12)])
+                    .unwrap_or("-")
+            )
+        } else if !ca.contains_key(&r.source_id) {
+            format!("new source {}", r.source_id)
+        } else {
+            "new file in the source".into()
+        }
+    };
+    let mut entries = Vec::new();
+    let entry = |id: &str, r: &Row, change: &str, why: String| DiffEntry {
+        id: id.into(),
+        source_id: r.source_id.clone(),
+        path: r.path.clone(),
+        change: change.into(),
+        why,
+    };
+    for (id, r) in &rb {
+        match ra.get(id) {
+            None => entries.push(entry(id, r, "added", why_new(r))),
+            Some(old) if old.included && !r.included => {
+                let reasons = xb.get(id).cloned().unwrap_or_default().join(", ");
+                let extra = if policy_changed {
+                    " (policy changed)"
+                } else {
+                    ""
+                };
+                entries.push(entry(id, r, "newly_excluded", format!("{reasons}{extra}")));
+            }
+            Some(old) if !old.included && r.included => {
+                let was = xa.get(id).cloned().unwrap_or_default().join(", ");
+                let extra = if policy_changed {
+                    "; policy changed"
+                } else {
+                    ""
+                };
+                entries.push(entry(
+                    id,
+                    r,
+                    "newly_included",
+                    format!("no longer {was}{extra}"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (id, r) in &ra {
+        if !rb.contains_key(id) {
+            let why = if sources_moved.contains(&r.source_id) {
+                format!("new commit of {}", r.source_id)
+            } else if !cb.contains_key(&r.source_id) {
+                format!("source {} removed", r.source_id)
+            } else {
+                "file removed from the source".into()
+            };
+            entries.push(entry(id, r, "removed", why));
+        }
+    }
+    // A file whose content changed has a new id: pair its removal and addition as one change.
+    let key = |e: &DiffEntry| (e.source_id.clone(), e.path.clone());
+    let added: BTreeSet<(String, String)> = entries
+        .iter()
+        .filter(|e| e.change == "added")
+        .map(key)
+        .collect();
+    let removed: BTreeSet<(String, String)> = entries
+        .iter()
+        .filter(|e| e.change == "removed")
+        .map(key)
+        .collect();
+    let changed: BTreeSet<&(String, String)> = added.intersection(&removed).collect();
+    entries.retain(|e| !(e.change == "removed" && changed.contains(&key(e))));
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.change == "added" && changed.contains(&key(e)))
+    {
+        e.change = "changed".into();
+    }
+    entries.sort_by(|x, y| {
+        (x.source_id.as_str(), x.path.as_str(), x.change.as_str()).cmp(&(
+            y.source_id.as_str(),
+            y.path.as_str(),
+            y.change.as_str(),
+        ))
+    });
+    Ok(SnapshotDiff {
+        a,
+        b,
+        policy_changed,
+        templates_changed,
+        sources_moved,
+        entries,
+    })
+}

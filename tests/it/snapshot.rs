@@ -1,0 +1,156 @@
+//! Snapshots: content-addressed ids that do not depend on ingestion order, and diffs that say why.
+
+use std::path::Path;
+
+use crate::util::{file, stderr, stdout, vcurate, workspace, write, TestRepo};
+
+fn module(name: &str, extra: &str) -> String {
+    format!("local {name} = {{}}\n\nfunction {name}.create(size: number)\n\tlocal items = table.create(size)\n\tfor i = 1, size do\n\t\titems[i] = i * 2\n\tend\n\treturn items\nend\n{extra}\nreturn {name}\n")
+}
+
+/// A workspace with a git source and a local source, ingested in the given order, audited.
+fn build(dir: &Path, order: &[&str]) -> std::path::PathBuf {
+    let repo_dir = dir.join("repo");
+    if !repo_dir.exists() {
+        let repo = TestRepo::init(&repo_dir);
+        repo.commit(
+            "one",
+            &[
+                ("A.luau", file(&module("A", ""))),
+                ("B.luau", file(&module("Bee", "local unused = 1"))),
+            ],
+        );
+        write(&dir.join("local/C.luau"), &module("Sea", "print(Sea)"));
+    }
+    let ws = workspace(&dir.join(format!("ws-{}", order.join("-"))));
+    write(
+        &ws.join("sources/git.toml"),
+        &format!(
+            "kind = \"git\"\nurl = \"{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\n",
+            repo_dir.display()
+        ),
+    );
+    write(
+        &ws.join("sources/mine.toml"),
+        &format!(
+            "kind = \"local\"\npath = \"{}\"\n",
+            dir.join("local").display()
+        ),
+    );
+    write(&ws.join("vcurate.toml"), "[splits]\ngroup-by = \"file\"\n");
+    for id in order {
+        let out = vcurate(&ws, &["ingest", "--source", id]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = vcurate(&ws, &["audit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ws
+}
+
+fn create(ws: &Path) -> serde_json::Value {
+    let out = vcurate(ws, &["snapshot", "create", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn same_inputs_in_another_ingestion_order_give_the_same_id_and_policy_changes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = create(&build(tmp.path(), &["git", "mine"]));
+    let ws_b = build(tmp.path(), &["mine", "git"]);
+    let b = create(&ws_b);
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["counts"]["documents"], 3);
+    // Re-creating is a no-op returning the same snapshot.
+    assert_eq!(create(&ws_b)["id"], b["id"]);
+    // A different policy is a different snapshot.
+    write(&ws_b.join("licenses/policy.toml"), "# changed\n");
+    let c = create(&ws_b);
+    assert_ne!(c["id"], b["id"]);
+    let listed = stdout(&vcurate(&ws_b, &["snapshot", "list"]));
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    let shown = stdout(&vcurate(
+        &ws_b,
+        &["snapshot", "show", &c["id"].as_str().unwrap()[..6]],
+    ));
+    assert!(shown.contains(&format!("id = {}", c["id"])), "{shown}");
+    assert!(shown.contains("policy_hash = "), "{shown}");
+}
+
+#[test]
+fn diff_says_what_changed_and_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = build(tmp.path(), &["git", "mine"]);
+    let first = create(&ws);
+    // Upstream moves: A changes, B is removed, D is added; C (local) loses its code.
+    let repo = TestRepo {
+        repo: git2::Repository::open(tmp.path().join("repo")).unwrap(),
+    };
+    repo.commit(
+        "two",
+        &[
+            ("A.luau", file(&module("A", "print(A)"))),
+            ("D.luau", file(&module("Dee", ""))),
+        ],
+    );
+    write(&tmp.path().join("local/C.luau"), "return 1\n");
+    for args in [&["ingest", "--update"][..], &["audit"][..]] {
+        let out = vcurate(&ws, args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let second = create(&ws);
+    let out = vcurate(
+        &ws,
+        &[
+            "snapshot",
+            "diff",
+            first["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(diff["sources_moved"], serde_json::json!(["git"]));
+    let entries: Vec<(String, String, String)> = diff["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["change"].as_str().unwrap().to_string(),
+                e["why"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let find = |p: &str| {
+        entries
+            .iter()
+            .find(|e| e.0 == p)
+            .unwrap_or_else(|| panic!("{p} not in {entries:?}"))
+    };
+    assert_eq!(find("A.luau").1, "changed");
+    assert!(
+        find("A.luau").2.starts_with("new commit of git"),
+        "{entries:?}"
+    );
+    assert_eq!(
+        (find("B.luau").1.as_str(), find("B.luau").2.as_str()),
+        ("removed", "new commit of git")
+    );
+    assert_eq!(find("D.luau").1, "added");
+    let c = find("C.luau");
+    assert_eq!(c.1, "changed", "{entries:?}");
+    // The text table says the same for people.
+    let text = stdout(&vcurate(
+        &ws,
+        &[
+            "snapshot",
+            "diff",
+            first["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap(),
+        ],
+    ));
+    assert!(text.contains("sources moved: [git]"), "{text}");
+}
