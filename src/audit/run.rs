@@ -585,17 +585,28 @@ fn run_one(
             let index = ContaminationIndex::build(&tasks, &cfg.contamination.to_config())
                 .map_err(|e| failed(name, e))?;
             let hits = index.scan_many(&texts);
+            // Distinct task ids per document (one task can match by n-gram and by substring).
+            let task_ids: Vec<String> = hits
+                .iter()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| h.task_id.as_str())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect();
             let mut excluded = Vec::new();
             for (i, h) in hits.iter().enumerate() {
                 if let Some(first) = h.first() {
-                    let tasks: Vec<&str> = h.iter().map(|h| h.task_id.as_str()).collect();
                     excluded.push(Excluded {
                         id: docs[i].id.clone(),
                         step: name.into(),
                         reason: "contaminated".into(),
                         detail: format!(
                             "shares text with eval task(s) {}: \"{}\"",
-                            tasks.join(", "),
+                            task_ids[i],
                             first.matched.chars().take(120).collect::<String>()
                         ),
                     });
@@ -607,17 +618,7 @@ fn run_one(
                 vec![
                     ids(docs),
                     source_col(docs),
-                    Column::new(
-                        "tasks".into(),
-                        hits.iter()
-                            .map(|h| {
-                                h.iter()
-                                    .map(|h| h.task_id.clone())
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
+                    Column::new("tasks".into(), task_ids.clone()),
                     Column::new(
                         "contaminated".into(),
                         hits.iter().map(|h| !h.is_empty()).collect::<Vec<_>>(),

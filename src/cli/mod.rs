@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod init;
 pub mod progress;
 pub mod quickstart;
+pub mod report;
 pub mod schemas;
 pub mod snapshot;
 pub mod sources;
@@ -52,6 +53,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Freeze, list, show and compare immutable, content-addressed snapshots.
     Snapshot(snapshot::SnapshotArgs),
+    /// Write a self-contained HTML report with plots for a snapshot.
+    Report(report::ReportArgs),
     /// List sources with their locked and ingested commits and counts.
     Sources(sources::SourcesArgs),
     /// Score Luau answers by executing them: parse, compile, run tests in a sandbox.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources(args) => sources::run(dir, args),
         Command::Audit(args) => audit::run(dir, args),
         Command::Snapshot(args) => snapshot::run(dir, args),
+        Command::Report(args) => report::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

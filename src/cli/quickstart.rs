@@ -36,6 +36,9 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         "snapshot {}: {} documents, {} included ({} train / {} valid / {} test)",
         snap.id, c.documents, c.included, c.train, c.valid, c.test
     );
+    let snaps = ws.dataset_dir().join("snapshots");
+    let report = snaps.join(&snap.id).join("reports").join("report.html");
+    crate::snapshot::write_atomic(&report, crate::report::render(&snaps, &snap.id)?.as_bytes())?;
     eprintln!("\nArtifacts:");
     eprintln!("  sources       {}", ws.sources_dir().display());
     eprintln!("  lock file     {}", ws.lock_path().display());

@@ -159,6 +159,7 @@ pub fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), Sto
     ParquetWriter::new(tmp.as_file_mut())
         .finish(&mut df)
         .map_err(polars_err)?;
+    super::publish_mode(tmp.as_file())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

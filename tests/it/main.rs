@@ -3,6 +3,7 @@
 
 mod audit;
 mod ingest;
+mod quickstart;
 mod schema;
 mod snapshot;
 mod util;

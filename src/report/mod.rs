@@ -1,0 +1,358 @@
+//! `vcurate report`: one self-contained HTML page per snapshot (inline SVG plots, no external
+//! assets, a few lines of script that only mark the page as rendered), for people to read before
+//! training. Aggregations run as Polars jobs over the snapshot's tables; a plot whose input is
+//! missing (an audit that has not run, no rendered examples) says so instead of drawing nothing.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::snapshot::freeze::{self, SnapshotManifest};
+use crate::snapshot::read_parquet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Snapshot(#[from] freeze::SnapshotError),
+    #[error(transparent)]
+    Store(#[from] crate::snapshot::StoreError),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+/// A plot: a title, labelled bars, and a note when there is nothing to draw.
+pub struct Plot {
+    pub id: &'static str,
+    pub title: String,
+    pub bars: Vec<(String, f64)>,
+    pub note: Option<String>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A horizontal bar chart as inline SVG.
+pub fn bar_chart(plot: &Plot) -> String {
+    let mut out = format!(
+        "<figure class=\"plot\" data-plot=\"{}\"><figcaption>{}</figcaption>",
+        plot.id,
+        esc(&plot.title)
+    );
+    if plot.bars.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"empty\">{}</p></figure>",
+            esc(plot.note.as_deref().unwrap_or("nothing to show"))
+        );
+        return out;
+    }
+    let (row, label_w, bar_w) = (22.0, 260.0, 420.0);
+    let max = plot
+        .bars
+        .iter()
+        .map(|b| b.1)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let height = row * plot.bars.len() as f64 + 10.0;
+    let _ = write!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\">",
+        label_w + bar_w + 80.0
+    );
+    for (i, (label, value)) in plot.bars.iter().enumerate() {
+        let y = i as f64 * row + 5.0;
+        let w = (value / max * bar_w).max(1.0);
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text><rect x=\"{}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"#4a78b5\"><title>{}: {value}</title></rect><text x=\"{}\" y=\"{}\" font-size=\"12\">{value}</text>",
+            label_w - 6.0,
+            y + 14.0,
+            esc(label),
+            label_w,
+            row - 6.0,
+            esc(label),
+            label_w + w + 4.0,
+            y + 14.0
+        );
+    }
+    if let Some(n) = &plot.note {
+        let _ = write!(out, "</svg><p class=\"note\">{}</p></figure>", esc(n));
+    } else {
+        out.push_str("</svg></figure>");
+    }
+    out
+}
+
+/// Counts of a string column's values (or of comma-separated parts), largest first.
+fn value_counts(
+    df: &DataFrame,
+    column: &str,
+    split_commas: bool,
+) -> Result<Vec<(String, f64)>, ReportError> {
+    let s = df.column(column)?.cast(&DataType::String)?;
+    let values: Vec<String> = s
+        .str()?
+        .iter()
+        .flatten()
+        .flat_map(|v| {
+            if split_commas {
+                v.split(',').map(str::to_string).collect::<Vec<_>>()
+            } else {
+                vec![v.to_string()]
+            }
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    let counted = df!("v" => values)?
+        .lazy()
+        .group_by([col("v")])
+        .agg([len().alias("n")])
+        .sort_by_exprs(
+            [col("n"), col("v")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let v = counted.column("v")?.str()?.clone();
+    let n = counted.column("n")?.cast(&DataType::Float64)?;
+    let n = n.f64()?;
+    Ok(v.iter()
+        .zip(n.iter())
+        .map(|(a, b)| (a.unwrap_or_default().to_string(), b.unwrap_or_default()))
+        .collect())
+}
+
+/// A histogram of a numeric column in power-of-two bins (0, 1, 2-3, 4-7, ...).
+fn histogram(df: &DataFrame, column: &str) -> Result<Vec<(String, f64)>, ReportError> {
+    let s = df.column(column)?.cast(&DataType::UInt64)?;
+    let mut bins: std::collections::BTreeMap<u32, f64> = Default::default();
+    for v in s.u64()?.iter().flatten() {
+        let bin = if v == 0 { 0 } else { 64 - v.leading_zeros() };
+        *bins.entry(bin).or_insert(0.0) += 1.0;
+    }
+    Ok(bins
+        .into_iter()
+        .map(|(b, n)| {
+            let label = match b {
+                0 => "0".to_string(),
+                1 => "1".to_string(),
+                b => format!("{}-{}", 1u64 << (b - 1), (1u64 << b) - 1),
+            };
+            (label, n)
+        })
+        .collect())
+}
+
+fn table_if(path: &Path) -> Result<Option<DataFrame>, ReportError> {
+    Ok(if path.exists() {
+        Some(read_parquet(path)?)
+    } else {
+        None
+    })
+}
+
+/// The plots of a snapshot.
+pub fn plots(dir: &Path, m: &SnapshotManifest) -> Result<Vec<Plot>, ReportError> {
+    let snap = dir.join(&m.id);
+    let docs = read_parquet(&snap.join("documents.parquet"))?;
+    let excluded = read_parquet(&snap.join("excluded.parquet"))?;
+    let attr = |name: &str| table_if(&snap.join("attributes").join(format!("{name}.parquet")));
+    let missing = |what: &str| Plot {
+        id: "",
+        title: String::new(),
+        bars: Vec::new(),
+        note: Some(format!("{what} has not run for this snapshot")),
+    };
+    let mut out = Vec::new();
+
+    let mut p = match attr("license")? {
+        Some(df) => Plot {
+            id: "",
+            title: String::new(),
+            bars: value_counts(&df, "spdx", false)?,
+            note: None,
+        },
+        None => missing("the license audit"),
+    };
+    p.id = "license-mix";
+    p.title = "License mix (documents per concluded license)".into();
+    out.push(p);
+
+    let included = docs.clone().lazy().filter(col("included")).collect()?;
+    let mut p = match attr("density")? {
+        Some(df) => Plot {
+            id: "",
+            title: String::new(),
+            bars: histogram(&df, "luau_code_lines")?,
+            note: None,
+        },
+        None => missing("the density audit"),
+    };
+    p.id = "code-lines";
+    p.title = "Luau code lines per document (parsed)".into();
+    out.push(p);
+
+    let examples = table_if(&snap.join("examples.parquet"))?;
+    out.push(
+        match examples
+            .as_ref()
+            .filter(|e| e.get_column_names().iter().any(|c| c.as_str() == "tokens"))
+        {
+            Some(ex) => Plot {
+                id: "token-lengths",
+                title: "Tokens per training example".into(),
+                bars: histogram(ex, "tokens")?,
+                note: None,
+            },
+            None => Plot {
+                id: "token-lengths",
+                title: "Tokens per training example".into(),
+                bars: Vec::new(),
+                note: Some("no rendered examples in this snapshot".into()),
+            },
+        },
+    );
+
+    for (name, title) in [
+        (
+            "exact-dedup",
+            "Exact-duplicate cluster sizes (clusters per size)",
+        ),
+        (
+            "near-dedup",
+            "Near-duplicate cluster sizes (clusters per size)",
+        ),
+    ] {
+        let mut p = match attr(name)? {
+            Some(df) => {
+                let sizes = df
+                    .lazy()
+                    .filter(col("cluster").is_not_null())
+                    .group_by([col("cluster")])
+                    .agg([len().alias("size")])
+                    .collect()?;
+                let mut bars = value_counts(&sizes, "size", false)?;
+                bars.sort_by(|a, b| {
+                    a.0.parse::<u64>()
+                        .unwrap_or(0)
+                        .cmp(&b.0.parse::<u64>().unwrap_or(0))
+                });
+                let note = bars.is_empty().then(|| "no duplicates found".to_string());
+                Plot {
+                    id: "",
+                    title: String::new(),
+                    bars,
+                    note,
+                }
+            }
+            None => missing(name),
+        };
+        p.id = if name == "exact-dedup" {
+            "exact-clusters"
+        } else {
+            "near-clusters"
+        };
+        p.title = title.into();
+        out.push(p);
+    }
+
+    let mut p = match attr("contamination")? {
+        Some(df) => {
+            let bars = value_counts(&df, "tasks", true)?;
+            let note = bars
+                .is_empty()
+                .then(|| "no document shares text with a registered eval task".to_string());
+            Plot {
+                id: "",
+                title: String::new(),
+                bars,
+                note,
+            }
+        }
+        None => missing("the contamination audit"),
+    };
+    p.id = "contamination";
+    p.title = "Contamination hits per eval task (documents)".into();
+    out.push(p);
+
+    let by = included
+        .lazy()
+        .with_column(
+            concat_str([col("source_id"), col("split")], " / ", true).alias("source_split"),
+        )
+        .collect()?;
+    out.push(Plot {
+        id: "splits",
+        title: "Included documents per source and split".into(),
+        bars: value_counts(&by, "source_split", false)?,
+        note: None,
+    });
+
+    let reasons = excluded
+        .lazy()
+        .with_column(concat_str([col("step"), col("reason")], ": ", true).alias("why"))
+        .collect()?;
+    let bars = value_counts(&reasons, "why", false)?;
+    let note = bars.is_empty().then(|| "nothing was excluded".to_string());
+    out.push(Plot {
+        id: "exclusions",
+        title: "Exclusion reasons (documents)".into(),
+        bars,
+        note,
+    });
+    Ok(out)
+}
+
+/// The HTML page for a snapshot.
+pub fn render(dir: &Path, id: &str) -> Result<String, ReportError> {
+    let id = freeze::resolve(dir, id)?;
+    let m = freeze::load(dir, &id)?;
+    let plots = plots(dir, &m)?;
+    let c = &m.counts;
+    let mut html =
+        String::from("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let _ = write!(html, "<title>vcurate snapshot {}</title>", esc(&m.id));
+    html.push_str("<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:960px}figure{margin:1.5rem 0}figcaption{font-weight:600;margin-bottom:.4rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}.empty,.note{color:#666}</style></head><body>");
+    let _ = write!(
+        html,
+        "<h1>Snapshot {}</h1><p>vcurate {} &middot; created {}</p>",
+        esc(&m.id),
+        esc(&m.tool_version),
+        esc(&m.created)
+    );
+    let _ = write!(
+        html,
+        "<table><tr><th>documents</th><th>included</th><th>excluded</th><th>train</th><th>valid</th><th>test</th><th>examples</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        c.documents, c.included, c.excluded, c.train, c.valid, c.test, c.examples
+    );
+    html.push_str("<h2>Sources</h2><table><tr><th>source</th><th>kind</th><th>url</th><th>commit</th><th>documents</th></tr>");
+    for s in &m.sources {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.id),
+            esc(&s.kind),
+            esc(&s.url),
+            esc(s.commit.as_deref().unwrap_or("-")),
+            s.documents
+        );
+    }
+    html.push_str("</table>");
+    if !m.flags.is_empty() {
+        let _ = write!(
+            html,
+            "<p><strong>Overrides:</strong> {}</p>",
+            esc(&m.flags.join(", "))
+        );
+    }
+    html.push_str("<h2>Plots</h2>");
+    for p in &plots {
+        html.push_str(&bar_chart(p));
+    }
+    html.push_str("<script>document.body.dataset.rendered = String(document.querySelectorAll('figure.plot').length);</script></body></html>\n");
+    Ok(html)
+}
