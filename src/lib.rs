@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod core;
 pub mod eval;
+pub mod export;
 pub mod ingest;
 pub mod quickstart;
 pub mod report;
