@@ -497,87 +497,62 @@ fn run_one(
         "exact-dedup" => {
             let clusters = exact_duplicates(&texts, &cfg.exact_dedup, Some(&rank))
                 .map_err(|e| failed(name, e))?;
-            let mut cluster_of = vec![None; docs.len()];
-            let mut keeper = vec![None; docs.len()];
-            let mut excluded = Vec::new();
-            for (ci, c) in clusters.iter().enumerate() {
-                for &m in &c.members {
-                    cluster_of[m] = Some(ci as u32);
-                    keeper[m] = Some(docs[c.representative].id.clone());
-                    if m != c.representative {
-                        excluded.push(Excluded {
-                            id: docs[m].id.clone(),
-                            step: name.into(),
-                            reason: "exact_duplicate".into(),
-                            detail: format!(
-                                "same normalized text as {}",
-                                describe(c.representative)
-                            ),
-                        });
-                    }
-                }
-            }
+            let t = cluster_tables(docs, &clusters, true, name, "exact_duplicate", |rep| {
+                format!("same normalized text as {}", describe(rep))
+            });
             let df = DataFrame::new(
                 docs.len(),
                 vec![
                     ids(docs),
                     source_col(docs),
-                    Column::new("cluster".into(), cluster_of),
-                    Column::new("keeper".into(), keeper),
+                    Column::new("cluster".into(), t.cluster),
+                    Column::new("keeper".into(), t.representative),
                 ],
             )?;
-            let sizes: Vec<usize> = clusters.iter().map(|c| c.members.len()).collect();
             Ok(AuditOutput {
                 attributes: df,
-                excluded,
-                summary: json!({"clusters": clusters.len(), "cluster_sizes": sizes}),
+                excluded: t.excluded,
+                summary: json!({"clusters": clusters.len(), "cluster_sizes": t.sizes}),
             })
         }
         "near-dedup" => {
             let result = near_duplicates_ranked(&texts, Some(&rank), &cfg.near_dedup.to_config())
                 .map_err(|e| failed(name, e))?;
-            let mut cluster_of = vec![None; docs.len()];
-            let mut rep = vec![None; docs.len()];
             let mut best = vec![None::<f64>; docs.len()];
             for &(a, b, j) in &result.pairs {
                 for x in [a, b] {
                     best[x] = Some(best[x].map_or(j, |v: f64| v.max(j)));
                 }
             }
-            let mut excluded = Vec::new();
-            for (ci, c) in result.clusters.iter().enumerate() {
-                for &m in &c.members {
-                    cluster_of[m] = Some(ci as u32);
-                    rep[m] = Some(docs[c.representative].id.clone());
-                    if cfg.near_dedup.drop && m != c.representative {
-                        excluded.push(Excluded {
-                            id: docs[m].id.clone(),
-                            step: name.into(),
-                            reason: "near_duplicate".into(),
-                            detail: format!(
-                                "near duplicate (Jaccard >= {}) of {}",
-                                cfg.near_dedup.threshold,
-                                describe(c.representative)
-                            ),
-                        });
-                    }
-                }
-            }
+            let threshold = cfg.near_dedup.threshold;
+            let drop = cfg.near_dedup.drop;
+            let t = cluster_tables(
+                docs,
+                &result.clusters,
+                drop,
+                name,
+                "near_duplicate",
+                |rep| {
+                    format!(
+                        "near duplicate (Jaccard >= {threshold}) of {}",
+                        describe(rep)
+                    )
+                },
+            );
             let df = DataFrame::new(
                 docs.len(),
                 vec![
                     ids(docs),
                     source_col(docs),
-                    Column::new("cluster".into(), cluster_of),
-                    Column::new("representative".into(), rep),
+                    Column::new("cluster".into(), t.cluster),
+                    Column::new("representative".into(), t.representative),
                     Column::new("max_jaccard".into(), best),
                 ],
             )?;
-            let sizes: Vec<usize> = result.clusters.iter().map(|c| c.members.len()).collect();
             Ok(AuditOutput {
                 attributes: df,
-                excluded,
-                summary: json!({"clusters": result.clusters.len(), "cluster_sizes": sizes, "stats": result.stats}),
+                excluded: t.excluded,
+                summary: json!({"clusters": result.clusters.len(), "cluster_sizes": t.sizes, "stats": result.stats}),
             })
         }
         "contamination" => {
@@ -700,6 +675,47 @@ fn run_one(
         }
         other => Err(AuditError::Unknown(other.into())),
     }
+}
+
+/// Per-document cluster columns of a dedup audit, and the members it drops.
+struct ClusterTables {
+    cluster: Vec<Option<u32>>,
+    representative: Vec<Option<String>>,
+    excluded: Vec<Excluded>,
+    sizes: Vec<usize>,
+}
+
+/// `detail(representative)` explains a dropped member.
+fn cluster_tables(
+    docs: &[Document],
+    clusters: &[super::cluster::Cluster],
+    drop: bool,
+    step: &str,
+    reason: &str,
+    detail: impl Fn(usize) -> String,
+) -> ClusterTables {
+    let mut t = ClusterTables {
+        cluster: vec![None; docs.len()],
+        representative: vec![None; docs.len()],
+        excluded: Vec::new(),
+        sizes: Vec::new(),
+    };
+    for (ci, c) in clusters.iter().enumerate() {
+        t.sizes.push(c.members.len());
+        for &m in &c.members {
+            t.cluster[m] = Some(ci as u32);
+            t.representative[m] = Some(docs[c.representative].id.clone());
+            if drop && m != c.representative {
+                t.excluded.push(Excluded {
+                    id: docs[m].id.clone(),
+                    step: step.into(),
+                    reason: reason.into(),
+                    detail: detail(c.representative),
+                });
+            }
+        }
+    }
+    t
 }
 
 /// Share of alphanumeric characters among non-whitespace characters.

@@ -208,7 +208,7 @@ fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
     if imported.tasks.is_empty() {
         bail!("{}: no tasks to import", args.input.display());
     }
-    report::write_atomic(&args.out, task::tasks_to_jsonl(&imported.tasks)?.as_bytes())?;
+    crate::snapshot::write_atomic(&args.out, task::tasks_to_jsonl(&imported.tasks)?.as_bytes())?;
     eprintln!(
         "imported {} tasks into {}",
         imported.tasks.len(),

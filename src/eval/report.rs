@@ -6,7 +6,6 @@
 //! listed, never folded into any rate. This module does not score anything; it only counts.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -386,24 +385,6 @@ pub fn to_markdown(r: &Report) -> String {
     s
 }
 
-/// Writes `path` through a temporary file in the same folder, renamed into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| {
-        EvalError::Io(std::io::Error::new(
-            e.error.kind(),
-            format!("{}: {}", path.display(), e.error),
-        ))
-    })?;
-    Ok(())
-}
-
 /// Writes `results.jsonl`, `report.json` and `report.md` into `dir`.
 pub fn write_run(dir: &Path, results: &[SampleResult], report: &Report) -> Result<()> {
     let mut jsonl = String::new();
@@ -411,12 +392,12 @@ pub fn write_run(dir: &Path, results: &[SampleResult], report: &Report) -> Resul
         jsonl.push_str(&serde_json::to_string(r)?);
         jsonl.push('\n');
     }
-    write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
-    write_atomic(
+    crate::snapshot::write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
+    crate::snapshot::write_atomic(
         &dir.join("report.json"),
         (serde_json::to_string_pretty(report)? + "\n").as_bytes(),
     )?;
-    write_atomic(&dir.join("report.md"), to_markdown(report).as_bytes())?;
+    crate::snapshot::write_atomic(&dir.join("report.md"), to_markdown(report).as_bytes())?;
     Ok(())
 }
 
