@@ -13,6 +13,7 @@ pub mod quickstart;
 pub mod sample;
 pub mod schema;
 pub mod snapshot;
+pub mod train;
 pub mod workspace;
 
 /// The version recorded in every provenance record and snapshot.
