@@ -601,3 +601,50 @@ fn mlx_quantized_module_loads_as_its_dequantized_twin() {
     let (lt, _) = t.eval_loss(&batch()).unwrap();
     assert!((lq - lt).abs() < 1e-5, "{lq} vs {lt}");
 }
+
+#[test]
+fn fit_writes_metrics_adapters_best_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let out = dir.path().join("out");
+    let text = format!(
+        "model = {:?}\noutput = {:?}\nseed = 4\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\", \"down_proj\"]\n[optim]\nlr = 1e-2\nsteps = 6\nwarmup_steps = 1\n[data]\nbatch_size = 2\n[loop]\neval_every = 2\nsave_every = 3\nresume = true\n",
+        model_dir, out
+    );
+    let cfg = crate::train::config::TrainConfig::from_toml_str(&text, Path::new("t.toml")).unwrap();
+    let mut be = tiny_backend(&model_dir, &cfg.lora, cfg.seed);
+    let train = [batch()];
+    let valid = [batch()];
+    let mut seen = 0;
+    let report =
+        crate::train::fit::fit(&mut be, &cfg, &train, &valid, 2, "tiny", |_| seen += 1).unwrap();
+    assert_eq!((report.steps_run, seen), (6, 6));
+    assert!(report.last_loss.is_finite() && report.tokens_per_s > 0.0);
+    assert!(report.best_step.is_some());
+    let metrics = fs_err::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l.get("loss").is_some()).count(), 6);
+    assert_eq!(
+        lines.iter().filter(|l| l.get("val_loss").is_some()).count(),
+        3
+    );
+    for p in [
+        "mlx/adapters.safetensors",
+        "peft/adapter_model.safetensors",
+        "best/mlx/adapter_config.json",
+        "checkpoint/trainer_state.json",
+        "config.toml",
+    ] {
+        assert!(out.join(p).exists(), "{p} missing");
+    }
+    let saved = crate::train::config::TrainConfig::from_file(&out.join("config.toml")).unwrap();
+    assert_eq!(saved, cfg);
+    // Rerunning with resume = true finds the finished checkpoint and runs no step.
+    let mut again = tiny_backend(&model_dir, &cfg.lora, cfg.seed);
+    let r2 = crate::train::fit::fit(&mut again, &cfg, &train, &valid, 2, "tiny", |_| {}).unwrap();
+    assert_eq!((r2.first_step, r2.steps_run), (6, 0));
+    assert_eq!(again.lora_tensors().unwrap(), be.lora_tensors().unwrap());
+}
