@@ -15,6 +15,7 @@
 pub mod adapter;
 pub mod backend;
 pub mod candle;
+pub mod chat;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
