@@ -15,6 +15,7 @@ pub mod report;
 pub mod sample;
 pub mod schema;
 pub mod snapshot;
+pub mod train;
 pub mod workspace;
 
 /// The version recorded in every provenance record and snapshot.

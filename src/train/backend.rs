@@ -1,0 +1,154 @@
+//! The seam between the trainer core and tensor code.
+//!
+//! The core hands a backend host-side batches (token ids + loss mask) and learning rates; the
+//! backend owns the model, the LoRA parameters, their gradients and the optimizer state. Tensors
+//! cross the seam only as [`HostTensor`] (f32, row-major), so adapters, checkpoints and metrics
+//! never depend on a tensor library. This module must not import any tensor library.
+
+use crate::train::lora::{LoraConfig, LoraKey};
+use crate::train::Result;
+
+/// A dense f32 tensor on the host, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "HostTensor shape {shape:?} does not match {} values",
+            data.len()
+        );
+        Self { shape, data }
+    }
+
+    /// The transpose of a 2-D tensor (adapter formats differ in orientation).
+    pub fn transpose2(&self) -> HostTensor {
+        assert_eq!(self.shape.len(), 2, "transpose2 needs a 2-D tensor");
+        let (r, c) = (self.shape[0], self.shape[1]);
+        let mut out = vec![0f32; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                out[j * r + i] = self.data[i * c + j];
+            }
+        }
+        HostTensor::new(vec![c, r], out)
+    }
+
+    pub fn sum_sq(&self) -> f64 {
+        self.data.iter().map(|&x| (x as f64) * (x as f64)).sum()
+    }
+}
+
+/// One micro-batch: `batch` rows of `seq_len` token ids, right-padded.
+///
+/// `loss_mask[i]` is 1 where token `i` is a prediction target (an assistant token), 0 elsewhere
+/// (prompt, system, padding). Position `t` is predicted from positions `< t`, so the mask of the
+/// first token of each row is ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub batch: usize,
+    pub seq_len: usize,
+    pub tokens: Vec<u32>,
+    pub loss_mask: Vec<u8>,
+}
+
+impl Batch {
+    /// Number of tokens that contribute to the loss (targets at positions >= 1).
+    pub fn target_count(&self) -> usize {
+        (0..self.batch)
+            .map(|b| {
+                let row = &self.loss_mask[b * self.seq_len..(b + 1) * self.seq_len];
+                row.iter().skip(1).filter(|&&m| m != 0).count()
+            })
+            .sum()
+    }
+}
+
+/// One LoRA pair in the canonical (PEFT) orientation: `a` is `[rank, in]`, `b` is `[out, rank]`,
+/// and the layer computes `y = x W^T + scale * (x A^T) B^T`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraTensors {
+    pub key: LoraKey,
+    pub a: HostTensor,
+    pub b: HostTensor,
+}
+
+/// AdamW state for resume: step count and the two moments of every LoRA tensor, in
+/// [`Backend::lora_tensors`] order (`a` then `b` per key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState {
+    pub step: u64,
+    pub first_moment: Vec<HostTensor>,
+    pub second_moment: Vec<HostTensor>,
+}
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    /// Global L2 norm of the accumulated gradient before clipping.
+    pub grad_norm: f64,
+    /// Whether the gradient was scaled down to the clip norm.
+    pub clipped: bool,
+}
+
+/// Optimizer hyper-parameters that stay fixed during a run (the learning rate comes per step).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamWParams {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Decoupled weight decay (Loshchilov & Hutter): `theta -= lr * weight_decay * theta`.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamWParams {
+    fn default() -> Self {
+        // PyTorch's AdamW defaults.
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
+    }
+}
+
+/// A tensor backend that can train LoRA adapters on a frozen base model.
+pub trait Backend {
+    /// Short name for logs and the resolved config ("candle-cpu", ...).
+    fn name(&self) -> String;
+
+    /// The LoRA configuration the model was built with.
+    fn lora_config(&self) -> &LoraConfig;
+
+    /// Forward and backward on one micro-batch. The loss whose gradient is accumulated is
+    /// `loss_scale * sum of target-token negative log-likelihoods`; returns that unscaled sum.
+    /// Gradients add up across calls until [`Backend::optimizer_step`].
+    fn accumulate(&mut self, batch: &Batch, loss_scale: f64) -> Result<f64>;
+
+    /// Sum of target-token NLL and the number of targets, without dropout and without gradients.
+    fn eval_loss(&mut self, batch: &Batch) -> Result<(f64, usize)>;
+
+    /// Clip the accumulated gradient to `max_grad_norm` (global L2), apply one AdamW step at
+    /// `lr`, and clear the accumulated gradient.
+    fn optimizer_step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> Result<StepReport>;
+
+    /// The accumulated gradient of every LoRA tensor (zeros where none arrived), in the order of
+    /// [`Backend::lora_tensors`]. For tests and diagnostics.
+    fn lora_grads(&self) -> Result<Vec<LoraTensors>>;
+
+    /// The current LoRA parameters, sorted by key.
+    fn lora_tensors(&self) -> Result<Vec<LoraTensors>>;
+
+    /// Replace LoRA parameters (resume, or loading an adapter). Keys must match the model's.
+    fn set_lora_tensors(&mut self, tensors: &[LoraTensors]) -> Result<()>;
+
+    fn optimizer_state(&self) -> Result<OptimizerState>;
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()>;
+}

@@ -1,0 +1,312 @@
+//! The candle backend: Qwen3 + LoRA on candle 0.11 (CPU; CUDA/Metal behind cargo features).
+//!
+//! Owns the model, the LoRA `Var`s (registered in a `candle_nn::VarMap` under their
+//! `model.layers.N.<module>.lora_{A,B}` names; base weights are plain tensors and never
+//! trainable), the accumulated gradients and the optimizer.
+
+pub mod ops;
+pub mod optim;
+pub mod qwen3;
+
+use candle_core::{Device, Tensor, Var};
+
+use crate::audit::hashing::SplitMix64;
+use crate::train::backend::{
+    AdamWParams, Backend, Batch, HostTensor, LoraTensors, OptimizerState, StepReport,
+};
+use crate::train::lora::LoraConfig;
+use crate::train::{Result, TrainError};
+use qwen3::{ForwardCtx, Qwen3};
+
+pub struct CandleBackend {
+    pub model: Qwen3,
+    lora_config: LoraConfig,
+    varmap: candle_nn::VarMap,
+    /// `a, b` per adapter, in `model.lora` order.
+    vars: Vec<Var>,
+    grads: Vec<Option<Tensor>>,
+    optimizer: optim::AdamW,
+    /// Dropout draws are a function of (seed, optimizer step, micro-batch index), so a resumed
+    /// run draws the same masks as an uninterrupted one without saving generator state.
+    seed: u64,
+    micro_in_step: u64,
+    device: Device,
+}
+
+fn to_host(t: &Tensor) -> Result<HostTensor> {
+    Ok(HostTensor::new(
+        t.dims().to_vec(),
+        t.to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?,
+    ))
+}
+
+fn from_host(h: &HostTensor, like: &Tensor) -> Result<Tensor> {
+    if h.shape != like.dims() {
+        return Err(TrainError::BadShape {
+            key: "LoRA tensor".into(),
+            got: h.shape.clone(),
+            expected: like.dims().to_vec(),
+        });
+    }
+    Ok(
+        Tensor::from_vec(h.data.clone(), h.shape.as_slice(), like.device())?
+            .to_dtype(like.dtype())?,
+    )
+}
+
+impl CandleBackend {
+    /// Wrap a model whose adapters are attached. `seed` drives dropout.
+    pub fn new(
+        model: Qwen3,
+        lora_config: LoraConfig,
+        adamw: AdamWParams,
+        seed: u64,
+    ) -> Result<Self> {
+        let device = model.embed_tokens.device().clone();
+        let varmap = candle_nn::VarMap::new();
+        let mut vars = Vec::new();
+        {
+            let mut data = varmap.data().lock().expect("varmap lock");
+            for (key, layer) in &model.lora {
+                data.insert(format!("{}.lora_A", key.module_name()), layer.a.clone());
+                data.insert(format!("{}.lora_B", key.module_name()), layer.b.clone());
+                vars.push(layer.a.clone());
+                vars.push(layer.b.clone());
+            }
+        }
+        let optimizer = optim::AdamW::new(vars.clone(), adamw)?;
+        Ok(Self {
+            model,
+            lora_config,
+            varmap,
+            grads: vec![None; vars.len()],
+            vars,
+            optimizer,
+            seed,
+            micro_in_step: 0,
+            device,
+        })
+    }
+
+    /// The trainable variables, by name (LoRA only).
+    pub fn varmap(&self) -> &candle_nn::VarMap {
+        &self.varmap
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn check_batch(&self, batch: &Batch) -> Result<()> {
+        let n = batch.batch * batch.seq_len;
+        if batch.tokens.len() != n || batch.loss_mask.len() != n || batch.seq_len < 2 {
+            return Err(TrainError::Config(format!(
+                "batch of {}x{} has {} tokens and {} mask entries (sequences need >= 2 tokens)",
+                batch.batch,
+                batch.seq_len,
+                batch.tokens.len(),
+                batch.loss_mask.len()
+            )));
+        }
+        if let Some(&bad) = batch
+            .tokens
+            .iter()
+            .find(|&&t| t as usize >= self.model.config.vocab_size)
+        {
+            return Err(TrainError::Config(format!(
+                "token id {bad} is outside the model's vocabulary of {}; tokenizer and model disagree",
+                self.model.config.vocab_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for CandleBackend {
+    fn name(&self) -> String {
+        match self.device {
+            Device::Cpu => "candle-cpu".into(),
+            Device::Cuda(_) => "candle-cuda".into(),
+            Device::Metal(_) => "candle-metal".into(),
+        }
+    }
+
+    fn lora_config(&self) -> &LoraConfig {
+        &self.lora_config
+    }
+
+    fn accumulate(&mut self, batch: &Batch, loss_scale: f64) -> Result<f64> {
+        self.check_batch(batch)?;
+        let mut mix = SplitMix64::new(self.seed ^ 0x5eed_d20f);
+        let stream = mix.next_u64() ^ (self.optimizer.step << 20) ^ self.micro_in_step;
+        let mut rng = SplitMix64::new(stream);
+        self.micro_in_step += 1;
+        let mut ctx = ForwardCtx {
+            rng: Some(&mut rng),
+        };
+        let (nll, _) = self.model.nll_sum(
+            &batch.tokens,
+            &batch.loss_mask,
+            batch.batch,
+            batch.seq_len,
+            &mut ctx,
+        )?;
+        let value = nll.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let grads = (nll * loss_scale)?.backward()?;
+        for (slot, var) in self.grads.iter_mut().zip(&self.vars) {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                *slot = Some(match slot.take() {
+                    Some(acc) => (acc + g)?,
+                    None => g.clone(),
+                });
+            }
+        }
+        Ok(value)
+    }
+
+    fn eval_loss(&mut self, batch: &Batch) -> Result<(f64, usize)> {
+        self.check_batch(batch)?;
+        let mut ctx = ForwardCtx { rng: None };
+        let (nll, count) = self.model.nll_sum(
+            &batch.tokens,
+            &batch.loss_mask,
+            batch.batch,
+            batch.seq_len,
+            &mut ctx,
+        )?;
+        let value = nll
+            .detach()
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
+        Ok((value, count))
+    }
+
+    fn optimizer_step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> Result<StepReport> {
+        let grads: Vec<Tensor> = self
+            .grads
+            .iter_mut()
+            .zip(&self.vars)
+            .map(|(g, v)| match g.take() {
+                Some(g) => Ok(g),
+                None => v.as_tensor().zeros_like(),
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let mut sq = 0f64;
+        for g in &grads {
+            sq += g
+                .sqr()?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?;
+        }
+        let grad_norm = sq.sqrt();
+        let clip = max_grad_norm.filter(|&m| grad_norm > m);
+        let grads = match clip {
+            Some(m) => {
+                let f = m / (grad_norm + 1e-6);
+                grads
+                    .iter()
+                    .map(|g| g * f)
+                    .collect::<candle_core::Result<Vec<_>>>()?
+            }
+            None => grads,
+        };
+        self.optimizer.step(&grads, lr)?;
+        self.micro_in_step = 0;
+        Ok(StepReport {
+            grad_norm,
+            clipped: clip.is_some(),
+        })
+    }
+
+    fn lora_grads(&self) -> Result<Vec<LoraTensors>> {
+        let mut out = Vec::new();
+        for (i, (key, layer)) in self.model.lora.iter().enumerate() {
+            let get = |j: usize, var: &Var| -> Result<HostTensor> {
+                match &self.grads[j] {
+                    Some(g) => to_host(g),
+                    None => to_host(&var.as_tensor().zeros_like()?),
+                }
+            };
+            out.push(LoraTensors {
+                key: *key,
+                a: get(2 * i, &layer.a)?,
+                b: get(2 * i + 1, &layer.b)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn lora_tensors(&self) -> Result<Vec<LoraTensors>> {
+        self.model
+            .lora
+            .iter()
+            .map(|(key, layer)| {
+                Ok(LoraTensors {
+                    key: *key,
+                    a: to_host(layer.a.as_tensor())?,
+                    b: to_host(layer.b.as_tensor())?,
+                })
+            })
+            .collect()
+    }
+
+    fn set_lora_tensors(&mut self, tensors: &[LoraTensors]) -> Result<()> {
+        let ours: Vec<_> = self.model.lora.iter().map(|(k, _)| *k).collect();
+        let theirs: Vec<_> = tensors.iter().map(|t| t.key).collect();
+        if ours != theirs {
+            return Err(TrainError::Config(format!(
+                "adapter covers {} modules, the model has {} adapted modules; rank, targets and num_layers must match",
+                theirs.len(),
+                ours.len()
+            )));
+        }
+        for ((_, layer), t) in self.model.lora.iter().zip(tensors) {
+            layer.a.set(&from_host(&t.a, layer.a.as_tensor())?)?;
+            layer.b.set(&from_host(&t.b, layer.b.as_tensor())?)?;
+        }
+        Ok(())
+    }
+
+    fn optimizer_state(&self) -> Result<OptimizerState> {
+        Ok(OptimizerState {
+            step: self.optimizer.step,
+            first_moment: self
+                .optimizer
+                .m
+                .iter()
+                .map(to_host)
+                .collect::<Result<_>>()?,
+            second_moment: self
+                .optimizer
+                .v
+                .iter()
+                .map(to_host)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        if state.first_moment.len() != self.vars.len()
+            || state.second_moment.len() != self.vars.len()
+        {
+            return Err(TrainError::Config(format!(
+                "optimizer state has {} tensors, the model has {} LoRA tensors",
+                state.first_moment.len(),
+                self.vars.len()
+            )));
+        }
+        for i in 0..self.vars.len() {
+            let like = self.vars[i].as_tensor();
+            self.optimizer.m[i] = from_host(&state.first_moment[i], like)?;
+            self.optimizer.v[i] = from_host(&state.second_moment[i], like)?;
+        }
+        self.optimizer.step = state.step;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

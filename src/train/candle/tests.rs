@@ -1,0 +1,650 @@
+//! Tests of the candle backend on a tiny random Qwen3 written by each test.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::qwen3::{load_checkpoint_tensors, write_random_checkpoint, Qwen3, Qwen3Config};
+use super::CandleBackend;
+use crate::train::adapter;
+use crate::train::backend::{AdamWParams, Backend, Batch};
+use crate::train::lora::{LoraConfig, TargetModule};
+use crate::train::schedule::Schedule;
+use crate::train::trainer::{self, StepOptions};
+use crate::train::TrainError;
+
+fn tiny_config(tied: bool) -> Qwen3Config {
+    Qwen3Config {
+        model_type: "qwen3".into(),
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: Some(8),
+        rope_theta: 10_000.0,
+        rms_norm_eps: 1e-6,
+        tie_word_embeddings: tied,
+        attention_bias: false,
+        max_position_embeddings: Some(128),
+        rope_scaling: None,
+    }
+}
+
+fn all_targets(rank: usize) -> LoraConfig {
+    LoraConfig {
+        rank,
+        alpha: 2.0 * rank as f64,
+        dropout: 0.0,
+        targets: TargetModule::ALL.to_vec(),
+        num_layers: None,
+    }
+}
+
+fn tiny_backend(dir: &Path, lora: &LoraConfig, seed: u64) -> CandleBackend {
+    if !dir.join("config.json").exists() {
+        write_random_checkpoint(dir, &tiny_config(false), 7, DType::F32).unwrap();
+    }
+    let model = Qwen3::load(dir, lora, seed, &Device::Cpu).unwrap();
+    let adamw = AdamWParams {
+        weight_decay: 0.0,
+        ..AdamWParams::default()
+    };
+    CandleBackend::new(model, lora.clone(), adamw, seed).unwrap()
+}
+
+/// Two rows of a fixed pseudo-random sequence; the "prompt" (first 3 tokens) is masked out,
+/// the second row is right-padded.
+fn batch() -> Batch {
+    let row1: Vec<u32> = vec![1, 5, 9, 13, 17, 21, 25, 29, 33, 37];
+    let row2: Vec<u32> = vec![2, 6, 10, 14, 18, 22, 26, 0, 0, 0];
+    let mut mask = vec![0, 0, 0, 1, 1, 1, 1, 1, 1, 1];
+    mask.extend([0, 0, 0, 1, 1, 1, 1, 0, 0, 0]);
+    Batch {
+        batch: 2,
+        seq_len: 10,
+        tokens: [row1, row2].concat(),
+        loss_mask: mask,
+    }
+}
+
+#[test]
+fn loss_falls_on_a_repeated_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut be = tiny_backend(dir.path(), &all_targets(4), 1);
+    let b = batch();
+    let schedule = Schedule {
+        lr: 1e-2,
+        warmup_steps: 2,
+        total_steps: 20,
+        min_lr: 1e-3,
+    };
+    let opts = StepOptions {
+        max_grad_norm: Some(1.0),
+    };
+    let before = trainer::eval_loss(&mut be, std::slice::from_ref(&b)).unwrap();
+    let logs = trainer::run(
+        &mut be,
+        &[b.clone()],
+        &schedule,
+        1,
+        opts,
+        0..schedule.total_steps,
+        |_, _| Ok(()),
+    )
+    .unwrap();
+    let after = trainer::eval_loss(&mut be, &[b]).unwrap();
+    assert_eq!(logs.len(), 20);
+    assert!(
+        (logs[0].loss - before).abs() < 1e-4,
+        "first step sees the base model"
+    );
+    assert!(
+        after < 0.5 * before,
+        "loss should fall well below its start: {before} -> {after}; {:?}",
+        logs.iter().map(|l| l.loss).collect::<Vec<_>>()
+    );
+    assert_eq!(logs[0].target_tokens, 7 + 4);
+}
+
+#[test]
+fn every_lora_parameter_receives_a_nonzero_gradient() {
+    let dir = tempfile::tempdir().unwrap();
+    let lora = all_targets(2);
+    let mut be = tiny_backend(dir.path(), &lora, 2);
+    let b = batch();
+    assert_eq!(
+        be.lora_tensors().unwrap().len(),
+        2 * 7,
+        "7 modules x 2 layers"
+    );
+    assert_eq!(
+        be.varmap().all_vars().len(),
+        2 * 2 * 7,
+        "A and B of each, and nothing else"
+    );
+    // At init B = 0, so dL/dA = 0 exactly and only B moves; after one step every tensor must
+    // receive gradient. A dropped backward anywhere would leave some tensor at zero.
+    be.accumulate(&b, 1.0).unwrap();
+    for g in be.lora_grads().unwrap() {
+        assert_eq!(
+            g.a.sum_sq(),
+            0.0,
+            "{:?}: A's gradient is zero while B = 0",
+            g.key
+        );
+        assert!(g.b.sum_sq() > 0.0, "{:?}: B got no gradient", g.key);
+    }
+    be.optimizer_step(1e-2, None).unwrap();
+    be.accumulate(&b, 1.0).unwrap();
+    for g in be.lora_grads().unwrap() {
+        assert!(g.a.sum_sq() > 0.0, "{:?}: A got no gradient", g.key);
+        assert!(g.b.sum_sq() > 0.0, "{:?}: B got no gradient", g.key);
+    }
+}
+
+/// Whole-model check in f64: the autograd gradient of the loss with respect to LoRA entries
+/// equals central finite differences.
+#[test]
+fn whole_model_lora_gradient_matches_finite_differences() {
+    let cfg = tiny_config(true);
+    let dir = tempfile::tempdir().unwrap();
+    write_random_checkpoint(dir.path(), &cfg, 3, DType::F32).unwrap();
+    let tensors = load_checkpoint_tensors(dir.path(), DType::F64, &Device::Cpu).unwrap();
+    let lora = LoraConfig {
+        targets: vec![TargetModule::Q, TargetModule::K, TargetModule::Down],
+        ..all_targets(2)
+    };
+    let model = Qwen3::from_tensors(cfg, tensors, &lora, 4, dir.path(), DType::F64).unwrap();
+    // Give B non-zero values so that A's gradient is non-zero too.
+    for (i, (_, l)) in model.lora.iter().enumerate() {
+        let b = l.b.as_tensor();
+        let vals: Vec<f64> = (0..b.elem_count())
+            .map(|j| ((i * 31 + j * 7) % 11) as f64 / 20.0 - 0.25)
+            .collect();
+        l.b.set(&Tensor::from_vec(vals, b.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let b = batch();
+    let loss = |m: &Qwen3| -> Tensor {
+        let mut ctx = super::qwen3::ForwardCtx { rng: None };
+        m.nll_sum(&b.tokens, &b.loss_mask, b.batch, b.seq_len, &mut ctx)
+            .unwrap()
+            .0
+    };
+    let grads = loss(&model).backward().unwrap();
+    let eps = 1e-6;
+    let mut checked = 0;
+    for (key, l) in &model.lora {
+        for var in [&l.a, &l.b] {
+            let g = grads
+                .get(var.as_tensor())
+                .expect("gradient reached the LoRA tensor");
+            let g = g.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            let x0 = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            for idx in [0, x0.len() / 2, x0.len() - 1] {
+                let eval = |delta: f64| {
+                    let mut x = x0.clone();
+                    x[idx] += delta;
+                    var.set(&Tensor::from_vec(x, var.shape(), &Device::Cpu).unwrap())
+                        .unwrap();
+                    loss(&model).to_scalar::<f64>().unwrap()
+                };
+                let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+                eval(0.0);
+                let err = (fd - g[idx]).abs() / (1e-3 + fd.abs());
+                assert!(
+                    err < 1e-4,
+                    "{key:?} idx {idx}: autograd {} vs fd {fd}",
+                    g[idx]
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 3 * 2 * 3);
+}
+
+#[test]
+fn gradient_accumulation_equals_one_big_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let lora = all_targets(2);
+    let b = batch();
+    let half = |r: usize| Batch {
+        batch: 1,
+        seq_len: b.seq_len,
+        tokens: b.tokens[r * b.seq_len..(r + 1) * b.seq_len].to_vec(),
+        loss_mask: b.loss_mask[r * b.seq_len..(r + 1) * b.seq_len].to_vec(),
+    };
+    let opts = StepOptions {
+        max_grad_norm: None,
+    };
+    let mut whole = tiny_backend(dir.path(), &lora, 5);
+    let mut split = tiny_backend(dir.path(), &lora, 5);
+    for step in 0..2 {
+        let a = trainer::train_step(&mut whole, &[b.clone()], step, 1e-2, opts).unwrap();
+        let c = trainer::train_step(&mut split, &[half(0), half(1)], step, 1e-2, opts).unwrap();
+        assert!((a.loss - c.loss).abs() < 1e-5, "{a:?} vs {c:?}");
+        assert!((a.grad_norm - c.grad_norm).abs() < 1e-5 * a.grad_norm.max(1.0));
+    }
+    for (x, y) in whole
+        .lora_tensors()
+        .unwrap()
+        .iter()
+        .zip(split.lora_tensors().unwrap())
+    {
+        for (p, q) in x.b.data.iter().zip(&y.b.data) {
+            assert!((p - q).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn clipping_caps_the_global_norm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut be = tiny_backend(dir.path(), &all_targets(2), 6);
+    be.accumulate(&batch(), 1.0).unwrap();
+    let r = be.optimizer_step(1e-3, Some(1e-3)).unwrap();
+    assert!(r.clipped && r.grad_norm > 1e-3, "{r:?}");
+    be.accumulate(&batch(), 1.0).unwrap();
+    let r = be.optimizer_step(1e-3, Some(1e9)).unwrap();
+    assert!(!r.clipped, "{r:?}");
+}
+
+#[test]
+fn same_seed_same_run_with_dropout() {
+    let dir = tempfile::tempdir().unwrap();
+    let lora = LoraConfig {
+        dropout: 0.1,
+        ..all_targets(2)
+    };
+    let schedule = Schedule {
+        lr: 1e-2,
+        warmup_steps: 1,
+        total_steps: 3,
+        min_lr: 0.0,
+    };
+    let opts = StepOptions {
+        max_grad_norm: Some(1.0),
+    };
+    let run = |seed| {
+        let mut be = tiny_backend(dir.path(), &lora, seed);
+        let logs = trainer::run(
+            &mut be,
+            &[batch()],
+            &schedule,
+            1,
+            opts,
+            0..schedule.total_steps,
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        (logs, be.lora_tensors().unwrap())
+    };
+    let (l1, t1) = run(11);
+    let (l2, t2) = run(11);
+    let (l3, _) = run(12);
+    assert_eq!(l1, l2);
+    assert_eq!(t1, t2);
+    assert_ne!(
+        l1[1].loss, l3[1].loss,
+        "another seed draws other init and dropout"
+    );
+}
+
+#[test]
+fn checkpoint_round_trip_f32_and_bf16_and_tied_embeddings() {
+    for (dtype, tied) in [(DType::F32, false), (DType::BF16, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = tiny_config(tied);
+        write_random_checkpoint(dir.path(), &cfg, 9, dtype).unwrap();
+        let raw =
+            candle_core::safetensors::load(dir.path().join("model.safetensors"), &Device::Cpu)
+                .unwrap();
+        assert_eq!(raw.contains_key("lm_head.weight"), !tied);
+        assert!(raw.contains_key("model.layers.1.self_attn.k_norm.weight"));
+        assert_eq!(raw["model.embed_tokens.weight"].dtype(), dtype);
+        let model = Qwen3::load(dir.path(), &all_targets(2), 0, &Device::Cpu).unwrap();
+        assert_eq!(model.config, cfg);
+        assert_eq!(model.lm_head.is_none(), tied);
+        let want = raw["model.layers.1.mlp.down_proj.weight"]
+            .to_dtype(DType::F32)
+            .unwrap();
+        let got = &model.layers[1].down_proj.weight;
+        let diff = (got - &want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert_eq!(diff, 0.0);
+        let mut be = CandleBackend::new(model, all_targets(2), AdamWParams::default(), 0).unwrap();
+        let (loss, n) = be.eval_loss(&batch()).unwrap();
+        assert!(loss.is_finite() && n == 11);
+    }
+}
+
+#[test]
+fn missing_or_misshapen_weights_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(false);
+    write_random_checkpoint(dir.path(), &cfg, 1, DType::F32).unwrap();
+    let mut t: HashMap<String, Tensor> =
+        load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu).unwrap();
+    t.remove("model.layers.1.self_attn.q_norm.weight");
+    let err = Qwen3::from_tensors(cfg.clone(), t, &all_targets(2), 0, dir.path(), DType::F32)
+        .unwrap_err();
+    assert!(
+        matches!(&err, TrainError::MissingWeight { key, .. } if key == "model.layers.1.self_attn.q_norm.weight"),
+        "{err}"
+    );
+    let mut t = load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu).unwrap();
+    t.insert(
+        "model.norm.weight".into(),
+        Tensor::zeros(31, DType::F32, &Device::Cpu).unwrap(),
+    );
+    let err = Qwen3::from_tensors(cfg, t, &all_targets(2), 0, dir.path(), DType::F32).unwrap_err();
+    assert!(err.to_string().contains("model.norm.weight"), "{err}");
+}
+
+#[test]
+fn adapters_written_in_mlx_and_peft_formats_reload_with_documented_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let lora = LoraConfig {
+        rank: 2,
+        alpha: 8.0,
+        dropout: 0.05,
+        targets: vec![TargetModule::V, TargetModule::Q, TargetModule::Down],
+        num_layers: Some(1),
+    };
+    let mut be = tiny_backend(&model_dir, &lora, 3);
+    let opts = StepOptions {
+        max_grad_norm: None,
+    };
+    for step in 0..2 {
+        trainer::train_step(&mut be, &[batch()], step, 1e-2, opts).unwrap();
+    }
+    let tensors = be.lora_tensors().unwrap();
+    let eval_before = be.eval_loss(&batch()).unwrap();
+
+    let mlx = dir.path().join("mlx");
+    adapter::write_mlx(&mlx, &lora, 2, &tensors).unwrap();
+    let (w, meta) = adapter::read_safetensors(&mlx.join("adapters.safetensors")).unwrap();
+    let names: Vec<&str> = w.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "model.layers.1.mlp.down_proj.lora_a",
+            "model.layers.1.mlp.down_proj.lora_b",
+            "model.layers.1.self_attn.q_proj.lora_a",
+            "model.layers.1.self_attn.q_proj.lora_b",
+            "model.layers.1.self_attn.v_proj.lora_a",
+            "model.layers.1.self_attn.v_proj.lora_b",
+        ]
+    );
+    // mlx-lm orientation: lora_a [in, r], lora_b [r, out]; down_proj maps 64 -> 32.
+    assert_eq!(w["model.layers.1.mlp.down_proj.lora_a"].shape, vec![64, 2]);
+    assert_eq!(w["model.layers.1.mlp.down_proj.lora_b"].shape, vec![2, 32]);
+    assert_eq!(meta.get("format").map(String::as_str), Some("mlx"));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(mlx.join("adapter_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["fine_tune_type"], "lora");
+    assert_eq!(cfg["num_layers"], 1);
+    assert_eq!(cfg["lora_parameters"]["rank"], 2);
+    assert_eq!(
+        cfg["lora_parameters"]["scale"], 4.0,
+        "mlx stores alpha / rank"
+    );
+    assert_eq!(
+        cfg["lora_parameters"]["keys"],
+        serde_json::json!(["self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"])
+    );
+    let (cfg_back, t_back) = adapter::read_mlx(&mlx).unwrap();
+    assert_eq!(t_back, tensors);
+    assert_eq!(
+        (cfg_back.rank, cfg_back.alpha, cfg_back.num_layers),
+        (2, 8.0, Some(1))
+    );
+
+    let peft = dir.path().join("peft");
+    adapter::write_peft(&peft, &lora, 2, "tiny-qwen3", &tensors).unwrap();
+    let (w, meta) = adapter::read_safetensors(&peft.join("adapter_model.safetensors")).unwrap();
+    assert!(w.contains_key("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"));
+    assert_eq!(
+        w["base_model.model.model.layers.1.mlp.down_proj.lora_A.weight"].shape,
+        vec![2, 64]
+    );
+    assert_eq!(
+        w["base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"].shape,
+        vec![32, 2]
+    );
+    assert_eq!(w.len(), 6);
+    assert_eq!(meta.get("format").map(String::as_str), Some("pt"));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(peft.join("adapter_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["peft_type"], "LORA");
+    assert_eq!(cfg["task_type"], "CAUSAL_LM");
+    assert_eq!(cfg["r"], 2);
+    assert_eq!(cfg["lora_alpha"], 8.0);
+    assert_eq!(
+        cfg["target_modules"],
+        serde_json::json!(["q_proj", "v_proj", "down_proj"])
+    );
+    assert_eq!(cfg["layers_to_transform"], serde_json::json!([1]));
+    let (cfg_back, t_back) = adapter::read_peft(&peft).unwrap();
+    assert_eq!(t_back, tensors);
+    assert_eq!(
+        (cfg_back.rank, cfg_back.alpha, cfg_back.dropout),
+        (2, 8.0, 0.05)
+    );
+
+    // A fresh model (other seed) with the reloaded adapter computes the same loss.
+    let mut fresh = tiny_backend(&model_dir, &lora, 99);
+    assert_ne!(fresh.eval_loss(&batch()).unwrap(), eval_before);
+    fresh.set_lora_tensors(&t_back).unwrap();
+    let (l1, n1) = fresh.eval_loss(&batch()).unwrap();
+    assert!((l1 - eval_before.0).abs() < 1e-4 && n1 == eval_before.1);
+}
+
+#[test]
+fn resumed_run_matches_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let lora = LoraConfig {
+        dropout: 0.1,
+        ..all_targets(2)
+    };
+    let schedule = Schedule {
+        lr: 1e-2,
+        warmup_steps: 1,
+        total_steps: 4,
+        min_lr: 1e-3,
+    };
+    let opts = StepOptions {
+        max_grad_norm: Some(1.0),
+    };
+    let b = batch();
+    let other = Batch {
+        tokens: b.tokens.iter().map(|t| (t * 3 + 1) % 64).collect(),
+        ..b.clone()
+    };
+    let data = [b, other];
+    let mut full = tiny_backend(&model_dir, &lora, 21);
+    let full_logs = trainer::run(
+        &mut full,
+        &data,
+        &schedule,
+        2,
+        opts,
+        0..schedule.total_steps,
+        |_, _| Ok(()),
+    )
+    .unwrap();
+
+    let ckpt = dir.path().join("ckpt");
+    let mut first = tiny_backend(&model_dir, &lora, 21);
+    let mut logs =
+        trainer::run(&mut first, &data, &schedule, 2, opts, 0..2, |_, _| Ok(())).unwrap();
+    crate::train::checkpoint::save(&first, &ckpt, 2).unwrap();
+    drop(first);
+    let mut resumed = tiny_backend(&model_dir, &lora, 21);
+    let start = crate::train::checkpoint::load(&mut resumed, &ckpt).unwrap();
+    assert_eq!(start, 2);
+    logs.extend(
+        trainer::run(&mut resumed, &data, &schedule, 2, opts, start..4, |_, _| {
+            Ok(())
+        })
+        .unwrap(),
+    );
+    assert_eq!(logs, full_logs);
+    assert_eq!(
+        resumed.lora_tensors().unwrap(),
+        full.lora_tensors().unwrap()
+    );
+}
+
+/// An MLX-style 4-bit checkpoint (one module quantized, as `weight` u32 + `scales` + `biases`
+/// with `quantization` in config.json) loads as the dense matrix `scale * q + bias`, and gives
+/// the same loss as its dense twin.
+#[test]
+fn mlx_quantized_module_loads_as_its_dequantized_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(false);
+    write_random_checkpoint(dir.path(), &cfg, 13, DType::F32).unwrap();
+    let mut raw =
+        candle_core::safetensors::load(dir.path().join("model.safetensors"), &Device::Cpu).unwrap();
+    let key = "model.layers.0.mlp.up_proj";
+    let w = raw.remove(&format!("{key}.weight")).unwrap();
+    let (rows, cols) = w.dims2().unwrap(); // 64 x 32
+    let wv = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let group = 32;
+    let (mut packed, mut scales, mut biases, mut dense) = (vec![], vec![], vec![], vec![]);
+    for r in 0..rows {
+        let row = &wv[r * cols..(r + 1) * cols];
+        let mut qs = vec![];
+        for g in row.chunks(group) {
+            let lo = g.iter().cloned().fold(f32::INFINITY, f32::min);
+            let hi = g.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let s = (hi - lo) / 15.0;
+            scales.push(s);
+            biases.push(lo);
+            for &x in g {
+                let q = ((x - lo) / s).round().clamp(0.0, 15.0) as u32;
+                dense.push(s * q as f32 + lo);
+                qs.push(q);
+            }
+        }
+        for c in qs.chunks(8) {
+            packed.push(
+                c.iter()
+                    .enumerate()
+                    .fold(0u32, |a, (i, &q)| a | (q << (4 * i))),
+            );
+        }
+    }
+    let dev = Device::Cpu;
+    raw.insert(
+        format!("{key}.weight"),
+        Tensor::from_vec(packed, (rows, cols / 8), &dev).unwrap(),
+    );
+    raw.insert(
+        format!("{key}.scales"),
+        Tensor::from_vec(scales, (rows, cols / group), &dev).unwrap(),
+    );
+    raw.insert(
+        format!("{key}.biases"),
+        Tensor::from_vec(biases, (rows, cols / group), &dev).unwrap(),
+    );
+    let qdir = dir.path().join("q");
+    fs_err::create_dir_all(&qdir).unwrap();
+    candle_core::safetensors::save(&raw, qdir.join("model.safetensors")).unwrap();
+    let mut json = serde_json::to_value(&cfg).unwrap();
+    json["quantization"] =
+        serde_json::json!({"group_size": 64, "bits": 8, key: {"group_size": 32, "bits": 4}});
+    fs_err::write(qdir.join("config.json"), json.to_string()).unwrap();
+
+    let lora = all_targets(2);
+    let qmodel = Qwen3::load(&qdir, &lora, 0, &dev).unwrap();
+    let got = qmodel.layers[0]
+        .up_proj
+        .weight
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(
+        got, dense,
+        "per-module override (4 bits, group 32) must win over the default"
+    );
+
+    let mut twin_tensors = load_checkpoint_tensors(dir.path(), DType::F32, &dev).unwrap();
+    twin_tensors.insert(
+        format!("{key}.weight"),
+        Tensor::from_vec(dense, (rows, cols), &dev).unwrap(),
+    );
+    let twin = Qwen3::from_tensors(cfg, twin_tensors, &lora, 0, dir.path(), DType::F32).unwrap();
+    let mut q = CandleBackend::new(qmodel, lora.clone(), AdamWParams::default(), 0).unwrap();
+    let mut t = CandleBackend::new(twin, lora, AdamWParams::default(), 0).unwrap();
+    let (lq, _) = q.eval_loss(&batch()).unwrap();
+    let (lt, _) = t.eval_loss(&batch()).unwrap();
+    assert!((lq - lt).abs() < 1e-5, "{lq} vs {lt}");
+}
+
+#[test]
+fn fit_writes_metrics_adapters_best_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let out = dir.path().join("out");
+    let text = format!(
+        "model = {:?}\noutput = {:?}\nseed = 4\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\", \"down_proj\"]\n[optim]\nlr = 1e-2\nsteps = 6\nwarmup_steps = 1\n[data]\nbatch_size = 2\n[loop]\neval_every = 2\nsave_every = 3\nresume = true\n",
+        model_dir, out
+    );
+    let cfg = crate::train::config::TrainConfig::from_toml_str(&text, Path::new("t.toml")).unwrap();
+    let mut be = tiny_backend(&model_dir, &cfg.lora, cfg.seed);
+    let train = [batch()];
+    let valid = [batch()];
+    let mut seen = 0;
+    let report =
+        crate::train::fit::fit(&mut be, &cfg, &train, &valid, 2, "tiny", |_| seen += 1).unwrap();
+    assert_eq!((report.steps_run, seen), (6, 6));
+    assert!(report.last_loss.is_finite() && report.tokens_per_s > 0.0);
+    assert!(report.best_step.is_some());
+    let metrics = fs_err::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l.get("loss").is_some()).count(), 6);
+    assert_eq!(
+        lines.iter().filter(|l| l.get("val_loss").is_some()).count(),
+        3
+    );
+    for p in [
+        "mlx/adapters.safetensors",
+        "peft/adapter_model.safetensors",
+        "best/mlx/adapter_config.json",
+        "checkpoint/trainer_state.json",
+        "config.toml",
+    ] {
+        assert!(out.join(p).exists(), "{p} missing");
+    }
+    let saved = crate::train::config::TrainConfig::from_file(&out.join("config.toml")).unwrap();
+    assert_eq!(saved, cfg);
+    // Rerunning with resume = true finds the finished checkpoint and runs no step.
+    let mut again = tiny_backend(&model_dir, &cfg.lora, cfg.seed);
+    let r2 = crate::train::fit::fit(&mut again, &cfg, &train, &valid, 2, "tiny", |_| {}).unwrap();
+    assert_eq!((r2.first_step, r2.steps_run), (6, 0));
+    assert_eq!(again.lora_tensors().unwrap(), be.lora_tensors().unwrap());
+}

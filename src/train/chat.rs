@@ -1,0 +1,328 @@
+//! Chat examples to token ids with an assistant-only loss mask, using the model's own
+//! `tokenizer.json` (tokenizers crate) and the `chat_template` of its `tokenizer_config.json`
+//! (rendered with minijinja).
+//!
+//! Hugging Face templates are Jinja with Python string methods (`.strip()`, `.startswith()`,
+//! `.split()`, ...; e.g. Qwen3's template), which minijinja does not have: the common ones are
+//! supplied here by an unknown-method callback. The assistant mask comes from rendering: the text
+//! of assistant turn `i` is what `render(messages[..=i])` adds after
+//! `render(messages[..i], add_generation_prompt=true)`; a template that rewrites earlier turns
+//! (not prefix-stable) is an error, not a silently wrong mask.
+
+use std::path::Path;
+
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State};
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+use crate::train::data::Tokenized;
+use crate::train::{Result, TrainError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+pub struct ChatFormatter {
+    env: Environment<'static>,
+    tokenizer: Tokenizer,
+    bos_token: String,
+    eos_token: String,
+}
+
+fn token_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) => o
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+fn py_method(_: &mut State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+    let arg_str = |i: usize| args.get(i).and_then(|a| a.as_str().map(str::to_string));
+    if let Some(s) = value.as_str() {
+        let chars = arg_str(0);
+        let strip_set = |c: char| match &chars {
+            Some(set) => set.contains(c),
+            None => c.is_whitespace(),
+        };
+        return Ok(match method {
+            "strip" => Value::from(s.trim_matches(strip_set)),
+            "lstrip" => Value::from(s.trim_start_matches(strip_set)),
+            "rstrip" => Value::from(s.trim_end_matches(strip_set)),
+            "startswith" => Value::from(chars.is_some_and(|p| s.starts_with(p.as_str()))),
+            "endswith" => Value::from(chars.is_some_and(|p| s.ends_with(p.as_str()))),
+            "upper" => Value::from(s.to_uppercase()),
+            "lower" => Value::from(s.to_lowercase()),
+            "replace" => match (arg_str(0), arg_str(1)) {
+                (Some(a), Some(b)) => Value::from(s.replace(&a, &b)),
+                _ => return Err(Error::new(ErrorKind::InvalidOperation, "replace(old, new)")),
+            },
+            "split" => match chars {
+                Some(sep) => {
+                    Value::from(s.split(sep.as_str()).map(Value::from).collect::<Vec<_>>())
+                }
+                None => Value::from(s.split_whitespace().map(Value::from).collect::<Vec<_>>()),
+            },
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::UnknownMethod,
+                    format!("str.{method}"),
+                ))
+            }
+        });
+    }
+    if value.kind() == ValueKind::Map {
+        return match method {
+            "get" => Ok(args
+                .first()
+                .and_then(|k| value.get_item(k).ok())
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::from(())))),
+            "items" => Ok(Value::from(
+                value
+                    .try_iter()?
+                    .map(|k| {
+                        let v = value.get_item(&k).unwrap_or_default();
+                        Value::from(vec![k, v])
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            "keys" => Ok(Value::from(value.try_iter()?.collect::<Vec<_>>())),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("dict.{method}"),
+            )),
+        };
+    }
+    Err(Error::new(ErrorKind::UnknownMethod, method.to_string()))
+}
+
+impl ChatFormatter {
+    /// Load `tokenizer.json` and `tokenizer_config.json` (its `chat_template`, `bos_token`,
+    /// `eos_token`) from a model directory.
+    pub fn from_model_dir(dir: &Path) -> Result<Self> {
+        let tok_path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| {
+            TrainError::Config(format!(
+                "{}: cannot load tokenizer: {e}",
+                tok_path.display()
+            ))
+        })?;
+        let cfg_path = dir.join("tokenizer_config.json");
+        let text = fs_err::read_to_string(&cfg_path)?;
+        let cfg: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| TrainError::Json {
+                path: cfg_path.clone(),
+                source,
+            })?;
+        let template = match &cfg["chat_template"] {
+            serde_json::Value::String(s) => s.clone(),
+            // A list of named templates: take "default".
+            serde_json::Value::Array(list) => list
+                .iter()
+                .find(|t| t["name"] == "default")
+                .and_then(|t| t["template"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        };
+        if template.is_empty() {
+            return Err(TrainError::Config(format!(
+                "{}: no `chat_template`; this trainer needs the model's chat template",
+                cfg_path.display()
+            )));
+        }
+        Self::new(
+            tokenizer,
+            &template,
+            token_text(&cfg["bos_token"]),
+            token_text(&cfg["eos_token"]),
+        )
+    }
+
+    pub fn new(
+        tokenizer: Tokenizer,
+        template: &str,
+        bos_token: String,
+        eos_token: String,
+    ) -> Result<Self> {
+        let mut env = Environment::new();
+        env.set_unknown_method_callback(py_method);
+        env.add_function("raise_exception", |msg: String| -> Result<Value, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_template_owned("chat", template.to_string())
+            .map_err(|e| TrainError::Config(format!("chat template does not parse: {e}")))?;
+        Ok(Self {
+            env,
+            tokenizer,
+            bos_token,
+            eos_token,
+        })
+    }
+
+    /// Render a conversation to text.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        let tmpl = self.env.get_template("chat").expect("added in new");
+        tmpl.render(minijinja::context! {
+            messages => Value::from(minijinja::value::Serde(messages)),
+            add_generation_prompt => add_generation_prompt,
+            bos_token => &self.bos_token,
+            eos_token => &self.eos_token,
+        })
+        .map_err(|e| TrainError::Config(format!("chat template failed to render: {e}")))
+    }
+
+    /// Token ids of the rendered conversation and a mask that is 1 on tokens that start inside
+    /// an assistant turn's text (its content and the template's end-of-turn marker).
+    pub fn tokenize(&self, messages: &[Message]) -> Result<Tokenized> {
+        let full = self.render(messages, false)?;
+        let mut spans = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if m.role != "assistant" {
+                continue;
+            }
+            let before = self.render(&messages[..i], true)?;
+            let upto = self.render(&messages[..=i], false)?;
+            if !upto.starts_with(&before) || !full.starts_with(&upto) {
+                return Err(TrainError::Config(format!(
+                    "the chat template is not prefix-stable at message {i}; cannot tell which tokens the assistant wrote"
+                )));
+            }
+            spans.push((before.len(), upto.len()));
+        }
+        let enc = self
+            .tokenizer
+            .encode(full.as_str(), false)
+            .map_err(|e| TrainError::Config(format!("tokenizer failed: {e}")))?;
+        let mask = enc
+            .get_offsets()
+            .iter()
+            .map(|&(start, _)| u8::from(spans.iter().any(|&(a, b)| start >= a && start < b)))
+            .collect();
+        Ok(Tokenized {
+            tokens: enc.get_ids().to_vec(),
+            mask,
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    use tokenizers::{AddedToken, TokenizerBuilder};
+
+    /// ChatML as Qwen uses it, with Python string methods as HF templates use them.
+    const TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content.strip() + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+
+    fn tiny_bpe(dir: &Path) -> Tokenizer {
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(300)
+            .min_frequency(1)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .special_tokens(vec![
+                AddedToken::from("<|im_start|>", true),
+                AddedToken::from("<|im_end|>", true),
+            ])
+            .build();
+        let mut tok: tokenizers::TokenizerImpl<
+            BPE,
+            tokenizers::NormalizerWrapper,
+            ByteLevel,
+            tokenizers::PostProcessorWrapper,
+            ByteLevel,
+        > = TokenizerBuilder::new()
+            .with_model(BPE::default())
+            .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
+            .with_decoder(Some(ByteLevel::default()))
+            .build()
+            .unwrap();
+        let corpus = [
+            "local x = 1",
+            "print(x)",
+            "how do I print a value?",
+            "return x + 1",
+        ];
+        tok.train(&mut trainer, corpus.iter()).unwrap();
+        let path = dir.join("tokenizer.json");
+        tok.save(&path, false).unwrap();
+        Tokenizer::from_file(&path).unwrap()
+    }
+
+    #[test]
+    fn mask_covers_exactly_the_assistant_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tiny_bpe(dir.path());
+        let cfg = serde_json::json!({"chat_template": TEMPLATE, "eos_token": "<|im_end|>"});
+        fs_err::write(dir.path().join("tokenizer_config.json"), cfg.to_string()).unwrap();
+        let f = ChatFormatter::from_model_dir(dir.path()).unwrap();
+        let msgs = vec![
+            Message {
+                role: "user".into(),
+                content: "how do I print a value?".into(),
+            },
+            Message {
+                role: "assistant".into(),
+                content: "  print(x)\n".into(),
+            },
+        ];
+        let text = f.render(&msgs, false).unwrap();
+        assert_eq!(
+            text,
+            "<|im_start|>user\nhow do I print a value?<|im_end|>\n<|im_start|>assistant\nprint(x)<|im_end|>\n"
+        );
+        let t = f.tokenize(&msgs).unwrap();
+        assert_eq!(t.tokens.len(), t.mask.len());
+        let decoded: Vec<String> = t
+            .tokens
+            .iter()
+            .zip(&t.mask)
+            .filter(|(_, &m)| m == 1)
+            .map(|(&id, _)| tok.id_to_token(id).unwrap())
+            .collect();
+        let joined = tok
+            .decode(
+                &t.tokens
+                    .iter()
+                    .zip(&t.mask)
+                    .filter(|(_, &m)| m == 1)
+                    .map(|(&i, _)| i)
+                    .collect::<Vec<_>>(),
+                false,
+            )
+            .unwrap();
+        assert_eq!(joined, "print(x)<|im_end|>\n", "tokens {decoded:?}");
+        // The prompt is masked out entirely.
+        let im_start = tok.token_to_id("<|im_start|>").unwrap();
+        assert_eq!(t.tokens[0], im_start);
+        assert_eq!(t.mask[0], 0);
+    }
+
+    #[test]
+    fn python_methods_and_raise_exception_work_in_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tiny_bpe(dir.path());
+        let t = "{{ 'a,b'.split(',')[1] }}|{{ 'xxhixx'.strip('x') }}|{{ 'abc'.startswith('ab') }}|{{ {'k': 1}.get('k') }}|{{ {'k': 1}.get('z', 5) }}|{% if messages|length == 0 %}{{ raise_exception('need messages') }}{% endif %}";
+        let f = ChatFormatter::new(tok, t, String::new(), String::new()).unwrap();
+        let m = vec![Message {
+            role: "user".into(),
+            content: "x".into(),
+        }];
+        assert_eq!(f.render(&m, false).unwrap(), "b|hi|True|1|5|");
+        let err = f.render(&[], false).unwrap_err().to_string();
+        assert!(err.contains("need messages"), "{err}");
+    }
+}

@@ -1,0 +1,214 @@
+//! LoRA configuration and the names of adapted modules, shared by every backend and format.
+//!
+//! Scale conventions differ between the tools we interoperate with, so this module fixes one:
+//! - PEFT (huggingface/peft `src/peft/tuners/lora/layer.py`): `scaling = lora_alpha / r`
+//!   (or `lora_alpha / sqrt(r)` with rsLoRA, which we do not use).
+//! - mlx-lm (ml-explore/mlx-lm `mlx_lm/tuner/lora.py`, `LoRALinear`): the config stores the
+//!   multiplier itself as `lora_parameters.scale` (default 20.0 in the layer, 10.0 in
+//!   `mlx_lm/lora.py` CONFIG_DEFAULTS); its `alpha` key is not read by the layer.
+//!
+//! We take `rank` and `alpha` (PEFT's meaning) and use `scale = alpha / rank` in the forward pass;
+//! the mlx-lm writer stores that same number as `scale`, so both files describe the same update.
+//! This module must not depend on a tensor library.
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::{Result, TrainError};
+
+/// A linear layer of a Qwen3/Llama-style decoder block that can carry a LoRA adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TargetModule {
+    #[serde(rename = "q_proj")]
+    Q,
+    #[serde(rename = "k_proj")]
+    K,
+    #[serde(rename = "v_proj")]
+    V,
+    #[serde(rename = "o_proj")]
+    O,
+    #[serde(rename = "gate_proj")]
+    Gate,
+    #[serde(rename = "up_proj")]
+    Up,
+    #[serde(rename = "down_proj")]
+    Down,
+}
+
+impl TargetModule {
+    pub const ALL: [TargetModule; 7] = [
+        TargetModule::Q,
+        TargetModule::K,
+        TargetModule::V,
+        TargetModule::O,
+        TargetModule::Gate,
+        TargetModule::Up,
+        TargetModule::Down,
+    ];
+
+    /// The leaf name used by Hugging Face and PEFT's `target_modules` (`q_proj`, ...).
+    pub fn leaf(self) -> &'static str {
+        match self {
+            TargetModule::Q => "q_proj",
+            TargetModule::K => "k_proj",
+            TargetModule::V => "v_proj",
+            TargetModule::O => "o_proj",
+            TargetModule::Gate => "gate_proj",
+            TargetModule::Up => "up_proj",
+            TargetModule::Down => "down_proj",
+        }
+    }
+
+    /// The path inside a decoder layer (`self_attn.q_proj`, `mlp.gate_proj`), as in the
+    /// checkpoint keys and in mlx-lm's `lora_parameters.keys`.
+    pub fn path(self) -> &'static str {
+        match self {
+            TargetModule::Q => "self_attn.q_proj",
+            TargetModule::K => "self_attn.k_proj",
+            TargetModule::V => "self_attn.v_proj",
+            TargetModule::O => "self_attn.o_proj",
+            TargetModule::Gate => "mlp.gate_proj",
+            TargetModule::Up => "mlp.up_proj",
+            TargetModule::Down => "mlp.down_proj",
+        }
+    }
+
+    pub fn from_leaf(s: &str) -> Option<TargetModule> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.leaf() == s || m.path() == s)
+    }
+}
+
+/// Which module of which layer an adapter belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LoraKey {
+    pub layer: usize,
+    pub module: TargetModule,
+}
+
+impl LoraKey {
+    /// `model.layers.{layer}.{path}`: the module's name in the Hugging Face checkpoint.
+    pub fn module_name(&self) -> String {
+        format!("model.layers.{}.{}", self.layer, self.module.path())
+    }
+}
+
+/// LoRA hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    pub rank: usize,
+    /// PEFT's `lora_alpha`; the update is multiplied by `alpha / rank`.
+    pub alpha: f64,
+    /// Dropout on the adapter's input during training (PEFT `lora_dropout`, mlx-lm `dropout`).
+    #[serde(default)]
+    pub dropout: f64,
+    pub targets: Vec<TargetModule>,
+    /// Adapt only the last N decoder layers (mlx-lm `num_layers`); `None` means all.
+    #[serde(default)]
+    pub num_layers: Option<usize>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        Self {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            targets: vec![TargetModule::Q, TargetModule::V],
+            num_layers: None,
+        }
+    }
+}
+
+impl LoraConfig {
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.rank == 0 {
+            return Err(TrainError::Config("lora.rank must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TrainError::Config(format!(
+                "lora.dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        if self.targets.is_empty() {
+            return Err(TrainError::Config(
+                "lora.targets is empty; name at least one of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj".into(),
+            ));
+        }
+        if self.num_layers == Some(0) {
+            return Err(TrainError::Config(
+                "lora.num_layers = 0 adapts nothing; omit it to adapt every layer".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Indices of the adapted layers for a model with `n_layers` decoder layers (the last N).
+    pub fn layers(&self, n_layers: usize) -> Result<std::ops::Range<usize>> {
+        let n = self.num_layers.unwrap_or(n_layers);
+        if n > n_layers {
+            return Err(TrainError::Config(format!(
+                "lora.num_layers = {n} but the model has only {n_layers} layers"
+            )));
+        }
+        Ok(n_layers - n..n_layers)
+    }
+
+    /// Every adapted (layer, module), sorted.
+    pub fn keys(&self, n_layers: usize) -> Result<Vec<LoraKey>> {
+        let mut targets = self.targets.clone();
+        targets.sort();
+        targets.dedup();
+        let mut keys = Vec::new();
+        for layer in self.layers(n_layers)? {
+            for &module in &targets {
+                keys.push(LoraKey { layer, module });
+            }
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_n_layers_and_sorted_keys() {
+        let cfg = LoraConfig {
+            targets: vec![TargetModule::V, TargetModule::Q, TargetModule::V],
+            num_layers: Some(2),
+            ..LoraConfig::default()
+        };
+        let keys = cfg.keys(5).unwrap();
+        let names: Vec<String> = keys.iter().map(|k| k.module_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "model.layers.3.self_attn.q_proj",
+                "model.layers.3.self_attn.v_proj",
+                "model.layers.4.self_attn.q_proj",
+                "model.layers.4.self_attn.v_proj"
+            ]
+        );
+        assert!(cfg.keys(1).is_err(), "more layers than the model has");
+        assert_eq!(cfg.scale(), 2.0);
+    }
+
+    #[test]
+    fn unknown_target_is_a_config_error() {
+        let err = toml::from_str::<LoraConfig>("rank = 4\nalpha = 8.0\ntargets = [\"qproj\"]")
+            .unwrap_err();
+        assert!(err.to_string().contains("qproj"), "{err}");
+        let err =
+            toml::from_str::<LoraConfig>("rank = 4\nalpha = 8.0\ntargets = [\"q_proj\"]\nrnak = 3")
+                .unwrap_err();
+        assert!(err.to_string().contains("rnak"), "{err}");
+    }
+}
