@@ -10,6 +10,7 @@ pub mod core;
 pub mod eval;
 pub mod ingest;
 pub mod quickstart;
+pub mod render;
 pub mod sample;
 pub mod schema;
 pub mod snapshot;

@@ -2,6 +2,7 @@
 //! made with git2, real Parquet, the real binary).
 
 mod ingest;
+mod render;
 mod schema;
 mod util;
 mod workspace;
