@@ -12,6 +12,7 @@ pub mod export;
 pub mod ingest;
 pub mod quickstart;
 pub mod report;
+pub mod render;
 pub mod sample;
 pub mod schema;
 pub mod snapshot;

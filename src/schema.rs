@@ -14,6 +14,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             to(schema_for!(crate::core::Document)),
         ),
         (
+            "example.schema.json",
+            to(schema_for!(crate::render::Example)),
+        ),
+        (
             "skip-record.schema.json",
             to(schema_for!(crate::core::SkipRecord)),
         ),

@@ -4,6 +4,7 @@
 mod audit;
 mod ingest;
 mod quickstart;
+mod render;
 mod schema;
 mod snapshot;
 mod util;
