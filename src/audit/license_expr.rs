@@ -541,6 +541,7 @@ struct Patterns {
     names: Vec<Regex>,
     token: Regex,
     later: Regex,
+    version: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -575,6 +576,7 @@ fn patterns() -> &'static Patterns {
             .collect(),
             token: r(r"[A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+]"),
             later: r(r"(?i)(?:any\s+later|or\s+later|or-later)"),
+            version: r(r"(?i)version\s+(\d(?:\.\d)?)"),
         }
     })
 }
@@ -626,10 +628,7 @@ fn scan_names(text: &str) -> (Vec<String>, Vec<String>) {
             if lower.contains("general public") && !lower.chars().any(|c| c.is_ascii_digit()) {
                 let tail: String = text[m.end()..].chars().take(160).collect();
                 let tail = tail.split(". ").next().unwrap_or_default();
-                if let Some(v) = Regex::new(r"(?i)version\s+(\d(?:\.\d)?)")
-                    .expect("valid")
-                    .captures(tail)
-                {
+                if let Some(v) = p.version.captures(tail) {
                     phrase.push(' ');
                     phrase.push_str(&v[1]);
                     if p.later.is_match(tail) {

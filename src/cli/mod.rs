@@ -11,6 +11,7 @@ pub mod bench;
 pub mod eval;
 pub mod ingest;
 pub mod init;
+pub mod license;
 pub mod progress;
 pub mod quickstart;
 pub mod schemas;

@@ -445,7 +445,11 @@ fn readme_is_weak_and_only_used_alone() {
         "README.md",
         "# lib\n\nA library.\n\n## License\n\nMIT\n",
     );
-    let v = run(&[readme.clone()], &[("a.lua", "return 1\n")], &[]);
+    let v = run(
+        std::slice::from_ref(&readme),
+        &[("a.lua", "return 1\n")],
+        &[],
+    );
     assert_eq!((v[0].spdx.as_str(), v[0].confidence), ("MIT", 0.5));
     assert_eq!(used(&v[0]), vec![("README.md", EvidenceKind::Readme)]);
     assert!(v[0].notes.iter().any(|n| n.contains("only a README")));
@@ -457,10 +461,10 @@ fn readme_is_weak_and_only_used_alone() {
         "lib",
         "a.lua",
         "return 1\n",
-        tree_candidates("a.lua", &[readme.clone()]),
+        tree_candidates("a.lua", std::slice::from_ref(&readme)),
     );
     assert_eq!(
-        detect(&[d], &[readme.clone()], &[], &strict)[0].status,
+        detect(&[d], std::slice::from_ref(&readme), &[], &strict)[0].status,
         Status::Unresolved
     );
     // With a manifest, the README is not used.

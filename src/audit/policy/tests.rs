@@ -230,7 +230,7 @@ enum Tree {
 impl Tree {
     fn random(rng: &mut SplitMix64, depth: u32) -> Tree {
         if depth == 0 || rng.below(3) == 0 {
-            return Tree::Leaf(*rng.pick(POOL));
+            return Tree::Leaf(POOL[rng.below(POOL.len())]);
         }
         let a = Box::new(Tree::random(rng, depth - 1));
         let b = Box::new(Tree::random(rng, depth - 1));
