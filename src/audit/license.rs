@@ -22,7 +22,7 @@
 //! the evidence table ingest kept. It never drops a document either; the policy gate decides.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 use schemars::JsonSchema;
@@ -625,7 +625,8 @@ fn license_words(s: &str) -> bool {
 }
 
 /// What the header comment of a file says about its license.
-fn read_header(doc: &Document, cfg: &LicenseConfig) -> (Option<FileReading>, Vec<String>) {
+fn read_header(doc: &Document, ctx: &Ctx) -> (Option<FileReading>, Vec<String>) {
+    let cfg = ctx.cfg;
     let block = header_block(&doc.text);
     let joined: String = block
         .iter()
@@ -652,7 +653,26 @@ fn read_header(doc: &Document, cfg: &LicenseConfig) -> (Option<FileReading>, Vec
         .map(|(_, l)| l.chars().take(200).collect::<String>())
         .unwrap_or_default();
     if word_count(&text) >= STATEMENT_WORDS {
-        let m = match_text(&text, cfg.text_threshold);
+        let key: String = text
+            .lines()
+            .filter(|l| copyright_lines(l).is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cached = ctx
+            .header_matches
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned());
+        let m = match cached {
+            Some(m) => m,
+            None => {
+                let m = match_text(&text, cfg.text_threshold);
+                if let Ok(mut c) = ctx.header_matches.lock() {
+                    c.insert(key, m.clone());
+                }
+                m
+            }
+        };
         if let Some(id) = m.id.clone().or_else(|| confirmed_notice(&m, &text)) {
             return (
                 Some(FileReading {
@@ -784,19 +804,26 @@ pub fn detect(
 ) -> Vec<LicenseVerdict> {
     let readings = read_all_evidence(evidence, cfg);
     let by_id: HashMap<&str, &Source> = sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let ctx = Ctx {
+        readings,
+        cfg,
+        header_matches: Mutex::new(HashMap::new()),
+    };
     docs.par_iter()
-        .map(|d| {
-            verdict(
-                d,
-                &readings,
-                by_id.get(d.provenance.source_id.as_str()).copied(),
-                cfg,
-            )
-        })
+        .map(|d| verdict(d, &ctx, by_id.get(d.provenance.source_id.as_str()).copied()))
         .collect()
 }
 
 type Readings = HashMap<(String, String), FileReading>;
+
+/// What one run shares across documents.
+struct Ctx<'a> {
+    readings: Readings,
+    cfg: &'a LicenseConfig,
+    /// Text matches of header comments, by the header text without its copyright lines: a
+    /// project that puts the same notice atop every file is matched once, not once per file.
+    header_matches: Mutex<HashMap<String, TextMatch>>,
+}
 
 fn read_all_evidence(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Readings {
     evidence
@@ -808,12 +835,8 @@ fn read_all_evidence(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Readings
 }
 
 /// The verdict for one document.
-fn verdict(
-    doc: &Document,
-    readings: &Readings,
-    source: Option<&Source>,
-    cfg: &LicenseConfig,
-) -> LicenseVerdict {
+fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict {
+    let (readings, cfg) = (&ctx.readings, ctx.cfg);
     let p = &doc.provenance;
     let mut items: Vec<Item> = Vec::new();
     let mut prose: Option<(String, FileReading)> = None;
@@ -879,8 +902,12 @@ fn verdict(
         }
     }
     let mut copyright: Vec<String> = Vec::new();
-    if p.unit_kind == UnitKind::File && p.source_kind != SourceKind::Jsonl {
-        let (header, cr) = read_header(doc, cfg);
+    // Header comments of code files (Markdown `#` lines are headings, not comments).
+    let prose_file = [".md", ".markdown", ".mdx", ".rst", ".txt"]
+        .iter()
+        .any(|e| p.path.to_ascii_lowercase().ends_with(e));
+    if p.unit_kind == UnitKind::File && p.source_kind != SourceKind::Jsonl && !prose_file {
+        let (header, cr) = read_header(doc, ctx);
         copyright = cr;
         if let Some(h) = header {
             let path = p.path.clone();
