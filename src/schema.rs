@@ -25,6 +25,14 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "source-manifest.schema.json",
             to(schema_for!(crate::ingest::manifest::RawManifest)),
         ),
+        (
+            "license-policy.schema.json",
+            to(schema_for!(crate::audit::policy::PolicyFile)),
+        ),
+        (
+            "license-verdict.schema.json",
+            to(schema_for!(crate::audit::license::LicenseVerdict)),
+        ),
     ]
 }
 

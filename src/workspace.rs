@@ -276,6 +276,12 @@ pub fn init(dir: &Path) -> Result<(), WorkspaceError> {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     fs_err::write(dir.join(CONFIG_FILE), DEFAULT_CONFIG)?;
+    fs_err::write(
+        dir.join(crate::audit::policy::POLICY_PATH),
+        crate::audit::policy::DEFAULT_POLICY,
+    )?;
+    crate::render::write_builtin_templates(&dir.join("dataset").join("templates"))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     fs_err::write(dir.join("sources").join("README.md"), SOURCES_README)?;
     fs_err::write(dir.join("dataset").join(".gitignore"), "# Bulky tables are rebuilt by vcurate; snapshot.toml files are meant to be committed.\n/store/\n/snapshots/*/*.parquet\n/snapshots/*/attributes/\n/snapshots/*/reports/\n")?;
     fs_err::write(dir.join(".gitignore"), "/.vcurate/\n")?;

@@ -29,6 +29,7 @@ pub struct AuditConfig {
     pub exact_dedup: NormalizeOptions,
     pub near_dedup: NearDedupSettings,
     pub contamination: ContaminationSettings,
+    pub license: super::license::LicenseConfig,
 }
 
 impl Default for AuditConfig {
@@ -45,6 +46,7 @@ impl Default for AuditConfig {
             exact_dedup: NormalizeOptions::default(),
             near_dedup: NearDedupSettings::default(),
             contamination: ContaminationSettings::default(),
+            license: super::license::LicenseConfig::default(),
         }
     }
 }

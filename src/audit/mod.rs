@@ -5,8 +5,14 @@ pub mod cluster;
 pub mod config;
 pub mod contamination;
 pub mod hashing;
+pub mod license;
+pub mod license_expr;
+pub mod license_report;
 pub mod luau_lex;
 pub mod minhash;
 pub mod normalize;
+pub mod policy;
 pub mod run;
 pub mod split;
+#[cfg(test)]
+pub(crate) mod test_support;

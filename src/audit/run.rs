@@ -23,6 +23,7 @@ use crate::workspace::Workspace;
 
 /// The audits, in the order they run.
 pub const AUDITS: &[&str] = &[
+    "license",
     "density",
     "quality",
     "exact-dedup",
@@ -308,10 +309,16 @@ fn run_one(
             .map(|(i, s)| (s, i as u64))
             .collect()
     };
+    // Keeper rank, lower is better: not dropped by an earlier audit, then the clearest and most
+    // permissive license (from the license audit, when it has run), then source order.
+    let permissive = license_permissiveness(ws, docs)?;
     let rank: Vec<u64> = docs
         .iter()
-        .map(|d| {
-            (earlier.contains(&d.id) as u64) << 32 | source_order[d.provenance.source_id.as_str()]
+        .enumerate()
+        .map(|(i, d)| {
+            ((earlier.contains(&d.id) as u64) << 40)
+                | ((7 - permissive[i] as u64) << 32)
+                | source_order[d.provenance.source_id.as_str()]
         })
         .collect();
     let describe = |i: usize| {
@@ -321,6 +328,75 @@ fn run_one(
         )
     };
     match name {
+        "license" => {
+            let evidence = snapshot::all_evidence(&ws.store_dir())?;
+            let sources = crate::ingest::load_sources(ws, &[]).map_err(|e| failed(name, e))?;
+            let policy =
+                super::policy::Policy::for_workspace(&ws.root).map_err(|e| failed(name, e))?;
+            let verdicts = super::license::detect(docs, &evidence, &sources, &cfg.license);
+            let by_id: BTreeMap<&str, &super::license::LicenseVerdict> =
+                verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
+            let mut excluded = Vec::new();
+            let (mut spdx, mut confidence, mut status, mut conflicts, mut json_v) =
+                (vec![], vec![], vec![], vec![], vec![]);
+            let mut profile_cols: BTreeMap<&str, (Vec<String>, Vec<bool>, Vec<String>)> =
+                BTreeMap::new();
+            for d in docs {
+                let v = by_id
+                    .get(d.id.as_str())
+                    .ok_or_else(|| failed(name, format!("no verdict for document {}", d.id)))?;
+                spdx.push(v.spdx.clone());
+                confidence.push(v.confidence);
+                status.push(
+                    serde_json::to_value(v.status)
+                        .ok()
+                        .and_then(|s| s.as_str().map(String::from))
+                        .unwrap_or_default(),
+                );
+                conflicts.push(v.conflicts.join("; "));
+                json_v.push(serde_json::to_string(v).expect("verdict serializes"));
+                for profile in ["train", "publish"] {
+                    let dec = policy.decide(profile, v, d);
+                    let cols = profile_cols.entry(profile).or_default();
+                    let class = serde_json::to_value(dec.class)
+                        .ok()
+                        .and_then(|s| s.as_str().map(String::from))
+                        .unwrap_or_default();
+                    if profile == "train" && !dec.allowed {
+                        excluded.push(Excluded {
+                            id: d.id.clone(),
+                            step: name.into(),
+                            reason: format!("license_{class}"),
+                            detail: format!("{} under profile `train`: {}", v.spdx, dec.reason),
+                        });
+                    }
+                    cols.0.push(class);
+                    cols.1.push(dec.allowed);
+                    cols.2.push(dec.reason);
+                }
+            }
+            let mut columns = vec![
+                ids(docs),
+                source_col(docs),
+                Column::new("spdx".into(), spdx),
+                Column::new("confidence".into(), confidence),
+                Column::new("status".into(), status),
+                Column::new("conflicts".into(), conflicts),
+            ];
+            for (profile, (class, allowed, reason)) in profile_cols {
+                columns.push(Column::new(format!("{profile}_class").into(), class));
+                columns.push(Column::new(format!("{profile}_allowed").into(), allowed));
+                columns.push(Column::new(format!("{profile}_reason").into(), reason));
+            }
+            columns.push(Column::new("verdict".into(), json_v));
+            let df = DataFrame::new(docs.len(), columns)?;
+            let summary = json!({"per_license": per_license(&df)?, "unresolved": verdicts.iter().filter(|v| v.status == super::license::Status::Unresolved).count(), "with_conflicts": verdicts.iter().filter(|v| !v.conflicts.is_empty()).count()});
+            Ok(AuditOutput {
+                attributes: df,
+                excluded,
+                summary,
+            })
+        }
         "density" => {
             let lines: Vec<u32> = docs.par_iter().map(luau_code_lines).collect();
             let passes: Vec<bool> = lines.iter().map(|&n| n >= cfg.min_code_lines).collect();
@@ -675,6 +751,54 @@ fn run_one(
         }
         other => Err(AuditError::Unknown(other.into())),
     }
+}
+
+/// Documents per concluded license, with how many each profile allows (a Polars group-by).
+fn per_license(df: &DataFrame) -> Result<Value, AuditError> {
+    let g = df
+        .clone()
+        .lazy()
+        .group_by([col("spdx")])
+        .agg([
+            len().alias("documents"),
+            col("train_allowed").sum().alias("train_allowed"),
+            col("publish_allowed").sum().alias("publish_allowed"),
+        ])
+        .sort(["spdx"], Default::default())
+        .collect()?;
+    let mut rows = Vec::new();
+    for i in 0..g.height() {
+        let get = |c: &str| g.column(c).and_then(|c| c.get(i).map(|v| v.to_string()));
+        rows.push(json!({"spdx": get("spdx")?.trim_matches('"'), "documents": get("documents")?.parse::<u64>().unwrap_or(0), "train_allowed": get("train_allowed")?.parse::<u64>().unwrap_or(0), "publish_allowed": get("publish_allowed")?.parse::<u64>().unwrap_or(0)}));
+    }
+    Ok(Value::Array(rows))
+}
+
+/// Permissiveness (0..=6) of each document's concluded license, 0 when the license audit has
+/// not run.
+fn license_permissiveness(ws: &Workspace, docs: &[Document]) -> Result<Vec<u8>, AuditError> {
+    let p = audit_dir(ws).join("attributes").join("license.parquet");
+    let mut by_id = BTreeMap::new();
+    if p.exists() {
+        let df = snapshot::read_parquet(&p)?;
+        for (id, spdx) in df
+            .column("id")?
+            .str()?
+            .iter()
+            .zip(df.column("spdx")?.str()?.iter())
+        {
+            if let (Some(id), Some(spdx)) = (id, spdx) {
+                by_id.insert(
+                    id.to_string(),
+                    super::license_expr::permissiveness(spdx).min(6),
+                );
+            }
+        }
+    }
+    Ok(docs
+        .iter()
+        .map(|d| by_id.get(&d.id).copied().unwrap_or(0))
+        .collect())
 }
 
 /// Per-document cluster columns of a dedup audit, and the members it drops.

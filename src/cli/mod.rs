@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 pub mod audit;
 pub mod bench;
 pub mod eval;
+pub mod export;
 pub mod ingest;
 pub mod init;
+pub mod license;
 pub mod progress;
 pub mod quickstart;
 pub mod report;
@@ -51,8 +53,12 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Audit ingested documents: code density, quality, exact/near dedup, contamination, splits.
     Audit(audit::AuditArgs),
+    /// License reports (csv, json, SPDX 2.3) with per-file evidence, and the NOTICE.
+    License(license::LicenseArgs),
     /// Freeze, list, show and compare immutable, content-addressed snapshots.
     Snapshot(snapshot::SnapshotArgs),
+    /// Export a snapshot as JSONL for mlx-lm and others, with provenance, dataset card, NOTICE.
+    Export(export::ExportArgs),
     /// Write a self-contained HTML report with plots for a snapshot.
     Report(report::ReportArgs),
     /// List sources with their locked and ingested commits and counts.
@@ -75,7 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources(args) => sources::run(dir, args),
         Command::Audit(args) => audit::run(dir, args),
         Command::Snapshot(args) => snapshot::run(dir, args),
+        Command::License(args) => license::run(dir, args),
         Command::Report(args) => report::run(dir, args),
+        Command::Export(args) => export::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

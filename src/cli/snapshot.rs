@@ -108,6 +108,84 @@ pub fn run(dir: Option<&Path>, args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Renders training examples from the documents no audit dropped: the templates of
+/// `dataset/templates/` (the built-ins when there are none), the code-density rule on every
+/// example, licenses from the license audit. Returns the examples table (one row per example,
+/// its split from its documents, the full record as JSON) and the render exclusions.
+fn render(
+    ws: &Workspace,
+    documents: &[crate::core::Document],
+    excluded: &[Verdict],
+    splits: &BTreeMap<String, String>,
+    attributes: &[(String, polars::prelude::DataFrame)],
+) -> anyhow::Result<(polars::prelude::DataFrame, polars::prelude::DataFrame)> {
+    use crate::render::{render_examples, RenderOptions};
+    use polars::prelude::*;
+    let dir = ws.dataset_dir().join("templates");
+    let registry = match crate::render::Registry::load_dir(&dir) {
+        Ok(r) if !r.templates().is_empty() => r,
+        _ => crate::render::Registry::builtin()?,
+    };
+    let mut dropped: BTreeMap<&str, String> = BTreeMap::new();
+    for v in excluded {
+        dropped
+            .entry(v.id.as_str())
+            .or_insert_with(|| format!("{}: {} ({})", v.reason, v.detail, v.step));
+    }
+    let mut licenses = BTreeMap::new();
+    if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "license") {
+        for (id, spdx) in df
+            .column("id")?
+            .str()?
+            .iter()
+            .zip(df.column("spdx")?.str()?.iter())
+        {
+            if let (Some(id), Some(spdx)) = (id, spdx) {
+                licenses.insert(id.to_string(), vec![spdx.to_string()]);
+            }
+        }
+    }
+    let opts = RenderOptions {
+        min_code_lines: ws.config.audit.min_code_lines,
+        licenses,
+        ..RenderOptions::default()
+    };
+    let gate = |d: &crate::core::Document| match dropped.get(d.id.as_str()) {
+        Some(why) => Err(why.clone()),
+        None => Ok(()),
+    };
+    let out = render_examples(documents, &registry, &opts, &gate);
+    // An example belongs to the split of its documents (they share one: splits group them).
+    let split_of = |doc_ids: &[String]| {
+        doc_ids
+            .iter()
+            .find_map(|d| splits.get(d))
+            .cloned()
+            .unwrap_or_else(|| "train".into())
+    };
+    let ex = &out.examples;
+    let examples = df!(
+        "id" => ex.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        "split" => ex.iter().map(|e| split_of(&e.doc_ids)).collect::<Vec<_>>(),
+        "template" => ex.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
+        "template_hash" => ex.iter().map(|e| e.template_hash.clone()).collect::<Vec<_>>(),
+        "task" => ex.iter().map(|e| e.task.clone()).collect::<Vec<_>>(),
+        "doc_ids" => ex.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
+        "code_lines" => ex.iter().map(|e| e.code_lines).collect::<Vec<_>>(),
+        "tokens" => ex.iter().map(|e| e.tokens).collect::<Vec<_>>(),
+        "record" => ex.iter().map(|e| serde_json::to_string(e).expect("example serializes")).collect::<Vec<_>>(),
+    )?;
+    let x = &out.excluded;
+    let render_excluded = df!(
+        "doc_ids" => x.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
+        "template" => x.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
+        "step" => x.iter().map(|e| e.step.clone()).collect::<Vec<_>>(),
+        "reason" => x.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(),
+        "detail" => x.iter().map(|e| e.detail.clone()).collect::<Vec<_>>(),
+    )?;
+    Ok((examples, render_excluded))
+}
+
 /// Gathers the inputs of a snapshot from the workspace and freezes them.
 pub fn create(
     ws: &Workspace,
@@ -190,6 +268,8 @@ pub fn create(
     } else {
         Vec::new()
     };
+    let (examples, render_excluded) = render(ws, &documents, &excluded, &splits, &attributes)?;
+    attributes.push(("render-excluded".to_string(), render_excluded));
     let inputs = FreezeInputs {
         documents,
         excluded,
@@ -197,7 +277,7 @@ pub fn create(
         attributes,
         policy,
         templates,
-        examples: None,
+        examples: Some(examples),
         flags,
     };
     let created = crate::ingest::default_ingest_time();

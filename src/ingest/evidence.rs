@@ -2,6 +2,11 @@
 //! any ancestor folder, READMEs that talk about licensing (weak), and `SPDX-License-Identifier`
 //! tags and license header comments in the file itself.
 //!
+//! Evidence inside a test-fixture folder (`tests/fixtures/x/package.json`, `spec/...`,
+//! `__fixtures__/`, `testdata/`) is test data that imitates a package: it is a candidate only for
+//! files below it, like any folder evidence, and `fixture_root` lets the audit mark it so it never
+//! stands in for the license of the repository around it.
+//!
 //! This module only collects candidates with where they were found. It never decides what the
 //! license of a file is: that is the license audit's job, with the full evidence table.
 
@@ -46,6 +51,39 @@ pub fn evidence_kind(path: &str) -> Option<CandidateKind> {
         return Some(CandidateKind::LicenseFile);
     }
     (upper == "README").then_some(CandidateKind::Readme)
+}
+
+/// Folder names whose contents are tests or test data, not part of the package they sit in.
+const FIXTURE_DIRS: &[&str] = &[
+    "fixtures",
+    "fixture",
+    "__fixtures__",
+    "testdata",
+    "test-data",
+    "test_data",
+    "tests",
+    "test",
+    "__tests__",
+    "spec",
+    "specs",
+];
+
+/// The test/fixture folder an evidence path lies in (the path up to and including the first
+/// such folder), or None. `tests/fixtures/x/package.json` -> `tests`; a root `LICENSE` -> None.
+pub fn fixture_root(path: &str) -> Option<&str> {
+    let mut end = 0;
+    for part in path.split('/') {
+        let next = end + part.len();
+        // The file name itself is not a folder.
+        if next >= path.len() {
+            return None;
+        }
+        if FIXTURE_DIRS.contains(&part.to_ascii_lowercase().as_str()) {
+            return Some(&path[..next]);
+        }
+        end = next + 1;
+    }
+    None
 }
 
 /// The folder part of a path ("" for the root).
@@ -280,6 +318,51 @@ mod tests {
         assert!(tree_candidates("otherwise.lua", &evidence)
             .iter()
             .all(|c| c.path != "other/LICENSE"));
+    }
+
+    #[test]
+    fn fixture_manifests_apply_only_below_their_folder() {
+        for (p, want) in [
+            ("tests/fixtures/gpl-pkg/package.json", Some("tests")),
+            ("spec/pkg/wally.toml", Some("spec")),
+            ("src/__fixtures__/a/package.json", Some("src/__fixtures__")),
+            ("lib/testdata/Cargo.toml", Some("lib/testdata")),
+            ("package.json", None),
+            ("Packages/_Index/x/wally.toml", None),
+            ("src/tests.lua", None),
+            ("tests", None),
+        ] {
+            assert_eq!(fixture_root(p), want, "{p}");
+        }
+        let evidence = vec![
+            ev("LICENSE", "MIT License\n"),
+            ev(
+                "tests/fixtures/gpl-pkg/package.json",
+                r#"{"name":"gpl-pkg","license":"GPL-3.0-only"}"#,
+            ),
+        ];
+        // The repository's own files never see the fixture's manifest ...
+        for doc in [
+            "src/init.lua",
+            "tests/run.lua",
+            "tests/fixtures/other/a.lua",
+        ] {
+            let c = tree_candidates(doc, &evidence);
+            assert!(
+                c.iter().all(|c| c.kind != CandidateKind::PackageManifest),
+                "{doc}: {c:?}"
+            );
+        }
+        // ... files inside the fixture do, next to the root license.
+        let c = tree_candidates("tests/fixtures/gpl-pkg/index.lua", &evidence);
+        let kinds: Vec<_> = c.iter().map(|c| (c.kind, c.value.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (CandidateKind::LicenseFile, "MIT License"),
+                (CandidateKind::PackageManifest, "GPL-3.0-only")
+            ]
+        );
     }
 
     #[test]

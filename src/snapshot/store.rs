@@ -479,6 +479,15 @@ pub fn read_evidence(path: &Path) -> Result<Vec<EvidenceFile>, StoreError> {
         .collect())
 }
 
+/// All license evidence files of all stored sources.
+pub fn all_evidence(store: &Path) -> Result<Vec<EvidenceFile>, StoreError> {
+    let mut out = Vec::new();
+    for p in table_paths(store, "evidence") {
+        out.extend(read_evidence(&p)?);
+    }
+    Ok(out)
+}
+
 /// All current documents of all stored sources, in source-id order.
 pub fn all_documents(store: &Path) -> Result<Vec<Document>, StoreError> {
     let mut out = Vec::new();

@@ -60,6 +60,22 @@ fn planted(dir: &Path) -> std::path::PathBuf {
         &ws.join("sources/a.toml"),
         &format!("kind = \"local\"\npath = \"{}\"\n", a.display()),
     );
+    // Open-source code whose own header puts it under a license the policy denies.
+    let c = dir.join("c");
+    write(
+        &c.join("agpl.luau"),
+        &format!(
+            "-- SPDX-License-Identifier: AGPL-3.0-only\n{}",
+            MODULE.replace("Stack", "Heap")
+        ),
+    );
+    write(
+        &ws.join("sources/c.toml"),
+        &format!(
+            "kind = \"local\"\npath = \"{}\"\nrights-basis = \"open_source\"\n",
+            c.display()
+        ),
+    );
     write(
         &ws.join("sources/b.toml"),
         &format!("kind = \"local\"\npath = \"{}\"\n", b.display()),
@@ -68,7 +84,7 @@ fn planted(dir: &Path) -> std::path::PathBuf {
     write(&ws.join("chat.jsonl"), &format!("{chat}\n"));
     write(
         &ws.join("sources/chat.toml"),
-        "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\n",
+        "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n",
     );
     write(
         &ws.join("evals/bench.jsonl"),
@@ -128,6 +144,7 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
     let key = |s: &str, p: &str| (s.to_string(), p.to_string());
     let expected: BTreeMap<(String, String), String> = [
         (key("a", "tiny.luau"), "too_few_code_lines"),
+        (key("c", "agpl.luau"), "license_deny"),
         (key("a", "notes.md"), "too_few_code_lines"),
         (key("a", "broken.luau"), "parse_failed"),
         (key("a", "nobreak.luau"), "compile_failed"),
@@ -153,7 +170,7 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
     assert_eq!(kept, vec!["a:Stack.luau"]);
 
     // Contamination names the task and the items that contaminate it.
-    let contamination = &summaries[4]["summary"]["per_task"][0];
+    let contamination = &summaries[5]["summary"]["per_task"][0];
     assert_eq!(contamination["task"], "bench/chunk-1");
     let contaminating: Vec<&str> = contamination["documents"]
         .as_array()
@@ -168,7 +185,7 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
     );
 
     // Splits: every document assigned, no exact or near duplicate across splits.
-    let splits = &summaries[5]["summary"];
+    let splits = &summaries[6]["summary"];
     assert_eq!(splits["clean"], true);
     let counts = &splits["counts"];
     assert_eq!(
