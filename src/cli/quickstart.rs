@@ -37,23 +37,53 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         snap.id, c.documents, c.included, c.train, c.valid, c.test
     );
     let snaps = ws.dataset_dir().join("snapshots");
+    eprintln!("\n== report");
     let report = snaps.join(&snap.id).join("reports").join("report.html");
     crate::snapshot::write_atomic(&report, crate::report::render(&snaps, &snap.id)?.as_bytes())?;
+    eprintln!("wrote {}", report.display());
+    eprintln!("\n== export");
+    let export_dir = ws.root.join("exports").join(&snap.id);
+    let args = super::export::ExportArgs {
+        snapshot: snap.id.clone(),
+        format: crate::export::Format::Chat,
+        profile: "train".into(),
+        out: export_dir.clone(),
+        no_provenance: false,
+        drop_refused: false,
+        json: false,
+    };
+    super::export::run(Some(&ws.root), args)?;
+    let artifacts = [
+        ("sources", ws.sources_dir().display().to_string()),
+        ("lock file", ws.lock_path().display().to_string()),
+        (
+            "store",
+            format!(
+                "{} (Parquet: documents, skipped, evidence per source)",
+                ws.store_dir().display()
+            ),
+        ),
+        (
+            "audits",
+            format!(
+                "{} (attributes/, excluded/, summary/ per audit)",
+                crate::audit::run::audit_dir(&ws).display()
+            ),
+        ),
+        ("snapshot", snaps.join(&snap.id).display().to_string()),
+        ("report", report.display().to_string()),
+        (
+            "export",
+            format!(
+                "{} (mlx-lm chat JSONL, provenance sidecars, README.md, NOTICE, SHA256SUMS)",
+                export_dir.display()
+            ),
+        ),
+    ];
     eprintln!("\nArtifacts:");
-    eprintln!("  sources       {}", ws.sources_dir().display());
-    eprintln!("  lock file     {}", ws.lock_path().display());
-    eprintln!(
-        "  store         {} (Parquet: documents, skipped, evidence per source)",
-        ws.store_dir().display()
-    );
-    eprintln!(
-        "  audits        {} (attributes/, excluded/, summary/ per audit)",
-        crate::audit::run::audit_dir(&ws).display()
-    );
-    eprintln!(
-        "  snapshot      {}",
-        ws.dataset_dir().join("snapshots").join(&snap.id).display()
-    );
+    for (what, where_) in artifacts {
+        eprintln!("  {what:<13} {where_}");
+    }
     eprintln!(
         "\nNext: cd {} && vcurate sources && vcurate snapshot show {}",
         ws.root.display(),

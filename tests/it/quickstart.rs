@@ -31,7 +31,14 @@ fn quickstart_runs_the_pipeline_offline_and_the_report_renders_in_chromium() {
     let out = vcurate(tmp.path(), &["quickstart", "demo"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    for stage in ["== ingest", "== audit", "== snapshot", "Artifacts:"] {
+    for stage in [
+        "== ingest",
+        "== audit",
+        "== snapshot",
+        "== report",
+        "== export",
+        "Artifacts:",
+    ] {
         assert!(err.contains(stage), "{err}");
     }
     let ws = tmp.path().join("demo");
@@ -42,6 +49,14 @@ fn quickstart_runs_the_pipeline_offline_and_the_report_renders_in_chromium() {
         .collect();
     assert_eq!(snaps.len(), 1);
     let report = snaps[0].path().join("reports/report.html");
+    let export = ws.join("exports").join(snaps[0].file_name());
+    assert!(
+        std::fs::read_to_string(export.join("train.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+            > 0
+    );
     let html = std::fs::read_to_string(&report).unwrap();
     assert_eq!(html.matches("<figure class=\"plot\"").count(), 8);
     assert!(
