@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use crate::export::{export, DocOrigin, ExportExample, ExportOptions, Format};
 use crate::snapshot::{freeze, read_parquet};
@@ -49,19 +49,7 @@ pub fn run(dir: Option<&Path>, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let snaps = ws.dataset_dir().join("snapshots");
     let id = freeze::resolve(&snaps, &args.snapshot)?;
     let snap = snaps.join(&id);
-    let ex_path = snap.join("examples.parquet");
-    if !ex_path.exists() {
-        bail!("snapshot {id} has no examples table; re-create it with `vcurate snapshot create`");
-    }
-    let ex = read_parquet(&ex_path)?;
-    let (records, splits) = (strings(&ex, "record")?, strings(&ex, "split")?);
-    let mut examples = Vec::with_capacity(records.len());
-    for (r, split) in records.iter().zip(splits) {
-        let mut e: ExportExample = serde_json::from_str(r)
-            .with_context(|| format!("{}: a malformed example record", ex_path.display()))?;
-        e.split = split;
-        examples.push(e);
-    }
+    let examples = crate::export::load_examples(&snap)?;
     let docs = read_parquet(&snap.join("documents.parquet"))?;
     let (ids, sources, urls, paths) = (
         strings(&docs, "id")?,

@@ -20,6 +20,7 @@ pub mod report;
 pub mod schemas;
 pub mod snapshot;
 pub mod sources;
+pub mod train;
 
 /// Curate Roblox/Luau training data with per-file provenance.
 ///
@@ -59,6 +60,8 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Export a snapshot as JSONL for mlx-lm and others, with provenance, dataset card, NOTICE.
     Export(export::ExportArgs),
+    /// Fine-tune a LoRA adapter (Qwen3, candle on CPU) straight from a snapshot's examples.
+    Train(train::TrainArgs),
     /// Write a self-contained HTML report with plots for a snapshot.
     Report(report::ReportArgs),
     /// List sources with their locked and ingested commits and counts.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::License(args) => license::run(dir, args),
         Command::Report(args) => report::run(dir, args),
         Command::Export(args) => export::run(dir, args),
+        Command::Train(args) => train::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

@@ -109,6 +109,36 @@ pub struct ExportExample {
     pub split: String,
 }
 
+/// The examples of a snapshot folder, each with its split.
+pub fn load_examples(snapshot_dir: &Path) -> Result<Vec<ExportExample>, ExportError> {
+    let path = snapshot_dir.join("examples.parquet");
+    let bad = |m: String| ExportError::Malformed(path.clone(), m);
+    if !path.exists() {
+        return Err(ExportError::NoExamples(snapshot_dir.display().to_string()));
+    }
+    let df = crate::snapshot::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
+    let col = |n: &str| -> Result<Vec<String>, ExportError> {
+        Ok(df
+            .column(n)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect())
+    };
+    let (records, splits) = (col("record")?, col("split")?);
+    records
+        .iter()
+        .zip(splits)
+        .map(|(r, split)| {
+            let mut e: ExportExample = serde_json::from_str(r)
+                .map_err(|e| bad(format!("a malformed example record: {e}")))?;
+            e.split = split;
+            Ok(e)
+        })
+        .collect()
+}
+
 /// The line of an example in a format. The assistant turn is last in every chat line (mlx-lm
 /// masks and trains on what follows the prompt); completions fold system and user turns into
 /// the prompt; text joins the turns with role headers.

@@ -8,5 +8,6 @@ mod quickstart;
 mod render;
 mod schema;
 mod snapshot;
+mod train;
 mod util;
 mod workspace;

@@ -1,0 +1,169 @@
+//! `vcurate train`: fine-tune a LoRA adapter straight from a snapshot's examples (its train and
+//! valid splits), no JSONL round trip.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::train::candle::qwen3::{Qwen3, Qwen3Config};
+use crate::train::candle::CandleBackend;
+use crate::train::chat::{ChatFormatter, Message};
+use crate::train::config::TrainConfig;
+use crate::train::data::make_batches;
+use crate::workspace::Workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Snapshot id (or unique prefix) whose examples to train on.
+    #[arg(long)]
+    pub snapshot: String,
+    /// Training config (TOML; unknown keys are errors). Flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Hugging Face model folder: config.json, *.safetensors, tokenizer.json, tokenizer_config.json.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Where adapters (mlx/, peft/, best/), checkpoints and metrics.jsonl go.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Optimizer steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The resolved config: the file, then the flags.
+fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut cfg = match &args.config {
+        Some(p) => TrainConfig::from_file(p)?,
+        None => {
+            let (Some(model), Some(output)) = (&args.model, &args.output) else {
+                bail!("give --config FILE, or both --model DIR and --output DIR");
+            };
+            TrainConfig::from_toml_str(
+                &format!("model = {model:?}\noutput = {output:?}\n"),
+                Path::new("<flags>"),
+            )?
+        }
+    };
+    if let Some(m) = &args.model {
+        cfg.model = m.clone();
+    }
+    if let Some(o) = &args.output {
+        cfg.output = o.clone();
+    }
+    if let Some(s) = args.steps {
+        cfg.optim.steps = s;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::discover(dir)?;
+    let snaps = ws.dataset_dir().join("snapshots");
+    let id = crate::snapshot::freeze::resolve(&snaps, &args.snapshot)?;
+    let cfg = resolve(&args)?;
+    let examples = crate::export::load_examples(&snaps.join(&id))?;
+    let formatter = ChatFormatter::from_model_dir(&cfg.model).with_context(|| {
+        format!(
+            "loading the tokenizer and chat template from {}",
+            cfg.model.display()
+        )
+    })?;
+    let tokenize = |split: &str| -> anyhow::Result<Vec<_>> {
+        examples
+            .iter()
+            .filter(|e| e.split == split)
+            .map(|e| {
+                let msgs: Vec<Message> = e
+                    .messages
+                    .iter()
+                    .map(|m| Message {
+                        role: m.role.clone(),
+                        content: m.content.clone(),
+                    })
+                    .collect();
+                formatter
+                    .tokenize(&msgs)
+                    .with_context(|| format!("example {}", e.id))
+            })
+            .collect()
+    };
+    let (train, valid) = (tokenize("train")?, tokenize("valid")?);
+    if train.is_empty() {
+        bail!("snapshot {id} has no train examples");
+    }
+    let (train_batches, cut) = make_batches(
+        &train,
+        cfg.data.batch_size,
+        cfg.data.max_seq_len,
+        0,
+        cfg.seed,
+    );
+    let (valid_batches, _) = make_batches(
+        &valid,
+        cfg.data.batch_size,
+        cfg.data.max_seq_len,
+        0,
+        cfg.seed,
+    );
+    if cut.truncated > 0 || cut.dropped_no_target > 0 {
+        eprintln!("note: {} examples truncated to {} tokens ({} tokens cut), {} dropped with no assistant tokens left", cut.truncated, cfg.data.max_seq_len, cut.tokens_cut, cut.dropped_no_target);
+    }
+    let model_cfg = Qwen3Config::from_file(&cfg.model.join("config.json"))?;
+    let model = Qwen3::load(&cfg.model, &cfg.lora, cfg.seed, &candle_core::Device::Cpu)?;
+    let mut backend = CandleBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)?;
+    let bar = ProgressBar::with_draw_target(
+        Some(cfg.optim.steps as u64),
+        if args.json {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("train [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let mut tokens = 0usize;
+    let report = crate::train::fit::fit(
+        &mut backend,
+        &cfg,
+        &train_batches,
+        &valid_batches,
+        model_cfg.num_hidden_layers,
+        &cfg.model.display().to_string(),
+        |log| {
+            tokens += log.tokens;
+            bar.set_position(log.step as u64 + 1);
+            bar.set_message(format!(
+                "loss {:.4}  {:.0} tok/s",
+                log.loss,
+                tokens as f64 / started.elapsed().as_secs_f64().max(1e-9)
+            ));
+        },
+    )?;
+    bar.finish_and_clear();
+    let summary = serde_json::json!({
+        "snapshot": id,
+        "train_examples": train.len(),
+        "valid_examples": valid.len(),
+        "steps_run": report.steps_run,
+        "last_loss": report.last_loss,
+        "best_val_loss": report.best_val_loss,
+        "tokens_per_s": report.tokens_per_s,
+        "output": cfg.output,
+    });
+    if args.json {
+        super::print_json(&summary)?;
+    } else {
+        eprintln!("trained {} steps on snapshot {id} ({} train / {} valid examples): last loss {:.4}; adapters in {}", report.steps_run, train.len(), valid.len(), report.last_loss, cfg.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

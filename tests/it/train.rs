@@ -1,0 +1,136 @@
+//! `vcurate train` from a snapshot made by the quickstart sample, on a tiny random Qwen3 with a
+//! tiny BPE tokenizer, both written by the test (no model hub is reachable).
+
+use std::path::Path;
+
+use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, TokenizerBuilder};
+
+use crate::util::{stderr, vcurate};
+
+/// ChatML, as Qwen's chat template renders it.
+const TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+
+fn tiny_model(dir: &Path) {
+    let mut trainer = BpeTrainerBuilder::new()
+        .vocab_size(300)
+        .min_frequency(1)
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .special_tokens(vec![
+            AddedToken::from("<|im_start|>", true),
+            AddedToken::from("<|im_end|>", true),
+        ])
+        .build();
+    let mut tok: tokenizers::TokenizerImpl<
+        BPE,
+        tokenizers::NormalizerWrapper,
+        ByteLevel,
+        tokenizers::PostProcessorWrapper,
+        ByteLevel,
+    > = TokenizerBuilder::new()
+        .with_model(BPE::default())
+        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
+        .with_decoder(Some(ByteLevel::default()))
+        .build()
+        .unwrap();
+    let corpus = [
+        "local Players = game:GetService(\"Players\")",
+        "function M.new() return setmetatable({}, M) end",
+        "How do I use a RemoteEvent in Roblox?",
+    ];
+    tok.train(&mut trainer, corpus.iter()).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    tok.save(dir.join("tokenizer.json"), false).unwrap();
+    let cfg = serde_json::json!({"chat_template": TEMPLATE, "eos_token": "<|im_end|>"});
+    std::fs::write(dir.join("tokenizer_config.json"), cfg.to_string()).unwrap();
+    let config: vcurate::train::candle::qwen3::Qwen3Config = serde_json::from_value(serde_json::json!({
+        "model_type": "qwen3", "vocab_size": 320, "hidden_size": 32, "intermediate_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+        "rope_theta": 10000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": false
+    }))
+    .unwrap();
+    vcurate::train::candle::qwen3::write_random_checkpoint(
+        dir,
+        &config,
+        7,
+        candle_core::DType::F32,
+    )
+    .unwrap();
+}
+
+#[test]
+fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(vcurate(tmp.path(), &["quickstart", "demo"])
+        .status
+        .success());
+    let ws = tmp.path().join("demo");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let model = tmp.path().join("model");
+    tiny_model(&model);
+    let out_dir = tmp.path().join("adapter");
+    let config = tmp.path().join("train.toml");
+    std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\"]\n[optim]\nlr = 1e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 128\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
+    let out = vcurate(
+        &ws,
+        &[
+            "train",
+            "--snapshot",
+            &id,
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["steps_run"], 3);
+    assert!(
+        report["train_examples"].as_u64().unwrap() > 0
+            && report["valid_examples"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert!(report["last_loss"].as_f64().unwrap().is_finite());
+    for f in [
+        "mlx/adapters.safetensors",
+        "mlx/adapter_config.json",
+        "peft/adapter_model.safetensors",
+        "peft/adapter_config.json",
+        "metrics.jsonl",
+        "config.toml",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"loss\""))
+            .count(),
+        3
+    );
+
+    // Flags override the file; a misspelled config key is an error naming it.
+    std::fs::write(
+        &config,
+        format!(
+            "model = {model:?}\noutput = {out_dir:?}\n[optim]\nsteps = 1\nlearning_rate = 0.1\n"
+        ),
+    )
+    .unwrap();
+    let out = vcurate(
+        &ws,
+        &[
+            "train",
+            "--snapshot",
+            &id,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("learning_rate"), "{}", stderr(&out));
+}
