@@ -118,6 +118,7 @@ fn render(
     excluded: &[Verdict],
     splits: &BTreeMap<String, String>,
     attributes: &[(String, polars::prelude::DataFrame)],
+    allow_contaminated: bool,
 ) -> anyhow::Result<(polars::prelude::DataFrame, polars::prelude::DataFrame)> {
     use crate::render::{render_examples, RenderOptions};
     use polars::prelude::*;
@@ -154,7 +155,48 @@ fn render(
         Some(why) => Err(why.clone()),
         None => Ok(()),
     };
-    let out = render_examples(documents, &registry, &opts, &gate);
+    let mut out = render_examples(documents, &registry, &opts, &gate);
+    // Templates add text of their own: scan every rendered example against the eval sets too.
+    if !allow_contaminated {
+        let tasks = crate::audit::run::load_eval_tasks(ws)?;
+        let index = crate::audit::contamination::ContaminationIndex::build(
+            &tasks,
+            &ws.config.audit.contamination.to_config(),
+        )?;
+        let texts: Vec<String> = out
+            .examples
+            .iter()
+            .map(|e| {
+                e.messages
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let hits = index.scan_many(&refs);
+        let mut kept = Vec::new();
+        for (e, h) in std::mem::take(&mut out.examples).into_iter().zip(hits) {
+            match h.first() {
+                None => kept.push(e),
+                Some(hit) => out.excluded.push(crate::render::Excluded {
+                    doc_ids: e.doc_ids.clone(),
+                    example_id: Some(e.id.clone()),
+                    template: Some(e.template.clone()),
+                    item: e.item.clone(),
+                    step: "contamination".into(),
+                    reason: "contaminated".into(),
+                    detail: format!(
+                        "the rendered example shares text with eval task {}: \"{}\"",
+                        hit.task_id,
+                        hit.matched.chars().take(120).collect::<String>()
+                    ),
+                }),
+            }
+        }
+        out.examples = kept;
+    }
     // An example belongs to the split of its documents (they share one: splits group them).
     let split_of = |doc_ids: &[String]| {
         doc_ids
@@ -268,7 +310,14 @@ pub fn create(
     } else {
         Vec::new()
     };
-    let (examples, render_excluded) = render(ws, &documents, &excluded, &splits, &attributes)?;
+    let (examples, render_excluded) = render(
+        ws,
+        &documents,
+        &excluded,
+        &splits,
+        &attributes,
+        allow_contaminated,
+    )?;
     attributes.push(("render-excluded".to_string(), render_excluded));
     let inputs = FreezeInputs {
         documents,

@@ -154,3 +154,81 @@ fn diff_says_what_changed_and_why() {
     ));
     assert!(text.contains("sources moved: [git]"), "{text}");
 }
+
+#[test]
+fn rendered_examples_are_scanned_for_contamination_and_the_override_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prompt = "Write a Luau function called chunkArray that splits an array into consecutive chunks of a given size and returns a new array of those chunks";
+    let ws = workspace(&tmp.path().join("w"));
+    write(&tmp.path().join("code/M.luau"), &module("M", "print(M)"));
+    write(
+        &ws.join("sources/code.toml"),
+        &format!(
+            "kind = \"local\"\npath = \"{}\"\n",
+            tmp.path().join("code").display()
+        ),
+    );
+    write(
+        &ws.join("evals/bench.jsonl"),
+        &format!(
+            "{}\n",
+            serde_json::json!({"id": "chunk", "category": "tables", "difficulty": "easy", "prompt": prompt, "expected_patterns": []})
+        ),
+    );
+    let mut cfg = std::fs::read_to_string(ws.join("vcurate.toml")).unwrap();
+    cfg.push_str(
+        "\n[[eval-sets]]\nname = \"bench\"\npath = \"evals/bench.jsonl\"\nformat = \"plain\"\n",
+    );
+    write(&ws.join("vcurate.toml"), &cfg);
+    // A user template that leaks the benchmark prompt into every example it renders: the
+    // document is clean, the example is not.
+    write(&ws.join("dataset/templates/leaky.toml"), "task = \"leaky\"\ndescription = \"leaks\"\nroles = [\"user\", \"assistant\"]\nfor-each = \"document\"\n[applies-to]\nunit-kinds = [\"file\"]\n");
+    write(&ws.join("dataset/templates/leaky.j2"), &format!("{{% block user %}}{prompt}{{% endblock %}}\n{{% block assistant %}}{{{{ doc.text | fence(\"luau\") }}}}{{% endblock %}}\n"));
+    for args in [&["ingest"][..], &["audit"][..]] {
+        let out = vcurate(&ws, args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let templates = |snap: &serde_json::Value| -> Vec<String> {
+        let dir = ws
+            .join("dataset/snapshots")
+            .join(snap["id"].as_str().unwrap());
+        let df = vcurate::snapshot::read_parquet(&dir.join("examples.parquet")).unwrap();
+        df.column("template")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|t| t.unwrap().to_string())
+            .collect()
+    };
+    let clean = create(&ws);
+    let t = templates(&clean);
+    assert!(!t.is_empty() && !t.iter().any(|t| t == "leaky"), "{t:?}");
+    let dir = ws
+        .join("dataset/snapshots")
+        .join(clean["id"].as_str().unwrap());
+    let render_excluded =
+        vcurate::snapshot::read_parquet(&dir.join("attributes/render-excluded.parquet")).unwrap();
+    let steps: Vec<String> = render_excluded
+        .column("step")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    assert!(steps.iter().any(|s| s == "contamination"), "{steps:?}");
+
+    let out = vcurate(
+        &ws,
+        &["snapshot", "create", "--allow-contaminated", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let overridden: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(overridden["id"], clean["id"]);
+    assert_eq!(
+        overridden["flags"],
+        serde_json::json!(["allow-contaminated"])
+    );
+    assert!(templates(&overridden).iter().any(|t| t == "leaky"));
+}
