@@ -95,6 +95,13 @@ pub fn run(dir: Option<&Path>, args: SnapshotArgs) -> anyhow::Result<ExitCode> {
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{} -> {}: {} changes; policy changed: {}; templates changed: [{}]; sources moved: [{}]", d.a, d.b, d.entries.len(), d.policy_changed, d.templates_changed.join(", "), d.sources_moved.join(", "))?;
+                for e in &d.examples {
+                    writeln!(
+                        out,
+                        "example {:<8} {} ({})  {}",
+                        e.change, e.id, e.template, e.why
+                    )?;
+                }
                 for e in &d.entries {
                     writeln!(
                         out,

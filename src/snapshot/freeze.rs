@@ -331,6 +331,15 @@ pub struct DiffEntry {
     pub why: String,
 }
 
+/// One training example added to or removed from a snapshot, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExampleDiff {
+    pub id: String,
+    pub template: String,
+    pub change: String,
+    pub why: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SnapshotDiff {
     pub a: String,
@@ -339,6 +348,41 @@ pub struct SnapshotDiff {
     pub templates_changed: Vec<String>,
     pub sources_moved: Vec<String>,
     pub entries: Vec<DiffEntry>,
+    /// Examples added or removed (an example's id covers its text, template and documents, so a
+    /// changed example is one removal and one addition).
+    pub examples: Vec<ExampleDiff>,
+}
+
+/// (template, doc ids) of each example of a snapshot, by example id.
+fn example_rows(
+    dir: &Path,
+    id: &str,
+) -> Result<BTreeMap<String, (String, Vec<String>)>, SnapshotError> {
+    let p = dir.join(id).join("examples.parquet");
+    if !p.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let df = read_parquet(&p)?;
+    let s = |n: &str| -> Result<Vec<String>, SnapshotError> {
+        Ok(df
+            .column(n)?
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect())
+    };
+    let (ids, templates, docs) = (s("id")?, s("template")?, s("doc_ids")?);
+    Ok((0..df.height())
+        .map(|i| {
+            (
+                ids[i].clone(),
+                (
+                    templates[i].clone(),
+                    docs[i].split(',').map(String::from).collect(),
+                ),
+            )
+        })
+        .collect())
 }
 
 struct Row {
@@ -515,6 +559,65 @@ pub fn diff(dir: &Path, a: &str, b: &str) -> Result<SnapshotDiff, SnapshotError>
         .filter(|e| e.change == "added" && changed.contains(&key(e)))
     {
         e.change = "changed".into();
+        if !sources_moved.contains(&e.source_id) {
+            e.why = "content changed".into();
+        }
+    }
+    // Why examples appeared or disappeared: their template, their documents, or the policy.
+    let (ea, eb) = (example_rows(dir, &a)?, example_rows(dir, &b)?);
+    let doc_why: BTreeMap<&str, &DiffEntry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let by_path: BTreeMap<(&str, &str), &DiffEntry> = entries
+        .iter()
+        .map(|e| ((e.source_id.as_str(), e.path.as_str()), e))
+        .collect();
+    let explain = |template: &str, docs: &[String], rows: &BTreeMap<String, Row>| -> String {
+        if templates_changed
+            .iter()
+            .any(|t| t.starts_with(&format!("{template}.")))
+        {
+            return format!("template {template} changed");
+        }
+        for d in docs {
+            let entry = doc_why.get(d.as_str()).copied().or_else(|| {
+                rows.get(d).and_then(|r| {
+                    by_path
+                        .get(&(r.source_id.as_str(), r.path.as_str()))
+                        .copied()
+                })
+            });
+            if let Some(e) = entry {
+                return format!(
+                    "document {}:{} {}: {}",
+                    e.source_id, e.path, e.change, e.why
+                );
+            }
+        }
+        if policy_changed {
+            "the policy changed".into()
+        } else {
+            "rendering changed".into()
+        }
+    };
+    let mut examples = Vec::new();
+    for (id, (template, docs)) in &eb {
+        if !ea.contains_key(id) {
+            examples.push(ExampleDiff {
+                id: id.clone(),
+                template: template.clone(),
+                change: "added".into(),
+                why: explain(template, docs, &rb),
+            });
+        }
+    }
+    for (id, (template, docs)) in &ea {
+        if !eb.contains_key(id) {
+            examples.push(ExampleDiff {
+                id: id.clone(),
+                template: template.clone(),
+                change: "removed".into(),
+                why: explain(template, docs, &ra),
+            });
+        }
     }
     entries.sort_by(|x, y| {
         (x.source_id.as_str(), x.path.as_str(), x.change.as_str()).cmp(&(
@@ -530,5 +633,6 @@ pub fn diff(dir: &Path, a: &str, b: &str) -> Result<SnapshotDiff, SnapshotError>
         templates_changed,
         sources_moved,
         entries,
+        examples,
     })
 }

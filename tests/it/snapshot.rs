@@ -4,8 +4,10 @@ use std::path::Path;
 
 use crate::util::{file, stderr, stdout, vcurate, workspace, write, TestRepo};
 
+const MIT: &str = "MIT License\n\nCopyright (c) 2024 Test\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the \"Software\"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\nAUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\nLIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\nOUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\nSOFTWARE.\n";
+
 fn module(name: &str, extra: &str) -> String {
-    format!("local {name} = {{}}\n\nfunction {name}.create(size: number)\n\tlocal items = table.create(size)\n\tfor i = 1, size do\n\t\titems[i] = i * 2\n\tend\n\treturn items\nend\n{extra}\nreturn {name}\n")
+    format!("--[[\n  {name}: builds and sums doubled sequences.\n]]\nlocal {name} = {{}}\n\n-- Creates a list of the first `size` even numbers.\nfunction {name}.create(size: number): {{ number }}\n\tlocal items = table.create(size)\n\tfor i = 1, size do\n\t\titems[i] = i * 2\n\tend\n\treturn items\nend\n\n-- Adds up every item of a list.\nfunction {name}.sum(items: {{ number }}): number\n\tlocal total = 0\n\tfor _, v in items do\n\t\ttotal += v\n\tend\n\treturn total\nend\n{extra}\nreturn {name}\n")
 }
 
 /// A workspace with a git source and a local source, ingested in the given order, audited.
@@ -16,6 +18,7 @@ fn build(dir: &Path, order: &[&str]) -> std::path::PathBuf {
         repo.commit(
             "one",
             &[
+                ("LICENSE", file(MIT)),
                 ("A.luau", file(&module("A", ""))),
                 ("B.luau", file(&module("Bee", "local unused = 1"))),
             ],
@@ -89,6 +92,7 @@ fn diff_says_what_changed_and_why() {
     repo.commit(
         "two",
         &[
+            ("LICENSE", file(MIT)),
             ("A.luau", file(&module("A", "print(A)"))),
             ("D.luau", file(&module("Dee", ""))),
         ],
@@ -142,6 +146,68 @@ fn diff_says_what_changed_and_why() {
     assert_eq!(find("D.luau").1, "added");
     let c = find("C.luau");
     assert_eq!(c.1, "changed", "{entries:?}");
+    // Examples follow their documents.
+    let ex: Vec<(String, String)> = diff["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["change"].as_str().unwrap().to_string(),
+                e["why"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        ex.iter()
+            .any(|(c, w)| c == "added" && w.starts_with("document git:D.luau added")),
+        "{ex:?}"
+    );
+    assert!(
+        ex.iter()
+            .any(|(c, w)| c == "removed" && w.starts_with("document git:B.luau removed")),
+        "{ex:?}"
+    );
+    // A template edit changes every example it renders, and says so.
+    for e in std::fs::read_dir(ws.join("dataset/templates"))
+        .unwrap()
+        .flatten()
+    {
+        if e.path().extension().is_some_and(|x| x == "j2") {
+            let mut t = std::fs::read_to_string(e.path()).unwrap();
+            t.push_str("{# edited #}\n");
+            std::fs::write(e.path(), t).unwrap();
+        }
+    }
+    let third = create(&ws);
+    let out = vcurate(
+        &ws,
+        &[
+            "snapshot",
+            "diff",
+            second["id"].as_str().unwrap(),
+            third["id"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    let diff3: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let whys: Vec<&str> = diff3["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["why"].as_str().unwrap())
+        .collect();
+    assert!(
+        !whys.is_empty()
+            && whys
+                .iter()
+                .all(|w| w.starts_with("template ") && w.ends_with(" changed")),
+        "{whys:?}"
+    );
+    assert!(
+        diff3["entries"].as_array().unwrap().is_empty(),
+        "no document changed"
+    );
     // The text table says the same for people.
     let text = stdout(&vcurate(
         &ws,
