@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Every schema, by file name.
 pub fn all() -> Vec<(&'static str, Value)> {
     let to = |s: schemars::Schema| serde_json::to_value(s).expect("schema serializes");
-    vec![
+    let mut all = vec![
         (
             "document.schema.json",
             to(schema_for!(crate::core::Document)),
@@ -33,7 +33,25 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "license-verdict.schema.json",
             to(schema_for!(crate::audit::license::LicenseVerdict)),
         ),
-    ]
+        (
+            "export-chat.schema.json",
+            to(schema_for!(crate::export::ChatLine)),
+        ),
+        (
+            "export-completions.schema.json",
+            to(schema_for!(crate::export::CompletionsLine)),
+        ),
+        (
+            "export-text.schema.json",
+            to(schema_for!(crate::export::TextLine)),
+        ),
+        (
+            "export-provenance.schema.json",
+            to(schema_for!(crate::export::ProvenanceLine)),
+        ),
+    ];
+    all.extend(crate::eval::task::schemas());
+    all
 }
 
 /// Pretty JSON with a trailing newline, as committed.

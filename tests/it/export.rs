@@ -1,12 +1,12 @@
-//! Export round trip: every line parses into the strict export types (the ones `schemas/` is
-//! generated from), maps back to its documents and licenses through the provenance sidecar, and
+//! Export round trip: every line validates against `schemas/` and parses into the strict export
+//! types those schemas are generated from, maps back to its documents and licenses through the provenance sidecar, and
 //! the publish profile refuses what it must.
 
 use std::collections::BTreeMap;
 
 use vcurate::export::{ChatLine, CompletionsLine, ProvenanceLine, TextLine};
 
-use crate::util::{stderr, vcurate};
+use crate::util::{schema, stderr, validate, vcurate};
 
 #[test]
 fn export_round_trip_provenance_and_the_publish_gate() {
@@ -83,7 +83,23 @@ fn export_round_trip_provenance_and_the_publish_gate() {
                 report["lines"][split].as_u64().unwrap() as usize,
                 data.lines().count()
             );
+            let line_schema = schema(&format!("export-{format}.schema.json"));
+            let prov_schema = schema("export-provenance.schema.json");
             for (line, prov) in data.lines().zip(side.lines()) {
+                validate(
+                    &line_schema,
+                    &line_schema,
+                    &serde_json::from_str(line).unwrap(),
+                    split,
+                )
+                .unwrap();
+                validate(
+                    &prov_schema,
+                    &prov_schema,
+                    &serde_json::from_str(prov).unwrap(),
+                    split,
+                )
+                .unwrap();
                 match format {
                     "chat" => {
                         let l: ChatLine = serde_json::from_str(line).unwrap();
@@ -189,4 +205,19 @@ fn export_round_trip_provenance_and_the_publish_gate() {
         !side.contains("MPL-2.0"),
         "no MPL-2.0 example reaches a publish export"
     );
+}
+
+#[test]
+fn the_validator_rejects_what_the_schemas_forbid() {
+    let chat = schema("export-chat.schema.json");
+    let ok = serde_json::json!({"messages": [{"role": "user", "content": "x"}]});
+    assert!(validate(&chat, &chat, &ok, "line").is_ok());
+    for bad in [
+        serde_json::json!({"messages": [{"role": "user"}]}),
+        serde_json::json!({"messages": [{"role": "user", "content": 3}]}),
+        serde_json::json!({"messages": [], "extra": 1}),
+        serde_json::json!({"prompt": "p"}),
+    ] {
+        assert!(validate(&chat, &chat, &bad, "line").is_err(), "{bad}");
+    }
 }
