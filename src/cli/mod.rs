@@ -32,7 +32,8 @@ pub mod train;
     name = "vcurate",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Exit codes: 0 success, 1 a gate said no (`eval compare`), 2 error. Logs: RUST_LOG=debug. Tables for people go to stderr; --json output goes to stdout."
 )]
 pub struct Cli {
     /// Run as if started in DIR (which must hold vcurate.toml) instead of finding the nearest
