@@ -339,8 +339,7 @@ fn run_one(
             let mut excluded = Vec::new();
             let (mut spdx, mut confidence, mut status, mut conflicts, mut json_v) =
                 (vec![], vec![], vec![], vec![], vec![]);
-            let mut profile_cols: BTreeMap<&str, (Vec<String>, Vec<bool>, Vec<String>)> =
-                BTreeMap::new();
+            let mut profile_cols: BTreeMap<&str, ProfileColumns> = BTreeMap::new();
             for d in docs {
                 let v = by_id
                     .get(d.id.as_str())
@@ -752,6 +751,9 @@ fn run_one(
         other => Err(AuditError::Unknown(other.into())),
     }
 }
+
+/// Per profile: class, allowed and reason of every document.
+type ProfileColumns = (Vec<String>, Vec<bool>, Vec<String>);
 
 /// Documents per concluded license, with how many each profile allows (a Polars group-by).
 fn per_license(df: &DataFrame) -> Result<Value, AuditError> {

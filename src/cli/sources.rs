@@ -67,8 +67,8 @@ pub fn run(dir: Option<&Path>, args: SourcesArgs) -> anyhow::Result<ExitCode> {
     let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
     writeln!(
         out,
-        "{:<20} {:<6} {:<12} {:<12} {:>9} {:>8}  {}",
-        "id", "kind", "locked", "ingested", "documents", "skipped", "location"
+        "{:<20} {:<6} {:<12} {:<12} {:>9} {:>8}  location",
+        "id", "kind", "locked", "ingested", "documents", "skipped"
     )?;
     for r in &rows {
         writeln!(

@@ -392,10 +392,10 @@ struct Row {
     included: bool,
 }
 
-fn rows(
-    dir: &Path,
-    id: &str,
-) -> Result<(BTreeMap<String, Row>, BTreeMap<String, Vec<String>>), SnapshotError> {
+/// A snapshot's documents by id, and the `step:reason` verdicts that dropped each.
+type Rows = (BTreeMap<String, Row>, BTreeMap<String, Vec<String>>);
+
+fn rows(dir: &Path, id: &str) -> Result<Rows, SnapshotError> {
     let df = read_parquet(&dir.join(id).join("documents.parquet"))?;
     let s = |n: &str| -> Result<Vec<Option<String>>, SnapshotError> {
         Ok(df

@@ -87,7 +87,7 @@ fn loss_falls_on_a_repeated_batch() {
     let before = trainer::eval_loss(&mut be, std::slice::from_ref(&b)).unwrap();
     let logs = trainer::run(
         &mut be,
-        &[b.clone()],
+        std::slice::from_ref(&b),
         &schedule,
         1,
         opts,
@@ -229,7 +229,8 @@ fn gradient_accumulation_equals_one_big_batch() {
     let mut whole = tiny_backend(dir.path(), &lora, 5);
     let mut split = tiny_backend(dir.path(), &lora, 5);
     for step in 0..2 {
-        let a = trainer::train_step(&mut whole, &[b.clone()], step, 1e-2, opts).unwrap();
+        let a =
+            trainer::train_step(&mut whole, std::slice::from_ref(&b), step, 1e-2, opts).unwrap();
         let c = trainer::train_step(&mut split, &[half(0), half(1)], step, 1e-2, opts).unwrap();
         assert!((a.loss - c.loss).abs() < 1e-5, "{a:?} vs {c:?}");
         assert!((a.grad_norm - c.grad_norm).abs() < 1e-5 * a.grad_norm.max(1.0));
