@@ -158,6 +158,24 @@ pub struct LicenseVerdict {
 }
 
 impl LicenseVerdict {
+    /// A verdict with no evidence yet: `spdx`, unresolved, confidence 0.
+    pub fn empty(id: &str, source_id: &str, path: &str, spdx: &str) -> LicenseVerdict {
+        LicenseVerdict {
+            id: id.to_string(),
+            source_id: source_id.to_string(),
+            path: path.to_string(),
+            spdx: spdx.to_string(),
+            confidence: 0.0,
+            prose_license: None,
+            code_license: None,
+            evidence: Vec::new(),
+            conflicts: Vec::new(),
+            notes: Vec::new(),
+            copyright: Vec::new(),
+            status: Status::Unresolved,
+        }
+    }
+
     pub fn is_resolved(&self) -> bool {
         self.status == Status::Resolved
     }
@@ -915,20 +933,7 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
         }
     }
 
-    let mut v = LicenseVerdict {
-        id: doc.id.clone(),
-        source_id: p.source_id.clone(),
-        path: p.path.clone(),
-        spdx: NOASSERTION.into(),
-        confidence: 0.0,
-        prose_license: None,
-        code_license: None,
-        evidence: Vec::new(),
-        conflicts: Vec::new(),
-        notes: Vec::new(),
-        copyright: Vec::new(),
-        status: Status::Unresolved,
-    };
+    let mut v = LicenseVerdict::empty(&doc.id, &p.source_id, &p.path, NOASSERTION);
     // `contested`: evidence contradicts a declaration outright, so a person must look.
     let (reading, contested) = if prose.is_some() || code.is_some() {
         docs_reading(doc, prose, code, &mut items, &mut v)
@@ -1479,20 +1484,7 @@ pub fn root_licenses(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Vec<Root
     by_source
         .into_iter()
         .map(|(sid, items)| {
-            let mut scratch = LicenseVerdict {
-                id: String::new(),
-                source_id: sid.to_string(),
-                path: String::new(),
-                spdx: String::new(),
-                confidence: 0.0,
-                prose_license: None,
-                code_license: None,
-                evidence: Vec::new(),
-                conflicts: Vec::new(),
-                notes: Vec::new(),
-                copyright: Vec::new(),
-                status: Status::Unresolved,
-            };
+            let mut scratch = LicenseVerdict::empty("", sid, "", "");
             let idx: Vec<usize> = (0..items.len()).collect();
             let r = group_reading("", &idx, &items, &mut scratch);
             RootLicense {

@@ -218,48 +218,62 @@ impl ChatFormatter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// ChatML as Qwen's chat template renders it, with a Python string method as Hugging Face
+/// templates use them.
+pub const CHATML_TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content.strip() + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+
+/// Trains a tiny byte-level BPE tokenizer on `corpus` (with ChatML's special tokens) and writes
+/// `tokenizer.json` and a `tokenizer_config.json` carrying [`CHATML_TEMPLATE`] into `dir`. For
+/// tests and benchmarks: no model hub is reachable here, so they build their own tokenizers.
+pub fn write_tiny_tokenizer(dir: &Path, corpus: &[&str], vocab_size: usize) -> Result<Tokenizer> {
     use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
     use tokenizers::pre_tokenizers::byte_level::ByteLevel;
     use tokenizers::{AddedToken, TokenizerBuilder};
+    let bad = |e: tokenizers::Error| TrainError::Config(format!("building a test tokenizer: {e}"));
+    let mut trainer = BpeTrainerBuilder::new()
+        .vocab_size(vocab_size)
+        .min_frequency(1)
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .special_tokens(vec![
+            AddedToken::from("<|im_start|>", true),
+            AddedToken::from("<|im_end|>", true),
+        ])
+        .build();
+    let mut tok: tokenizers::TokenizerImpl<
+        BPE,
+        tokenizers::NormalizerWrapper,
+        ByteLevel,
+        tokenizers::PostProcessorWrapper,
+        ByteLevel,
+    > = TokenizerBuilder::new()
+        .with_model(BPE::default())
+        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
+        .with_decoder(Some(ByteLevel::default()))
+        .build()
+        .map_err(bad)?;
+    tok.train(&mut trainer, corpus.iter()).map_err(bad)?;
+    fs_err::create_dir_all(dir)?;
+    let path = dir.join("tokenizer.json");
+    tok.save(&path, false).map_err(bad)?;
+    let cfg = serde_json::json!({"chat_template": CHATML_TEMPLATE, "eos_token": "<|im_end|>"});
+    fs_err::write(dir.join("tokenizer_config.json"), cfg.to_string())?;
+    Tokenizer::from_file(&path).map_err(bad)
+}
 
-    /// ChatML as Qwen uses it, with Python string methods as HF templates use them.
-    const TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content.strip() + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = CHATML_TEMPLATE;
 
     fn tiny_bpe(dir: &Path) -> Tokenizer {
-        let mut trainer = BpeTrainerBuilder::new()
-            .vocab_size(300)
-            .min_frequency(1)
-            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-            .special_tokens(vec![
-                AddedToken::from("<|im_start|>", true),
-                AddedToken::from("<|im_end|>", true),
-            ])
-            .build();
-        let mut tok: tokenizers::TokenizerImpl<
-            BPE,
-            tokenizers::NormalizerWrapper,
-            ByteLevel,
-            tokenizers::PostProcessorWrapper,
-            ByteLevel,
-        > = TokenizerBuilder::new()
-            .with_model(BPE::default())
-            .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
-            .with_decoder(Some(ByteLevel::default()))
-            .build()
-            .unwrap();
         let corpus = [
             "local x = 1",
             "print(x)",
             "how do I print a value?",
             "return x + 1",
         ];
-        tok.train(&mut trainer, corpus.iter()).unwrap();
-        let path = dir.join("tokenizer.json");
-        tok.save(&path, false).unwrap();
-        Tokenizer::from_file(&path).unwrap()
+        write_tiny_tokenizer(dir, &corpus, 300).unwrap()
     }
 
     #[test]

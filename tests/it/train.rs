@@ -3,47 +3,15 @@
 
 use std::path::Path;
 
-use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{AddedToken, TokenizerBuilder};
-
 use crate::util::{stderr, vcurate};
 
-/// ChatML, as Qwen's chat template renders it.
-const TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
-
 fn tiny_model(dir: &Path) {
-    let mut trainer = BpeTrainerBuilder::new()
-        .vocab_size(300)
-        .min_frequency(1)
-        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-        .special_tokens(vec![
-            AddedToken::from("<|im_start|>", true),
-            AddedToken::from("<|im_end|>", true),
-        ])
-        .build();
-    let mut tok: tokenizers::TokenizerImpl<
-        BPE,
-        tokenizers::NormalizerWrapper,
-        ByteLevel,
-        tokenizers::PostProcessorWrapper,
-        ByteLevel,
-    > = TokenizerBuilder::new()
-        .with_model(BPE::default())
-        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
-        .with_decoder(Some(ByteLevel::default()))
-        .build()
-        .unwrap();
     let corpus = [
         "local Players = game:GetService(\"Players\")",
         "function M.new() return setmetatable({}, M) end",
         "How do I use a RemoteEvent in Roblox?",
     ];
-    tok.train(&mut trainer, corpus.iter()).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    tok.save(dir.join("tokenizer.json"), false).unwrap();
-    let cfg = serde_json::json!({"chat_template": TEMPLATE, "eos_token": "<|im_end|>"});
-    std::fs::write(dir.join("tokenizer_config.json"), cfg.to_string()).unwrap();
+    vcurate::train::chat::write_tiny_tokenizer(dir, &corpus, 300).unwrap();
     let config: vcurate::train::candle::qwen3::Qwen3Config = serde_json::from_value(serde_json::json!({
         "model_type": "qwen3", "vocab_size": 320, "hidden_size": 32, "intermediate_size": 64,
         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,

@@ -5,24 +5,12 @@ use crate::audit::test_support::doc;
 use crate::core::RightsBasis;
 
 fn verdict(d: &Document, spdx: &str, status: Status) -> LicenseVerdict {
-    LicenseVerdict {
-        id: d.id.clone(),
-        source_id: d.provenance.source_id.clone(),
-        path: d.provenance.path.clone(),
-        spdx: spdx.into(),
-        confidence: if status == Status::Resolved {
-            0.99
-        } else {
-            0.0
-        },
-        prose_license: None,
-        code_license: None,
-        evidence: Vec::new(),
-        conflicts: Vec::new(),
-        notes: Vec::new(),
-        copyright: Vec::new(),
-        status,
+    let mut v = LicenseVerdict::empty(&d.id, &d.provenance.source_id, &d.provenance.path, spdx);
+    if status == Status::Resolved {
+        v.confidence = 0.99;
     }
+    v.status = status;
+    v
 }
 
 fn doc_with(source: &str, path: &str, rights: RightsBasis) -> Document {
