@@ -509,10 +509,7 @@ impl Qwen3 {
         let device = tokens.device();
         let mask = ops::causal_mask(t, self.dtype, device)?;
         let (cos, sin) = ops::rope_tables(t, hd, cfg.rope_theta, self.dtype, device)?;
-        let mut x = self
-            .embed_tokens
-            .index_select(&tokens.flatten_all()?, 0)?
-            .reshape((b * t, h))?;
+        let mut x = self.embed(&tokens.flatten_all()?)?.reshape((b * t, h))?;
         for layer in &self.layers {
             let xn = ops::rms_norm(&x, &layer.input_layernorm, cfg.rms_norm_eps)?;
             let heads =
@@ -538,9 +535,19 @@ impl Qwen3 {
             let up = layer.up_proj.forward(&xn, ctx)?;
             x = (x + layer.down_proj.forward(&(gate * up)?, ctx)?)?;
         }
-        let x = ops::rms_norm(&x, &self.norm, cfg.rms_norm_eps)?;
+        self.logits(&x)?.reshape((b, t, cfg.vocab_size))
+    }
+
+    /// Embedding rows `[n, hidden]` for token ids `[n]` (u32).
+    pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.embed_tokens.index_select(ids, 0)
+    }
+
+    /// Final norm and LM head: hidden states `[n, hidden]` to logits `[n, vocab]`.
+    pub fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let x = ops::rms_norm(x, &self.norm, self.config.rms_norm_eps)?;
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        x.matmul(&head.t()?)?.reshape((b, t, cfg.vocab_size))
+        x.matmul(&head.t()?)
     }
 
     /// Sum of negative log-likelihoods of the masked targets: token `i` of a row is predicted
