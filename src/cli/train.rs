@@ -115,7 +115,13 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("note: {} examples truncated to {} tokens ({} tokens cut), {} dropped with no assistant tokens left", cut.truncated, cfg.data.max_seq_len, cut.tokens_cut, cut.dropped_no_target);
     }
     let model_cfg = Qwen3Config::from_file(&cfg.model.join("config.json"))?;
-    let model = Qwen3::load(&cfg.model, &cfg.lora, cfg.seed, &candle_core::Device::Cpu)?;
+    let model = Qwen3::load_with(
+        &cfg.model,
+        &cfg.lora,
+        cfg.seed,
+        &candle_core::Device::Cpu,
+        &cfg.base,
+    )?;
     let mut backend = CandleBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)?;
     let bar = ProgressBar::with_draw_target(
         Some(cfg.optim.steps as u64),

@@ -20,6 +20,8 @@ pub struct TrainConfig {
     #[serde(default)]
     pub seed: u64,
     #[serde(default)]
+    pub base: BaseConfig,
+    #[serde(default)]
     pub lora: LoraConfig,
     #[serde(default)]
     pub optim: OptimConfig,
@@ -27,6 +29,31 @@ pub struct TrainConfig {
     pub data: DataConfig,
     #[serde(default, rename = "loop")]
     pub run: LoopConfig,
+}
+
+/// How the frozen base model is held in memory.
+///
+/// An MLX-quantized checkpoint stays quantized (QLoRA: ~4.5 bits per weight at 4 bits, group
+/// 64) unless `dequantize`; a dense checkpoint is quantized at load with `quantize_bits`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaseConfig {
+    /// Expand a quantized checkpoint to dense f32 (faster steps, 7x the memory).
+    pub dequantize: bool,
+    /// Quantize a dense checkpoint's projection and embedding matrices at load (2-8 bits).
+    pub quantize_bits: Option<u32>,
+    /// Group size for `quantize_bits`: 32, 64 or 128.
+    pub quantize_group_size: usize,
+}
+
+impl Default for BaseConfig {
+    fn default() -> Self {
+        Self {
+            dequantize: false,
+            quantize_bits: None,
+            quantize_group_size: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -130,6 +157,19 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.lora.validate()?;
+        let b = &self.base;
+        if b.quantize_bits.is_some_and(|bits| !(2..=8).contains(&bits))
+            || !matches!(b.quantize_group_size, 32 | 64 | 128)
+        {
+            return Err(TrainError::Config(
+                "base.quantize_bits must be 2-8 and base.quantize_group_size 32, 64 or 128".into(),
+            ));
+        }
+        if b.dequantize && b.quantize_bits.is_some() {
+            return Err(TrainError::Config(
+                "base.dequantize and base.quantize_bits contradict each other; set one".into(),
+            ));
+        }
         let o = &self.optim;
         if o.steps == 0 || o.grad_accum == 0 || !(o.lr > 0.0) {
             return Err(TrainError::Config(

@@ -6,6 +6,7 @@
 
 pub mod ops;
 pub mod optim;
+pub mod quantized;
 pub mod qwen3;
 
 use candle_core::{Device, Tensor, Var};
@@ -64,7 +65,7 @@ impl CandleBackend {
         adamw: AdamWParams,
         seed: u64,
     ) -> Result<Self> {
-        let device = model.embed_tokens.device().clone();
+        let device = model.device().clone();
         let varmap = candle_nn::VarMap::new();
         let mut vars = Vec::new();
         {

@@ -19,6 +19,9 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::ops;
+use super::quantized::Weight;
+use crate::train::config::BaseConfig;
+use crate::train::quant::QuantMatrix;
 use crate::audit::hashing::SplitMix64;
 use crate::train::lora::{LoraConfig, LoraKey, TargetModule};
 use crate::train::{Result, TrainError};
@@ -156,7 +159,7 @@ pub struct LoraLayer {
 /// A frozen linear layer (`y = x W^T + bias`), optionally with LoRA.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    pub weight: Tensor,
+    pub weight: Weight,
     pub bias: Option<Tensor>,
     pub lora: Option<LoraLayer>,
 }
@@ -169,7 +172,7 @@ pub struct ForwardCtx<'a> {
 impl Linear {
     /// `x` is `[rows, in]`.
     pub fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx) -> candle_core::Result<Tensor> {
-        let mut y = x.matmul(&self.weight.t()?)?;
+        let mut y = self.weight.matmul_t(x)?;
         if let Some(bias) = &self.bias {
             y = y.broadcast_add(bias)?;
         }
@@ -234,11 +237,11 @@ impl Block {
 #[derive(Debug, Clone)]
 pub struct Qwen3 {
     pub config: Qwen3Config,
-    pub embed_tokens: Tensor,
+    pub embed_tokens: Weight,
     pub layers: Vec<Block>,
     pub norm: Tensor,
     /// `None` when the embeddings are tied.
-    pub lm_head: Option<Tensor>,
+    pub lm_head: Option<Weight>,
     pub lora: Vec<(LoraKey, LoraLayer)>,
     pub dtype: DType,
 }
@@ -252,6 +255,25 @@ pub fn load_checkpoint_tensors(
     dtype: DType,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
+    let base = BaseConfig {
+        dequantize: true,
+        ..BaseConfig::default()
+    };
+    load_checkpoint_weights(dir, &base, device)?
+        .into_iter()
+        .map(|(k, w)| Ok((k, w.to_dense(dtype, device)?)))
+        .collect()
+}
+
+/// Read a checkpoint directory as base weights: dense tensors (f32, f16 or bf16, converted to
+/// f32), MLX-quantized modules kept packed ([`Weight::Quant`], QLoRA) unless
+/// `base.dequantize`, and, with `base.quantize_bits`, dense projection and embedding matrices
+/// quantized at load.
+pub fn load_checkpoint_weights(
+    dir: &Path,
+    base: &BaseConfig,
+    device: &Device,
+) -> Result<HashMap<String, Weight>> {
     let index = dir.join("model.safetensors.index.json");
     let files: Vec<PathBuf> = if index.exists() {
         let text = fs_err::read_to_string(&index)?;
@@ -283,11 +305,13 @@ pub fn load_checkpoint_tensors(
                 message: "file not found; is this a Hugging Face model directory?".into(),
             });
         }
-        let tensors =
-            candle_core::safetensors::load(&file, device).map_err(|e| TrainError::Safetensors {
+        // Quantized weights are packed on the host; the dense rest goes to `device`.
+        let tensors = candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| {
+            TrainError::Safetensors {
                 path: file.clone(),
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         raw.extend(tensors);
     }
     let config_path = dir.join("config.json");
@@ -302,8 +326,7 @@ pub fn load_checkpoint_tensors(
     } else {
         None
     };
-    dequantize_mlx(&mut raw, quant.as_ref(), device)?;
-    let mut out = HashMap::new();
+    let mut out = take_mlx_quantized(&mut raw, quant.as_ref())?;
     for (k, t) in raw {
         match t.dtype() {
             DType::F32 | DType::F16 | DType::BF16 => {}
@@ -314,21 +337,51 @@ pub fn load_checkpoint_tensors(
                 })
             }
         }
-        out.insert(k, t.to_dtype(dtype)?);
+        let t = t.to_dtype(DType::F32)?;
+        let w = match base.quantize_bits {
+            Some(bits) if quantizable(&k, &t, base.quantize_group_size) => {
+                let (rows, cols) = t.dims2()?;
+                Weight::Quant(std::sync::Arc::new(QuantMatrix::quantize(
+                    &t.flatten_all()?.to_vec1::<f32>()?,
+                    rows,
+                    cols,
+                    bits,
+                    base.quantize_group_size,
+                )?))
+            }
+            _ => Weight::Dense(t.to_device(device)?),
+        };
+        out.insert(k, w);
+    }
+    if base.dequantize {
+        for w in out.values_mut() {
+            if w.is_quantized() {
+                *w = Weight::Dense(w.to_dense(DType::F32, device)?);
+            }
+        }
     }
     Ok(out)
 }
 
-/// Replace every MLX-quantized `X.weight` (with `X.scales`, `X.biases`) by its dense f32 value.
-fn dequantize_mlx(
+/// Projection and embedding matrices are quantized at load; norms and biases never are.
+fn quantizable(key: &str, t: &Tensor, group: usize) -> bool {
+    let matrix = key.ends_with("_proj.weight")
+        || key == "model.embed_tokens.weight"
+        || key == "lm_head.weight";
+    matrix && t.rank() == 2 && t.dims()[1] % group == 0
+}
+
+/// Remove every MLX-quantized `X.weight` (with `X.scales`, `X.biases`) from `tensors` and return
+/// it packed, under `X.weight`.
+fn take_mlx_quantized(
     tensors: &mut HashMap<String, Tensor>,
     quant: Option<&serde_json::Value>,
-    device: &Device,
-) -> Result<()> {
+) -> Result<HashMap<String, Weight>> {
     let modules: Vec<String> = tensors
         .keys()
         .filter_map(|k| k.strip_suffix(".scales").map(str::to_string))
         .collect();
+    let mut out = HashMap::new();
     for m in modules {
         let q = quant.ok_or_else(|| {
             TrainError::Config(format!(
@@ -355,37 +408,70 @@ fn dequantize_mlx(
             .ok_or_else(|| missing("biases"))?;
         let (rows, words) = w.dims2()?;
         let cols = words * 32 / bits as usize;
-        let dense = crate::train::quant::dequantize_affine(
-            &w.flatten_all()?.to_vec1::<u32>()?,
-            &s.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
-            &b.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+        let matrix = QuantMatrix::new(
+            w.flatten_all()?.to_vec1::<u32>()?,
+            s.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+            b.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
             rows,
             cols,
             bits as u32,
             group as usize,
-        )?;
-        tensors.insert(
+        )
+        .map_err(|e| TrainError::Config(format!("quantized module `{m}`: {e}")))?;
+        out.insert(
             format!("{m}.weight"),
-            Tensor::from_vec(dense, (rows, cols), device)?,
+            Weight::Quant(std::sync::Arc::new(matrix)),
         );
     }
-    Ok(())
+    Ok(out)
 }
 
 impl Qwen3 {
     /// Load `config.json` + safetensors from a Hugging Face model directory and attach LoRA
     /// adapters initialised from `seed`.
     pub fn load(dir: &Path, lora: &LoraConfig, seed: u64, device: &Device) -> Result<Self> {
+        Self::load_with(dir, lora, seed, device, &BaseConfig::default())
+    }
+
+    /// [`Qwen3::load`] with control over quantization of the base (QLoRA).
+    pub fn load_with(
+        dir: &Path,
+        lora: &LoraConfig,
+        seed: u64,
+        device: &Device,
+        base: &BaseConfig,
+    ) -> Result<Self> {
         let config = Qwen3Config::from_file(&dir.join("config.json"))?;
-        let tensors = load_checkpoint_tensors(dir, DType::F32, device)?;
-        Self::from_tensors(config, tensors, lora, seed, dir, DType::F32)
+        let weights = load_checkpoint_weights(dir, base, device)?;
+        if !device.is_cpu() && weights.values().any(Weight::is_quantized) {
+            return Err(TrainError::Config(
+                "a quantized base (QLoRA) trains on the CPU backend only; set `base.dequantize = true` to train it dense on this device".into(),
+            ));
+        }
+        Self::from_weights(config, weights, lora, seed, dir, DType::F32)
     }
 
     /// Build from named tensors (checkpoint keys), computing in `dtype` (f32 for training; f64 for
     /// gradient checks). `origin` names the source in errors.
     pub fn from_tensors(
         config: Qwen3Config,
-        mut tensors: HashMap<String, Tensor>,
+        tensors: HashMap<String, Tensor>,
+        lora: &LoraConfig,
+        seed: u64,
+        origin: &Path,
+        dtype: DType,
+    ) -> Result<Self> {
+        let weights = tensors
+            .into_iter()
+            .map(|(k, t)| (k, Weight::Dense(t)))
+            .collect();
+        Self::from_weights(config, weights, lora, seed, origin, dtype)
+    }
+
+    /// Build from base weights (dense or quantized), computing in `dtype`.
+    pub fn from_weights(
+        config: Qwen3Config,
+        mut tensors: HashMap<String, Weight>,
         lora: &LoraConfig,
         seed: u64,
         origin: &Path,
@@ -394,7 +480,7 @@ impl Qwen3 {
         config.validate()?;
         lora.validate()?;
         let expected: HashMap<String, Vec<usize>> = config.weight_shapes().into_iter().collect();
-        let mut take = |key: &str| -> Result<Tensor> {
+        let mut take = |key: &str| -> Result<Weight> {
             let t = tensors
                 .remove(key)
                 .ok_or_else(|| TrainError::MissingWeight {
@@ -402,14 +488,30 @@ impl Qwen3 {
                     key: key.to_string(),
                 })?;
             let want = &expected[key];
-            if t.dims() != want.as_slice() {
+            let got = match &t {
+                Weight::Dense(d) => d.dims().to_vec(),
+                Weight::Quant(q) => vec![q.rows, q.cols],
+            };
+            if got != *want {
                 return Err(TrainError::BadShape {
                     key: key.to_string(),
-                    got: t.dims().to_vec(),
+                    got,
                     expected: want.clone(),
                 });
             }
-            Ok(t.to_dtype(dtype)?)
+            Ok(match t {
+                Weight::Dense(d) => Weight::Dense(d.to_dtype(dtype)?),
+                q => q,
+            })
+        };
+        // Norm weights are vectors and always dense.
+        let vector = |key: &str, w: Weight| -> Result<Tensor> {
+            match w {
+                Weight::Dense(d) => Ok(d),
+                Weight::Quant(_) => Err(TrainError::Config(format!(
+                    "`{key}` is quantized; only linear and embedding weights may be"
+                ))),
+            }
         };
         let embed_tokens = take("model.embed_tokens.weight")?;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -419,7 +521,8 @@ impl Qwen3 {
                 Ok(Linear {
                     weight: take(&format!("{p}.{name}.weight"))?,
                     bias: if bias {
-                        Some(take(&format!("{p}.{name}.bias"))?)
+                        let key = format!("{p}.{name}.bias");
+                        Some(vector(&key, take(&key)?)?)
                     } else {
                         None
                     },
@@ -435,10 +538,22 @@ impl Qwen3 {
             let up_proj = lin("mlp.up_proj", false)?;
             let down_proj = lin("mlp.down_proj", false)?;
             layers.push(Block {
-                input_layernorm: take(&format!("{p}.input_layernorm.weight"))?,
-                post_attention_layernorm: take(&format!("{p}.post_attention_layernorm.weight"))?,
-                q_norm: take(&format!("{p}.self_attn.q_norm.weight"))?,
-                k_norm: take(&format!("{p}.self_attn.k_norm.weight"))?,
+                input_layernorm: {
+                    let key = format!("{p}.input_layernorm.weight");
+                    vector(&key, take(&key)?)?
+                },
+                post_attention_layernorm: {
+                    let key = format!("{p}.post_attention_layernorm.weight");
+                    vector(&key, take(&key)?)?
+                },
+                q_norm: {
+                    let key = format!("{p}.self_attn.q_norm.weight");
+                    vector(&key, take(&key)?)?
+                },
+                k_norm: {
+                    let key = format!("{p}.self_attn.k_norm.weight");
+                    vector(&key, take(&key)?)?
+                },
                 q_proj,
                 k_proj,
                 v_proj,
@@ -448,7 +563,7 @@ impl Qwen3 {
                 down_proj,
             });
         }
-        let norm = take("model.norm.weight")?;
+        let norm = vector("model.norm.weight", take("model.norm.weight")?)?;
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
@@ -473,7 +588,7 @@ impl Qwen3 {
     fn attach_lora(&mut self, cfg: &LoraConfig, seed: u64) -> Result<()> {
         let mut rng = SplitMix64::new(seed);
         let keys = cfg.keys(self.config.num_hidden_layers)?;
-        let device = self.embed_tokens.device().clone();
+        let device = self.norm.device().clone();
         let dtype = self.dtype;
         for key in keys {
             let lin = self.layers[key.layer].linear_mut(key.module);
@@ -540,14 +655,38 @@ impl Qwen3 {
 
     /// Embedding rows `[n, hidden]` for token ids `[n]` (u32).
     pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.embed_tokens.index_select(ids, 0)
+        self.embed_tokens.rows(ids, self.dtype)?.to_device(ids.device())
     }
 
     /// Final norm and LM head: hidden states `[n, hidden]` to logits `[n, vocab]`.
     pub fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let x = ops::rms_norm(x, &self.norm, self.config.rms_norm_eps)?;
-        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        x.matmul(&head.t()?)
+        self.lm_head
+            .as_ref()
+            .unwrap_or(&self.embed_tokens)
+            .matmul_t(&x)
+    }
+
+    /// The device the dense tensors live on.
+    pub fn device(&self) -> &Device {
+        self.norm.device()
+    }
+
+    /// Bytes held by the frozen base weights (packed where quantized).
+    pub fn base_nbytes(&self) -> usize {
+        let w = |w: &Weight| match w {
+            Weight::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
+            Weight::Quant(q) => q.nbytes(),
+        };
+        let t = |t: &Tensor| t.elem_count() * t.dtype().size_in_bytes();
+        let mut n = w(&self.embed_tokens) + t(&self.norm) + self.lm_head.as_ref().map_or(0, w);
+        for l in &self.layers {
+            n += t(&l.input_layernorm) + t(&l.post_attention_layernorm) + t(&l.q_norm) + t(&l.k_norm);
+            for lin in [&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj] {
+                n += w(&lin.weight) + lin.bias.as_ref().map_or(0, t);
+            }
+        }
+        n
     }
 
     /// Sum of negative log-likelihoods of the masked targets: token `i` of a row is predicted
@@ -560,7 +699,7 @@ impl Qwen3 {
         seq_len: usize,
         ctx: &mut ForwardCtx,
     ) -> candle_core::Result<(Tensor, usize)> {
-        let device = self.embed_tokens.device();
+        let device = self.device();
         let input = Tensor::from_vec(tokens.to_vec(), (batch, seq_len), device)?;
         let logits = self.forward(&input, ctx)?.narrow(1, 0, seq_len - 1)?;
         let mut targets = Vec::with_capacity(batch * (seq_len - 1));

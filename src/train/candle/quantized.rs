@@ -1,0 +1,159 @@
+//! QLoRA's frozen base: a linear layer whose weight stays MLX-affine-quantized, with a matmul
+//! that has a backward pass.
+//!
+//! candle's own `QMatMul::forward` has no backward, so gradients would silently stop at the first
+//! quantized layer. [`QMatMulT`] is a custom op on the activations `x` (`[n, in]`) computing
+//! `x W^T` by dequantizing `W` one tile of rows at a time, so the dense matrix never exists
+//! whole; its backward gives `dL/dx = dL/dy W`, again dequantizing tile by tile. The weight gets
+//! no gradient (it is frozen). CPU only: on CUDA/Metal, load the base dequantized.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
+
+use crate::train::quant::QuantMatrix;
+
+/// Rows of `W` dequantized at once; bounds the op's scratch memory to `TILE * in` floats.
+const TILE: usize = 256;
+
+/// A frozen base weight `[out, in]`: dense, or quantized and dequantized on the fly.
+#[derive(Debug, Clone)]
+pub enum Weight {
+    Dense(Tensor),
+    Quant(Arc<QuantMatrix>),
+}
+
+impl Weight {
+    /// `(out, in)`.
+    pub fn dims2(&self) -> candle_core::Result<(usize, usize)> {
+        match self {
+            Weight::Dense(t) => t.dims2(),
+            Weight::Quant(q) => Ok((q.rows, q.cols)),
+        }
+    }
+
+    /// `x W^T` for `x` `[n, in]`, differentiable in `x`.
+    pub fn matmul_t(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Dense(w) => x.matmul(&w.t()?),
+            Weight::Quant(q) => x.apply_op1(QMatMulT(q.clone())),
+        }
+    }
+
+    /// Rows `ids` (u32 `[n]`) as `[n, in]` in `dtype`: an embedding lookup (no gradient).
+    pub fn rows(&self, ids: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Dense(w) => w.index_select(ids, 0),
+            Weight::Quant(q) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let mut data = vec![0f32; ids.len() * q.cols];
+                for (slot, &id) in data.chunks_mut(q.cols).zip(&ids) {
+                    if id as usize >= q.rows {
+                        candle_core::bail!("row {id} out of range for {} rows", q.rows);
+                    }
+                    q.dequantize_row(id as usize, slot);
+                }
+                Tensor::from_vec(data, (ids.len(), q.cols), &Device::Cpu)?.to_dtype(dtype)
+            }
+        }
+    }
+
+    /// The dense weight in `dtype` (merging adapters, or a dense twin in tests).
+    pub fn to_dense(&self, dtype: DType, device: &Device) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Dense(w) => w.to_dtype(dtype),
+            Weight::Quant(q) => {
+                Tensor::from_vec(q.dequantize(), (q.rows, q.cols), device)?.to_dtype(dtype)
+            }
+        }
+    }
+
+    pub fn is_quantized(&self) -> bool {
+        matches!(self, Weight::Quant(_))
+    }
+}
+
+/// Copy a CPU tensor's contents out of a custom op's storage into a tensor of its own.
+fn tensor_of(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Tensor> {
+    let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+        candle_core::Error::Msg("quantized matmul needs a contiguous input".into())
+    })?;
+    let shape = layout.shape().clone();
+    match storage {
+        CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], shape, &Device::Cpu),
+        CpuStorage::F64(v) => Tensor::from_slice(&v[start..end], shape, &Device::Cpu),
+        _ => candle_core::bail!("quantized matmul computes in f32 or f64"),
+    }
+}
+
+/// A computed tensor handed back to candle as a custom op's output storage.
+fn storage_of(t: &Tensor) -> candle_core::Result<(CpuStorage, Shape)> {
+    let flat = t.flatten_all()?;
+    let storage = match t.dtype() {
+        DType::F32 => CpuStorage::F32(flat.to_vec1()?),
+        DType::F64 => CpuStorage::F64(flat.to_vec1()?),
+        other => candle_core::bail!("quantized matmul computes in f32 or f64, got {other:?}"),
+    };
+    Ok((storage, t.shape().clone()))
+}
+
+/// Dequantized rows `r0..r1` of `q` as a `[r1 - r0, in]` tensor in `dtype`.
+fn tile(q: &QuantMatrix, r0: usize, r1: usize, dtype: DType) -> candle_core::Result<Tensor> {
+    Tensor::from_vec(q.dequantize_rows(r0, r1), (r1 - r0, q.cols), &Device::Cpu)?.to_dtype(dtype)
+}
+
+/// `y = x W^T` with `W` quantized; differentiable in `x`.
+struct QMatMulT(Arc<QuantMatrix>);
+
+impl candle_core::CustomOp1 for QMatMulT {
+    fn name(&self) -> &'static str {
+        "qlora-matmul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let q = &self.0;
+        let x = tensor_of(storage, layout)?;
+        let (_, k) = x.dims2()?;
+        if k != q.cols {
+            candle_core::bail!("quantized matmul: input has {k} columns, weight has {}", q.cols);
+        }
+        let mut parts = Vec::with_capacity(q.rows.div_ceil(TILE));
+        for r0 in (0..q.rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(q.rows);
+            parts.push(x.matmul(&tile(q, r0, r1, x.dtype())?.t()?)?);
+        }
+        storage_of(&Tensor::cat(&parts, 1)?)
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad_res.apply_op1_no_bwd(&QMatMul(self.0.clone()))?))
+    }
+}
+
+/// `g W` (`[n, out]` to `[n, in]`): the input gradient of [`QMatMulT`].
+struct QMatMul(Arc<QuantMatrix>);
+
+impl candle_core::CustomOp1 for QMatMul {
+    fn name(&self) -> &'static str {
+        "qlora-matmul-backward"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let q = &self.0;
+        let g = tensor_of(storage, layout)?;
+        let (_, out) = g.dims2()?;
+        if out != q.rows {
+            candle_core::bail!("quantized matmul backward: gradient has {out} columns, weight has {} rows", q.rows);
+        }
+        let mut acc: Option<Tensor> = None;
+        for r0 in (0..q.rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(q.rows);
+            let part = g.narrow(1, r0, r1 - r0)?.matmul(&tile(q, r0, r1, g.dtype())?)?;
+            acc = Some(match acc {
+                Some(a) => (a + part)?,
+                None => part,
+            });
+        }
+        storage_of(&acc.expect("a matrix has at least one row"))
+    }
+}
