@@ -110,12 +110,19 @@ impl candle_core::CustomOp1 for QMatMulT {
         "qlora-matmul"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let q = &self.0;
         let x = tensor_of(storage, layout)?;
         let (_, k) = x.dims2()?;
         if k != q.cols {
-            candle_core::bail!("quantized matmul: input has {k} columns, weight has {}", q.cols);
+            candle_core::bail!(
+                "quantized matmul: input has {k} columns, weight has {}",
+                q.cols
+            );
         }
         let mut parts = Vec::with_capacity(q.rows.div_ceil(TILE));
         for r0 in (0..q.rows).step_by(TILE) {
@@ -125,7 +132,12 @@ impl candle_core::CustomOp1 for QMatMulT {
         storage_of(&Tensor::cat(&parts, 1)?)
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad_res.apply_op1_no_bwd(&QMatMul(self.0.clone()))?))
     }
 }
@@ -138,17 +150,26 @@ impl candle_core::CustomOp1 for QMatMul {
         "qlora-matmul-backward"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let q = &self.0;
         let g = tensor_of(storage, layout)?;
         let (_, out) = g.dims2()?;
         if out != q.rows {
-            candle_core::bail!("quantized matmul backward: gradient has {out} columns, weight has {} rows", q.rows);
+            candle_core::bail!(
+                "quantized matmul backward: gradient has {out} columns, weight has {} rows",
+                q.rows
+            );
         }
         let mut acc: Option<Tensor> = None;
         for r0 in (0..q.rows).step_by(TILE) {
             let r1 = (r0 + TILE).min(q.rows);
-            let part = g.narrow(1, r0, r1 - r0)?.matmul(&tile(q, r0, r1, g.dtype())?)?;
+            let part = g
+                .narrow(1, r0, r1 - r0)?
+                .matmul(&tile(q, r0, r1, g.dtype())?)?;
             acc = Some(match acc {
                 Some(a) => (a + part)?,
                 None => part,

@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ops;
 use super::quantized::Weight;
-use crate::train::config::BaseConfig;
-use crate::train::quant::QuantMatrix;
 use crate::audit::hashing::SplitMix64;
+use crate::train::config::BaseConfig;
 use crate::train::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::train::quant::QuantMatrix;
 use crate::train::{Result, TrainError};
 
 /// The fields of a Hugging Face `config.json` that define a Qwen3 dense model. Other fields
@@ -655,7 +655,9 @@ impl Qwen3 {
 
     /// Embedding rows `[n, hidden]` for token ids `[n]` (u32).
     pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.embed_tokens.rows(ids, self.dtype)?.to_device(ids.device())
+        self.embed_tokens
+            .rows(ids, self.dtype)?
+            .to_device(ids.device())
     }
 
     /// Final norm and LM head: hidden states `[n, hidden]` to logits `[n, vocab]`.
@@ -681,8 +683,19 @@ impl Qwen3 {
         let t = |t: &Tensor| t.elem_count() * t.dtype().size_in_bytes();
         let mut n = w(&self.embed_tokens) + t(&self.norm) + self.lm_head.as_ref().map_or(0, w);
         for l in &self.layers {
-            n += t(&l.input_layernorm) + t(&l.post_attention_layernorm) + t(&l.q_norm) + t(&l.k_norm);
-            for lin in [&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj] {
+            n += t(&l.input_layernorm)
+                + t(&l.post_attention_layernorm)
+                + t(&l.q_norm)
+                + t(&l.k_norm);
+            for lin in [
+                &l.q_proj,
+                &l.k_proj,
+                &l.v_proj,
+                &l.o_proj,
+                &l.gate_proj,
+                &l.up_proj,
+                &l.down_proj,
+            ] {
                 n += w(&lin.weight) + lin.bias.as_ref().map_or(0, t);
             }
         }
