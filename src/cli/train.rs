@@ -1,5 +1,9 @@
 //! `vcurate train`: fine-tune a LoRA adapter straight from a snapshot's examples (its train and
-//! valid splits), no JSONL round trip.
+//! valid splits), no JSONL round trip; `vcurate train fuse` folds an adapter into its base.
+//!
+//! Besides what [`crate::train::fit`] writes, the output folder gets `training.json` (the
+//! snapshot and workspace the run trained from: `vcurate eval` uses it to check contamination)
+//! and `loss.svg` (train and validation loss by step).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,10 +19,13 @@ use crate::train::data::make_batches;
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TrainArgs {
+    #[command(subcommand)]
+    pub command: Option<TrainCommand>,
     /// Snapshot id (or unique prefix) whose examples to train on.
-    #[arg(long)]
-    pub snapshot: String,
+    #[arg(long, required = true)]
+    pub snapshot: Option<String>,
     /// Training config (TOML; unknown keys are errors). Flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -34,6 +41,41 @@ pub struct TrainArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TrainCommand {
+    /// Fold an adapter into its base model: writes a plain Hugging Face model folder
+    /// (model.safetensors, config.json, tokenizer files, fuse.json) that loads without adapters.
+    Fuse(FuseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FuseArgs {
+    /// The base model folder the adapter was trained on.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Adapter: an mlx-lm or PEFT adapter folder, or a `vcurate train` output folder.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: PathBuf,
+    /// New folder for the fused model (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `training.json` records about a run (read back by `vcurate eval`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingRecord {
+    pub snapshot: String,
+    /// The workspace root whose `dataset/snapshots/<snapshot>` the run read.
+    pub workspace: PathBuf,
+    pub model: PathBuf,
+    pub train_examples: usize,
+    pub valid_examples: usize,
+}
+
+pub const TRAINING_RECORD: &str = "training.json";
 
 /// The resolved config: the file, then the flags.
 fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
@@ -63,9 +105,13 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
 }
 
 pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
+    if let Some(TrainCommand::Fuse(f)) = &args.command {
+        return fuse(f);
+    }
     let ws = Workspace::discover(dir)?;
     let snaps = ws.dataset_dir().join("snapshots");
-    let id = crate::snapshot::freeze::resolve(&snaps, &args.snapshot)?;
+    let snapshot = args.snapshot.as_deref().expect("clap requires --snapshot");
+    let id = crate::snapshot::freeze::resolve(&snaps, snapshot)?;
     let cfg = resolve(&args)?;
     let examples = crate::export::load_examples(&snaps.join(&id))?;
     let formatter = ChatFormatter::from_model_dir(&cfg.model).with_context(|| {
@@ -156,6 +202,16 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
+    let record = TrainingRecord {
+        snapshot: id.clone(),
+        workspace: std::path::absolute(&ws.root)?,
+        model: cfg.model.clone(),
+        train_examples: train.len(),
+        valid_examples: valid.len(),
+    };
+    let json = serde_json::to_string_pretty(&record).expect("record serialises");
+    crate::snapshot::write_atomic(&cfg.output.join(TRAINING_RECORD), (json + "\n").as_bytes())?;
+    write_loss_curve(&cfg.output)?;
     let summary = serde_json::json!({
         "snapshot": id,
         "train_examples": train.len(),
@@ -170,6 +226,68 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&summary)?;
     } else {
         eprintln!("trained {} steps on snapshot {id} ({} train / {} valid examples): last loss {:.4}; adapters in {}", report.steps_run, train.len(), valid.len(), report.last_loss, cfg.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `loss.svg` from `metrics.jsonl`: train loss and validation loss by step.
+fn write_loss_curve(out: &Path) -> anyhow::Result<()> {
+    use crate::report::{line_chart, Series};
+    let metrics = out.join("metrics.jsonl");
+    let text = fs_err::read_to_string(&metrics)?;
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", metrics.display(), i + 1))?;
+        let step = v["step"].as_f64().unwrap_or(f64::NAN);
+        if let Some(l) = v["loss"].as_f64() {
+            train.push((step, l));
+        }
+        if let Some(l) = v["val_loss"].as_f64() {
+            valid.push((step, l));
+        }
+    }
+    let svg = line_chart(
+        "Training loss",
+        "optimizer step",
+        "mean NLL per target token",
+        &[
+            Series {
+                label: "train".into(),
+                color: "#4a78b5",
+                points: train,
+            },
+            Series {
+                label: "validation".into(),
+                color: "#d9822b",
+                points: valid,
+            },
+        ],
+    );
+    crate::snapshot::write_atomic(&out.join("loss.svg"), svg.as_bytes())?;
+    Ok(())
+}
+
+fn fuse(args: &FuseArgs) -> anyhow::Result<ExitCode> {
+    let report =
+        crate::train::fuse::fuse(&args.model, &args.adapter, &args.out).with_context(|| {
+            format!(
+                "fusing {} into {}",
+                args.adapter.display(),
+                args.model.display()
+            )
+        })?;
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        eprintln!(
+            "fused {} modules of {} into {} ({} tensors, {})",
+            report.modules_fused,
+            args.adapter.display(),
+            args.out.display(),
+            report.tensors_written,
+            report.dtype
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,6 +88,118 @@ pub fn bar_chart(plot: &Plot) -> String {
     out
 }
 
+/// One line of a [`line_chart`]: a label, a colour and `(x, y)` points in x order.
+pub struct Series {
+    pub label: String,
+    pub color: &'static str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A standalone SVG line chart (a file of its own: the training loss curve), with axes, min/max
+/// tick labels and a legend. Non-finite points are skipped.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let (w, h, left, right, top, bottom) = (640.0, 360.0, 70.0, 20.0, 40.0, 50.0);
+    let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().filter(finite).copied())
+        .collect();
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+        w / 2.0,
+        esc(title)
+    );
+    if all.is_empty() {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>\n",
+            w / 2.0,
+            h / 2.0
+        );
+        return out;
+    }
+    let bounds = |f: fn(&(f64, f64)) -> f64| {
+        let lo = all.iter().map(f).fold(f64::INFINITY, f64::min);
+        let hi = all.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        }
+    };
+    let ((x0, x1), (y0, y1)) = (bounds(|p| p.0), bounds(|p| p.1));
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let px = |x: f64| left + (x - x0) / (x1 - x0) * pw;
+    let py = |y: f64| top + ph - (y - y0) / (y1 - y0) * ph;
+    let _ = write!(
+        out,
+        "<path d=\"M{left} {top} V{} H{}\" stroke=\"#333\" fill=\"none\"/>\n",
+        top + ph,
+        left + pw
+    );
+    for (v, y) in [(y0, top + ph), (y1, top)] {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.4}</text>\n",
+            left - 6.0,
+            y + 4.0
+        );
+    }
+    for (v, x) in [(x0, left), (x1, left + pw)] {
+        let _ = write!(
+            out,
+            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{v}</text>\n",
+            top + ph + 16.0
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>\n",
+        left + pw / 2.0,
+        h - 12.0,
+        esc(x_label),
+        top + ph / 2.0,
+        top + ph / 2.0,
+        esc(y_label)
+    );
+    for (i, s) in series.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(finite)
+            .map(|&(x, y)| (px(x), py(y)))
+            .collect();
+        if let [(cx, cy)] = pts.as_slice() {
+            let _ = write!(
+                out,
+                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3\" fill=\"{}\"/>\n",
+                s.color
+            );
+        } else if !pts.is_empty() {
+            let joined: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = write!(
+                out,
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+                s.color,
+                joined.join(" ")
+            );
+        }
+        let ly = top + 14.0 * i as f64;
+        let _ = write!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
+            left + pw - 140.0,
+            ly,
+            s.color,
+            left + pw - 124.0,
+            ly + 5.0,
+            esc(&s.label)
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 /// Counts of a string column's values (or of comma-separated parts), largest first.
 fn value_counts(
     df: &DataFrame,

@@ -298,6 +298,23 @@ pub fn read_mlx(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
     Ok((cfg, pairs))
 }
 
+/// Read whichever adapter `dir` holds: mlx-lm (`adapters.safetensors`), PEFT
+/// (`adapter_model.safetensors`), or a `vcurate train` output folder (its `mlx/`).
+pub fn read_dir(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
+    if dir.join(MLX_WEIGHTS).exists() {
+        read_mlx(dir)
+    } else if dir.join(PEFT_WEIGHTS).exists() {
+        read_peft(dir)
+    } else if dir.join("mlx").join(MLX_WEIGHTS).exists() {
+        read_mlx(&dir.join("mlx"))
+    } else {
+        Err(adapter_err(
+            dir,
+            format!("no adapter here: expected {MLX_WEIGHTS} (mlx-lm), {PEFT_WEIGHTS} (PEFT) or a `vcurate train` output folder with mlx/"),
+        ))
+    }
+}
+
 /// Read a PEFT adapter directory back.
 pub fn read_peft(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
     let cfg_path = dir.join(ADAPTER_CONFIG);

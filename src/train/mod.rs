@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod fit;
+pub mod fuse;
 pub mod lora;
 pub mod quant;
 pub mod schedule;

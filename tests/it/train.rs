@@ -81,6 +81,74 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
         3
     );
 
+    // training.json links the run to its snapshot (eval's contamination check reads it);
+    // loss.svg draws the curve.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("training.json")).unwrap()).unwrap();
+    assert_eq!(record["snapshot"], id.as_str());
+    let svg = std::fs::read_to_string(out_dir.join("loss.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+
+    // Fuse the adapter into the base: a plain model folder that loads without adapters.
+    let fused = tmp.path().join("fused");
+    let args = [
+        "train",
+        "fuse",
+        "--model",
+        model.to_str().unwrap(),
+        "--adapter",
+        out_dir.to_str().unwrap(),
+        "--out",
+        fused.to_str().unwrap(),
+        "--json",
+    ];
+    let out = vcurate(&ws, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fuse: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        fuse["modules_fused"], 4,
+        "2 layers x q_proj, v_proj: {fuse}"
+    );
+    for f in [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "fuse.json",
+    ] {
+        assert!(fused.join(f).is_file(), "{f}");
+    }
+    let base =
+        candle_core::safetensors::load(model.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let merged =
+        candle_core::safetensors::load(fused.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    assert_eq!(base.len(), merged.len());
+    let differs = |k: &str| {
+        let d = (&base[k] - &merged[k])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        d.to_scalar::<f32>().unwrap() > 0.0
+    };
+    assert!(
+        differs("model.layers.1.self_attn.q_proj.weight"),
+        "q_proj changed"
+    );
+    assert!(
+        !differs("model.layers.1.self_attn.k_proj.weight"),
+        "k_proj untouched"
+    );
+    // A non-empty output folder is refused, and nothing in it is touched.
+    let out = vcurate(&ws, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
+
     // Flags override the file; a misspelled config key is an error naming it.
     std::fs::write(
         &config,

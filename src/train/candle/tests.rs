@@ -816,3 +816,102 @@ fn qlora_matches_its_dense_twin_and_trains() {
         first.unwrap()
     );
 }
+
+/// `fuse` folds an adapter into the base: the fused model without adapters gives the adapted
+/// model's loss, for an mlx-lm and a PEFT adapter and for an MLX-quantized base (written dense).
+#[test]
+fn fused_model_equals_base_plus_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let lora = LoraConfig {
+        targets: vec![TargetModule::Q, TargetModule::Down],
+        num_layers: Some(1),
+        ..all_targets(2)
+    };
+    let mut be = tiny_backend(&model_dir, &lora, 5);
+    for _ in 0..3 {
+        be.accumulate(&batch(), 1.0).unwrap();
+        be.optimizer_step(1e-2, None).unwrap();
+    }
+    let (adapted, _) = be.eval_loss(&batch()).unwrap();
+    let tensors = be.lora_tensors().unwrap();
+    adapter::write_mlx(&dir.path().join("mlx"), &lora, 2, &tensors).unwrap();
+    adapter::write_peft(&dir.path().join("peft"), &lora, 2, "tiny", &tensors).unwrap();
+    let none = all_targets(1); // fresh adapters have B = 0: the fused model alone
+    for kind in ["mlx", "peft"] {
+        let out = dir.path().join(format!("fused-{kind}"));
+        let report = crate::train::fuse::fuse(&model_dir, &dir.path().join(kind), &out).unwrap();
+        assert_eq!(report.modules_fused, 2);
+        let mut fused = tiny_backend(&out, &none, 0);
+        let (loss, _) = fused.eval_loss(&batch()).unwrap();
+        assert!(
+            (loss - adapted).abs() < 1e-4,
+            "{kind}: fused {loss} vs adapted {adapted}"
+        );
+        let err = crate::train::fuse::fuse(&model_dir, &dir.path().join(kind), &out).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+    }
+    // A quantized base: the QLoRA model's loss equals that of the dense fused output.
+    let qdir = dir.path().join("q");
+    write_mlx_quantized(&model_dir, &qdir, 4, 32);
+    let mut q = CandleBackend::new(
+        Qwen3::load(&qdir, &lora, 5, &Device::Cpu).unwrap(),
+        lora.clone(),
+        AdamWParams::default(),
+        5,
+    )
+    .unwrap();
+    q.set_lora_tensors(&tensors).unwrap();
+    let (qloss, _) = q.eval_loss(&batch()).unwrap();
+    let out = dir.path().join("fused-q");
+    crate::train::fuse::fuse(&qdir, &dir.path().join("mlx"), &out).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert!(config.get("quantization").is_none(), "written dense");
+    let (loss, _) = tiny_backend(&out, &none, 0).eval_loss(&batch()).unwrap();
+    assert!((loss - qloss).abs() < 1e-4, "fused {loss} vs QLoRA {qloss}");
+}
+
+/// Write `src`'s checkpoint in MLX's quantized layout: every projection and the embedding as
+/// `weight` (u32) + `scales` + `biases`, `quantization` in config.json.
+fn write_mlx_quantized(src: &Path, dst: &Path, bits: u32, group: usize) {
+    use crate::train::quant::QuantMatrix;
+    fs_err::create_dir_all(dst).unwrap();
+    let raw = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut out = HashMap::new();
+    for (k, t) in raw {
+        let quantize = k.ends_with("_proj.weight") || k.ends_with("embed_tokens.weight");
+        if !quantize {
+            out.insert(k, t);
+            continue;
+        }
+        let (rows, cols) = t.dims2().unwrap();
+        let q = QuantMatrix::quantize(
+            &t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            rows,
+            cols,
+            bits,
+            group,
+        )
+        .unwrap();
+        let m = k.strip_suffix(".weight").unwrap();
+        let words = q.packed.len() / rows;
+        out.insert(
+            k.clone(),
+            Tensor::from_vec(q.packed, (rows, words), &Device::Cpu).unwrap(),
+        );
+        out.insert(
+            format!("{m}.scales"),
+            Tensor::from_vec(q.scales, (rows, cols / group), &Device::Cpu).unwrap(),
+        );
+        out.insert(
+            format!("{m}.biases"),
+            Tensor::from_vec(q.biases, (rows, cols / group), &Device::Cpu).unwrap(),
+        );
+    }
+    candle_core::safetensors::save(&out, dst.join("model.safetensors")).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    config["quantization"] = serde_json::json!({"group_size": group, "bits": bits});
+    fs_err::write(dst.join("config.json"), config.to_string()).unwrap();
+}
