@@ -125,7 +125,7 @@ pub fn bench_dedup(n_docs: usize, seed: u64) -> Result<BenchFigures, BenchError>
     let cfg = NearDupConfig::default();
 
     let peak_rss_kib_generate = peak_rss_kib();
-    let peak_rss_reset = reset_peak_rss();
+    let peak_rss_reset = super::reset_peak_rss();
     let t = Instant::now();
     let res = near_duplicates(&refs, &cfg)?;
     let seconds = t.elapsed().as_secs_f64();
@@ -270,11 +270,6 @@ pub fn write_bench_corpus(path: &Path, n: usize, seed: u64) -> Result<(), BenchE
 /// Peak resident set size of this process in KiB.
 pub fn peak_rss_kib() -> Option<u64> {
     super::peak_rss_bytes().map(|b| b / 1024)
-}
-
-/// Reset the VmHWM peak to the current RSS (Linux >= 4.0: write 5 to /proc/self/clear_refs).
-fn reset_peak_rss() -> bool {
-    fs_err::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

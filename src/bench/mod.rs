@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod ingest;
+pub mod train;
 
 use serde::Serialize;
 
@@ -12,6 +13,11 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Reset the VmHWM peak to the current RSS (Linux >= 4.0: write 5 to /proc/self/clear_refs).
+pub fn reset_peak_rss() -> bool {
+    fs_err::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Writes figures as pretty JSON.

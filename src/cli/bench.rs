@@ -23,6 +23,32 @@ pub enum Which {
         #[arg(long, default_value = "bench-dedup.json")]
         out: PathBuf,
     },
+    /// LoRA training steps on a random Qwen3 (tiny, or Qwen3-0.6B's shapes): tokens/s and peak
+    /// memory, to set beside `benches/train_torch.sh` (PyTorch + PEFT, same shapes and settings).
+    Train {
+        /// Model shape: tiny or qwen3-0.6b.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 256)]
+        seq: usize,
+        /// Timed optimizer steps (after the warmup steps).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Token ids (a JSON list of ints, as benches/make_tokens.py writes); default: a fixed
+        /// pseudo-random sequence.
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
+        /// Quantize the base to this many bits at load (QLoRA) instead of a dense f32 base.
+        #[arg(long, value_name = "BITS")]
+        qlora_bits: Option<u32>,
+        /// Where to write the figures (JSON).
+        #[arg(long, default_value = "bench-train.json")]
+        out: PathBuf,
+    },
     /// Generate a Luau + docs corpus, ingest it from scratch, write files/s, MB/s, peak memory.
     Ingest {
         /// Number of generated Luau files.
@@ -52,6 +78,51 @@ pub fn run_dedup(docs: usize, seed: u64, out: &std::path::Path) -> anyhow::Resul
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
         Which::Dedup { docs, seed, out } => run_dedup(docs, seed, &out)?,
+        Which::Train {
+            config,
+            batch,
+            seq,
+            steps,
+            warmup,
+            tokens,
+            qlora_bits,
+            out,
+        } => {
+            let (ids, source) = match &tokens {
+                Some(path) => {
+                    let ids: Vec<u32> = serde_json::from_str(&fs_err::read_to_string(path)?)
+                        .map_err(|e| {
+                            anyhow::anyhow!(
+                                "{}: expected a JSON list of token ids: {e}",
+                                path.display()
+                            )
+                        })?;
+                    (ids, path.display().to_string())
+                }
+                None => {
+                    let mut rng = crate::bench::Rng::new(11);
+                    let ids = (0..4096)
+                        .map(|_| (rng.next_u64() % 1_000_000) as u32)
+                        .collect();
+                    (ids, "pseudo-random (SplitMix64 seed 11)".to_string())
+                }
+            };
+            let tmp = tempfile::tempdir()?;
+            let figures = crate::bench::train::run(
+                tmp.path(),
+                &config,
+                batch,
+                seq,
+                steps,
+                warmup,
+                &ids,
+                &source,
+                qlora_bits,
+            )?;
+            crate::bench::write_figures(&out, &figures)?;
+            super::print_json(&figures)?;
+            eprintln!("wrote {}", out.display());
+        }
         Which::Ingest {
             files,
             lines,

@@ -1,0 +1,211 @@
+//! `vcurate bench train`: tokens/s and peak memory of LoRA training steps on a random Qwen3 of a
+//! named shape, the Rust side of the comparison with PyTorch + PEFT (`benches/train_torch.py`,
+//! same shapes, token ids, LoRA and optimizer settings; `benches/README-train.md`).
+//!
+//! The checkpoint is written to a temp folder first; the memory peak is reset after that, so
+//! `peak_rss_mb` covers loading and training only.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use serde::Serialize;
+
+use crate::train::backend::{AdamWParams, Backend, Batch};
+use crate::train::candle::qwen3::{write_random_checkpoint, Qwen3, Qwen3Config};
+use crate::train::candle::CandleBackend;
+use crate::train::config::BaseConfig;
+use crate::train::lora::{LoraConfig, TargetModule};
+use crate::train::{Result, TrainError};
+
+/// The shapes both sides of the comparison use.
+pub fn shape(name: &str) -> Option<Qwen3Config> {
+    let (vocab, hidden, inter, layers, heads, kv, head_dim) = match name {
+        "tiny" => (1024, 64, 128, 2, 4, 2, 16),
+        // Qwen/Qwen3-0.6B config.json.
+        "qwen3-0.6b" => (151_936, 1024, 3072, 28, 16, 8, 128),
+        _ => return None,
+    };
+    Some(Qwen3Config {
+        model_type: "qwen3".into(),
+        vocab_size: vocab,
+        hidden_size: hidden,
+        intermediate_size: inter,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        num_key_value_heads: kv,
+        head_dim: Some(head_dim),
+        rope_theta: 1_000_000.0,
+        rms_norm_eps: 1e-6,
+        tie_word_embeddings: true,
+        attention_bias: false,
+        max_position_embeddings: Some(40_960),
+        rope_scaling: None,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainFigures {
+    pub tool: String,
+    pub config: String,
+    pub shapes: Qwen3Config,
+    /// `None`: dense f32 base; `Some(bits)`: quantized at load (QLoRA, group 64).
+    pub qlora_bits: Option<u32>,
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub threads: usize,
+    /// `dev` or `release`: the vcurate crate's own code is unoptimised in `dev`.
+    pub build: String,
+    pub step_seconds: Vec<f64>,
+    pub tokens_per_s: f64,
+    pub tokens_per_s_median_step: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub rss_after_load_mb: Option<f64>,
+    pub base_weight_mb: f64,
+    pub trainable_params: usize,
+    pub losses: Vec<f64>,
+    pub tokens_source: String,
+    pub lora: LoraConfig,
+    pub optimizer: String,
+}
+
+fn rss_mb(bytes: Option<u64>) -> Option<f64> {
+    bytes.map(|b| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0)
+}
+
+fn current_rss_bytes() -> Option<u64> {
+    let status = fs_err::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
+/// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    work: &Path,
+    config: &str,
+    batch: usize,
+    seq: usize,
+    steps: usize,
+    warmup: usize,
+    tokens: &[u32],
+    tokens_source: &str,
+    qlora_bits: Option<u32>,
+) -> Result<TrainFigures> {
+    let cfg = shape(config).ok_or_else(|| {
+        TrainError::Config(format!("unknown shape `{config}`: use tiny or qwen3-0.6b"))
+    })?;
+    if tokens.is_empty() || seq < 2 || batch == 0 || steps == 0 {
+        return Err(TrainError::Config(
+            "need token ids, seq >= 2, batch >= 1 and steps >= 1".into(),
+        ));
+    }
+    let dir = work.join(config);
+    eprintln!("writing a random {config} checkpoint to {}", dir.display());
+    write_random_checkpoint(&dir, &cfg, 0, DType::BF16)?;
+    super::reset_peak_rss();
+    let lora = LoraConfig {
+        rank: 8,
+        alpha: 16.0,
+        dropout: 0.0,
+        targets: TargetModule::ALL.to_vec(),
+        num_layers: None,
+    };
+    let base = BaseConfig {
+        quantize_bits: qlora_bits,
+        ..BaseConfig::default()
+    };
+    let model = Qwen3::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
+    let base_weight_mb = model.base_nbytes() as f64 / 1_048_576.0;
+    let adamw = AdamWParams {
+        weight_decay: 0.01,
+        ..AdamWParams::default()
+    };
+    let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
+    let rss_after_load_mb = rss_mb(current_rss_bytes());
+    let trainable_params = backend
+        .lora_tensors()?
+        .iter()
+        .map(|t| t.a.data.len() + t.b.data.len())
+        .sum();
+    let n = batch * seq;
+    let ids: Vec<u32> = (0..n)
+        .map(|i| tokens[i % tokens.len()] % cfg.vocab_size as u32)
+        .collect();
+    let b = Batch {
+        batch,
+        seq_len: seq,
+        tokens: ids,
+        loss_mask: vec![1; n],
+    };
+    let targets = b.target_count() as f64;
+    let (mut losses, mut step_seconds) = (Vec::new(), Vec::new());
+    for step in 0..warmup + steps {
+        let t0 = Instant::now();
+        let nll = backend.accumulate(&b, 1.0 / targets)?;
+        backend.optimizer_step(1e-4, None)?;
+        let dt = t0.elapsed().as_secs_f64();
+        losses.push(nll / targets);
+        eprintln!(
+            "step {}{}: loss {:.4}, {dt:.2} s",
+            step + 1,
+            if step < warmup { " (warmup)" } else { "" },
+            nll / targets
+        );
+        if step >= warmup {
+            step_seconds.push(dt);
+        }
+    }
+    let total: f64 = step_seconds.iter().sum();
+    let mut sorted = step_seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    Ok(TrainFigures {
+        tool: format!("vcurate {} ({})", env!("CARGO_PKG_VERSION"), backend.name()),
+        config: config.to_string(),
+        shapes: cfg,
+        qlora_bits,
+        batch,
+        seq,
+        steps,
+        warmup,
+        threads: candle_core::utils::get_num_threads(),
+        build: if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        }
+        .into(),
+        tokens_per_s: (n * steps) as f64 / total,
+        tokens_per_s_median_step: n as f64 / median,
+        step_seconds,
+        peak_rss_mb: rss_mb(super::peak_rss_bytes()),
+        rss_after_load_mb,
+        base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
+        trainable_params,
+        losses,
+        tokens_source: tokens_source.to_string(),
+        lora,
+        optimizer: "AdamW lr 1e-4, weight decay 0.01, no clipping".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_bench_trains_and_counts_lora_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens: Vec<u32> = (0..50).map(|i| i * 7 + 3).collect();
+        let f = run(dir.path(), "tiny", 1, 16, 2, 1, &tokens, "test", Some(4)).unwrap();
+        // r(in + out) per module, 7 modules, 2 layers, as PEFT counts them (16,384 for tiny).
+        assert_eq!(f.trainable_params, 16_384);
+        assert_eq!((f.step_seconds.len(), f.losses.len()), (2, 3));
+        assert!(f.losses.iter().all(|l| l.is_finite()) && f.tokens_per_s > 0.0);
+        assert!(run(dir.path(), "huge", 1, 16, 1, 0, &tokens, "test", None).is_err());
+    }
+}
