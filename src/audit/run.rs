@@ -873,8 +873,33 @@ pub fn entropy(text: &str) -> f64 {
         .sum()
 }
 
-/// The tasks of every registered eval set, as contamination inputs.
+/// The tasks of every registered eval set, as contamination inputs (ids `<set>/<task>`).
 pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<EvalTask>, AuditError> {
+    let mut out = Vec::new();
+    for (name, tasks) in load_eval_sets(ws)? {
+        for t in tasks {
+            let mut texts: Vec<String> = t
+                .prompt
+                .iter()
+                .chain(t.system.iter())
+                .chain(t.reference.iter())
+                .cloned()
+                .collect();
+            texts.extend(t.messages.iter().map(|m| m.content.clone()));
+            texts.extend(t.checks.tests.iter().map(|x| x.code.clone()));
+            out.push(EvalTask {
+                id: format!("{name}/{}", t.id),
+                texts,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every registered eval set, by name, as vcurate tasks.
+pub fn load_eval_sets(
+    ws: &Workspace,
+) -> Result<Vec<(String, Vec<crate::eval::task::Task>)>, AuditError> {
     use crate::eval::import::{import, Format};
     let mut out = Vec::new();
     for set in &ws.config.eval_sets {
@@ -896,21 +921,7 @@ pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<EvalTask>, AuditError> {
                     .tasks
             }
         };
-        for t in tasks {
-            let mut texts: Vec<String> = t
-                .prompt
-                .iter()
-                .chain(t.system.iter())
-                .chain(t.reference.iter())
-                .cloned()
-                .collect();
-            texts.extend(t.messages.iter().map(|m| m.content.clone()));
-            texts.extend(t.checks.tests.iter().map(|x| x.code.clone()));
-            out.push(EvalTask {
-                id: format!("{}/{}", set.name, t.id),
-                texts,
-            });
-        }
+        out.push((set.name.clone(), tasks));
     }
     Ok(out)
 }

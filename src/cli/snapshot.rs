@@ -1,6 +1,6 @@
 //! `vcurate snapshot create|list|show|diff`
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -126,7 +126,11 @@ fn render(
     splits: &BTreeMap<String, String>,
     attributes: &[(String, polars::prelude::DataFrame)],
     allow_contaminated: bool,
-) -> anyhow::Result<(polars::prelude::DataFrame, polars::prelude::DataFrame)> {
+) -> anyhow::Result<(
+    polars::prelude::DataFrame,
+    polars::prelude::DataFrame,
+    BTreeSet<String>,
+)> {
     use crate::render::{render_examples, RenderOptions};
     use polars::prelude::*;
     let dir = ws.dataset_dir().join("templates");
@@ -163,8 +167,10 @@ fn render(
         None => Ok(()),
     };
     let mut out = render_examples(documents, &registry, &opts, &gate);
-    // Templates add text of their own: scan every rendered example against the eval sets too.
-    if !allow_contaminated {
+    // Templates add text of their own: scan every rendered example against the eval sets too
+    // (and record the matches even when `allow_contaminated` keeps the examples).
+    let mut matched = BTreeSet::new();
+    {
         let tasks = crate::audit::run::load_eval_tasks(ws)?;
         let index = crate::audit::contamination::ContaminationIndex::build(
             &tasks,
@@ -185,8 +191,10 @@ fn render(
         let hits = index.scan_many(&refs);
         let mut kept = Vec::new();
         for (e, h) in std::mem::take(&mut out.examples).into_iter().zip(hits) {
+            matched.extend(h.iter().map(|hit| hit.task_id.clone()));
             match h.first() {
                 None => kept.push(e),
+                Some(_) if allow_contaminated => kept.push(e),
                 Some(hit) => out.excluded.push(crate::render::Excluded {
                     doc_ids: e.doc_ids.clone(),
                     example_id: Some(e.id.clone()),
@@ -232,7 +240,38 @@ fn render(
         "reason" => x.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(),
         "detail" => x.iter().map(|e| e.detail.clone()).collect::<Vec<_>>(),
     )?;
-    Ok((examples, render_excluded))
+    Ok((examples, render_excluded, matched))
+}
+
+/// What the contamination checks covered: every registered eval set with its task hashes and
+/// the tasks that matched a document (contamination audit) or a rendered example.
+fn eval_set_coverage(
+    ws: &Workspace,
+    attributes: &[(String, polars::prelude::DataFrame)],
+    example_matches: &BTreeSet<String>,
+) -> anyhow::Result<Vec<freeze::EvalSetCoverage>> {
+    let mut matched = example_matches.clone();
+    if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
+        for tasks in df.column("tasks")?.str()?.iter().flatten() {
+            matched.extend(tasks.split(',').filter(|t| !t.is_empty()).map(String::from));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, tasks) in crate::audit::run::load_eval_sets(ws)? {
+        let prefix = format!("{name}/");
+        let mut task_hashes: Vec<String> = tasks.iter().map(crate::eval::task::task_hash).collect();
+        task_hashes.sort();
+        out.push(freeze::EvalSetCoverage {
+            task_set_id: crate::eval::task::task_set_id(&tasks),
+            task_hashes,
+            matched_tasks: matched
+                .iter()
+                .filter_map(|t| t.strip_prefix(&prefix).map(String::from))
+                .collect(),
+            name,
+        });
+    }
+    Ok(out)
 }
 
 /// Gathers the inputs of a snapshot from the workspace and freezes them.
@@ -317,7 +356,7 @@ pub fn create(
     } else {
         Vec::new()
     };
-    let (examples, render_excluded) = render(
+    let (examples, render_excluded, example_matches) = render(
         ws,
         &documents,
         &excluded,
@@ -325,6 +364,7 @@ pub fn create(
         &attributes,
         allow_contaminated,
     )?;
+    let eval_sets = eval_set_coverage(ws, &attributes, &example_matches)?;
     attributes.push(("render-excluded".to_string(), render_excluded));
     let inputs = FreezeInputs {
         documents,
@@ -335,6 +375,7 @@ pub fn create(
         templates,
         examples: Some(examples),
         flags,
+        eval_sets,
     };
     let created = crate::ingest::default_ingest_time();
     freeze::freeze(&ws.dataset_dir().join("snapshots"), inputs, created)

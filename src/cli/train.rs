@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::train::candle::qwen3::{Qwen3, Qwen3Config};
 use crate::train::candle::CandleBackend;
 use crate::train::chat::{ChatFormatter, Message};
-use crate::train::config::TrainConfig;
+use crate::train::config::{TrainConfig, TrainingRecord, TRAINING_RECORD};
 use crate::train::data::make_batches;
 use crate::workspace::Workspace;
 
@@ -63,19 +63,6 @@ pub struct FuseArgs {
     #[arg(long)]
     pub json: bool,
 }
-
-/// What `training.json` records about a run (read back by `vcurate eval`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainingRecord {
-    pub snapshot: String,
-    /// The workspace root whose `dataset/snapshots/<snapshot>` the run read.
-    pub workspace: PathBuf,
-    pub model: PathBuf,
-    pub train_examples: usize,
-    pub valid_examples: usize,
-}
-
-pub const TRAINING_RECORD: &str = "training.json";
 
 /// The resolved config: the file, then the flags.
 fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {

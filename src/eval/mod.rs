@@ -13,6 +13,7 @@
 pub mod compare;
 pub mod extract;
 pub mod import;
+pub mod link;
 pub mod report;
 pub mod sandbox;
 pub mod score;

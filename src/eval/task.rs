@@ -424,11 +424,21 @@ pub fn task_set_id(tasks: &[Task]) -> String {
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut hasher = blake3::Hasher::new();
     for t in sorted {
-        // serde_json of a struct is deterministic (field order is declaration order).
-        hasher.update(serde_json::to_string(t).unwrap_or_default().as_bytes());
+        hasher.update(task_json(t).as_bytes());
         hasher.update(b"\n");
     }
     hasher.finalize().to_hex()[..16].to_string()
+}
+
+/// A task's content hash (id included): how a snapshot records which tasks it was checked
+/// against, whatever file or eval-set name they came from.
+pub fn task_hash(task: &Task) -> String {
+    blake3::hash(task_json(task).as_bytes()).to_hex()[..16].to_string()
+}
+
+/// serde_json of a struct is deterministic (field order is declaration order).
+fn task_json(task: &Task) -> String {
+    serde_json::to_string(task).unwrap_or_default()
 }
 
 /// The JSON Schemas this module owns, by file name under `schemas/`.

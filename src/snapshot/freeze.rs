@@ -60,6 +60,23 @@ pub struct FreezeInputs {
     pub examples: Option<DataFrame>,
     /// Explicit overrides that change what passes (e.g. `allow-contaminated`).
     pub flags: Vec<String>,
+    /// The eval sets the contamination checks ran against, and what they found.
+    pub eval_sets: Vec<EvalSetCoverage>,
+}
+
+/// One registered eval set the snapshot's documents and examples were checked against; lets
+/// `vcurate eval` tell whether a model trained on this snapshot has seen a task set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSetCoverage {
+    pub name: String,
+    /// `eval::task::task_set_id` of the set's tasks.
+    pub task_set_id: String,
+    /// `eval::task::task_hash` of every task, sorted: a task is covered when its hash is here.
+    pub task_hashes: Vec<String>,
+    /// Ids of the tasks whose text matched an ingested document or a rendered example (those
+    /// were excluded from the snapshot unless it was created with `allow-contaminated`).
+    pub matched_tasks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +115,9 @@ pub struct SnapshotManifest {
     pub excluded_by_reason: BTreeMap<String, u64>,
     #[serde(rename = "source")]
     pub sources: Vec<SnapshotSource>,
+    /// Snapshots made before eval-set coverage was recorded have none.
+    #[serde(default, rename = "eval_set")]
+    pub eval_sets: Vec<EvalSetCoverage>,
 }
 
 fn hash(bytes: &[u8]) -> String {
@@ -161,6 +181,14 @@ pub fn snapshot_id(inputs: &FreezeInputs) -> String {
     let flags: BTreeSet<&String> = inputs.flags.iter().collect();
     for f in flags {
         line(&["flag", f]);
+    }
+    let mut sets: Vec<&EvalSetCoverage> = inputs.eval_sets.iter().collect();
+    sets.sort_by(|a, b| a.name.cmp(&b.name));
+    for set in sets {
+        line(&["eval-set", &set.name, &set.task_set_id]);
+        for t in &set.matched_tasks {
+            line(&["eval-set-match", &set.name, t]);
+        }
     }
     h.finalize().to_hex()[..16].to_string()
 }
@@ -241,6 +269,7 @@ pub fn freeze(
         counts,
         excluded_by_reason,
         sources: sources.into_values().collect(),
+        eval_sets: inputs.eval_sets.clone(),
     };
 
     let tmp = dir.join(format!(".tmp-{id}-{}", std::process::id()));

@@ -189,6 +189,43 @@ impl TrainConfig {
     }
 }
 
+/// `training.json`, written beside a run's adapters: what the run trained on. `vcurate eval`
+/// reads it to check that the snapshot's contamination audit covered the task set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub snapshot: String,
+    /// The workspace root whose `dataset/snapshots/<snapshot>` the run read.
+    pub workspace: PathBuf,
+    pub model: PathBuf,
+    pub train_examples: usize,
+    pub valid_examples: usize,
+}
+
+pub const TRAINING_RECORD: &str = "training.json";
+
+impl TrainingRecord {
+    /// The record of the run an adapter came from: `adapter_dir/training.json`, or its parent's
+    /// (an adapter is often given as the run's `mlx/` or `peft/` folder). `None` when there is
+    /// none (an adapter trained elsewhere).
+    pub fn find(adapter_dir: &Path) -> Result<Option<(PathBuf, TrainingRecord)>> {
+        for dir in [Some(adapter_dir), adapter_dir.parent()]
+            .into_iter()
+            .flatten()
+        {
+            let path = dir.join(TRAINING_RECORD);
+            if path.is_file() {
+                let text = fs_err::read_to_string(&path)?;
+                let rec = serde_json::from_str(&text).map_err(|source| TrainError::Json {
+                    path: path.clone(),
+                    source,
+                })?;
+                return Ok(Some((path, rec)));
+            }
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
