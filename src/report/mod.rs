@@ -110,9 +110,9 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         esc(title)
     );
     if all.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>\n",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>",
             w / 2.0,
             h / 2.0
         );
@@ -131,30 +131,30 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     let (pw, ph) = (w - left - right, h - top - bottom);
     let px = |x: f64| left + (x - x0) / (x1 - x0) * pw;
     let py = |y: f64| top + ph - (y - y0) / (y1 - y0) * ph;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<path d=\"M{left} {top} V{} H{}\" stroke=\"#333\" fill=\"none\"/>\n",
+        "<path d=\"M{left} {top} V{} H{}\" stroke=\"#333\" fill=\"none\"/>",
         top + ph,
         left + pw
     );
     for (v, y) in [(y0, top + ph), (y1, top)] {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.4}</text>\n",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.4}</text>",
             left - 6.0,
             y + 4.0
         );
     }
     for (v, x) in [(x0, left), (x1, left + pw)] {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{v}</text>\n",
+            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{v}</text>",
             top + ph + 16.0
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>\n",
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>",
         left + pw / 2.0,
         h - 12.0,
         esc(x_label),
@@ -170,24 +170,24 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             .map(|&(x, y)| (px(x), py(y)))
             .collect();
         if let [(cx, cy)] = pts.as_slice() {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3\" fill=\"{}\"/>\n",
+                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3\" fill=\"{}\"/>",
                 s.color
             );
         } else if !pts.is_empty() {
             let joined: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>",
                 s.color,
                 joined.join(" ")
             );
         }
         let ly = top + 14.0 * i as f64;
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
+            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             left + pw - 140.0,
             ly,
             s.color,

@@ -171,7 +171,7 @@ impl TrainConfig {
             ));
         }
         let o = &self.optim;
-        if o.steps == 0 || o.grad_accum == 0 || !(o.lr > 0.0) {
+        if o.steps == 0 || o.grad_accum == 0 || o.lr.is_nan() || o.lr <= 0.0 {
             return Err(TrainError::Config(
                 "optim.steps, optim.grad_accum and optim.lr must be positive".into(),
             ));
