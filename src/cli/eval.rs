@@ -1,9 +1,11 @@
-//! `vcurate eval`: score a JSONL of model responses against a task set (`run`), apply the
-//! promotion gate to two runs (`compare`, whose exit status is the gate), and convert other
-//! projects' task files into vcurate tasks (`import`).
+//! `vcurate eval`: score a JSONL of model responses against a task set, or generate the
+//! responses with a model (base, or base + LoRA adapter) first (`run`); apply the promotion gate
+//! to two runs (`compare`, whose exit status is the gate); and convert other projects' task files
+//! into vcurate tasks (`import`).
 //!
 //! Data goes to stdout (the Markdown report, or JSON with `--json`); progress and file notices go
-//! to stderr. Generation with a model plugs in later by writing the same responses JSONL.
+//! to stderr. Generated responses are written as the same responses JSONL `--responses` reads and
+//! scored from that file, so a generated run can be rescored.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
+use crate::eval::generate as eval_generate;
 use crate::eval::{compare, import, report, score, task};
+use crate::train::candle::generate;
+use crate::train::chat::ChatFormatter;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -21,8 +26,9 @@ pub struct EvalArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EvalCommand {
-    /// Score responses (JSONL: task_id, sample, response) against a task set; writes
-    /// results.jsonl, report.json and report.md into --out.
+    /// Score responses (JSONL: task_id, sample, response) against a task set, or generate them
+    /// with --model [--adapter] first; writes results.jsonl, report.json and report.md (and the
+    /// generated responses.jsonl) into --out.
     Run(RunArgs),
     /// Promotion gate: exit status 0 when run B may replace run A, 1 when it may not.
     Compare(CompareArgs),
@@ -31,22 +37,79 @@ pub enum EvalCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["responses", "model"])))]
 pub struct RunArgs {
     /// Task set: JSONL (one task per line) or a YAML list of tasks.
     #[arg(long, value_name = "FILE")]
     pub tasks: PathBuf,
     /// Responses JSONL: {"task_id", "sample", "response"} per line, from any model or API.
     #[arg(long, value_name = "FILE")]
-    pub responses: PathBuf,
-    /// Folder for results.jsonl, report.json and report.md.
+    pub responses: Option<PathBuf>,
+    /// Generate the responses with this Hugging Face model folder (Qwen3: config.json,
+    /// *.safetensors, tokenizer.json, tokenizer_config.json with a chat template); they are
+    /// written to <out>/responses.jsonl and scored from there.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    // Generation flags say `conflicts_with = "responses"` explicitly: clap waives `requires`
+    // when the required argument conflicts with a present one (--model vs --responses).
+    /// LoRA adapter for --model: an mlx-lm folder (adapters.safetensors), a PEFT folder
+    /// (adapter_model.safetensors), or a `vcurate train` output folder (its mlx/).
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "model",
+        conflicts_with = "responses"
+    )]
+    pub adapter: Option<PathBuf>,
+    /// Samples to generate per task (for pass@k) [default: 1]. Above 1 without --temperature,
+    /// samples at temperature 0.8.
+    #[arg(long, value_name = "N", requires = "model", conflicts_with = "responses", value_parser = clap::value_parser!(u32).range(1..))]
+    pub samples: Option<u32>,
+    /// Sampling temperature; 0 is greedy (the default with one sample).
+    #[arg(
+        long,
+        value_name = "T",
+        requires = "model",
+        conflicts_with = "responses"
+    )]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling: keep the most likely tokens up to this probability mass [default: 1.0].
+    #[arg(
+        long,
+        value_name = "P",
+        requires = "model",
+        conflicts_with = "responses"
+    )]
+    pub top_p: Option<f64>,
+    /// Seed of the sampler; each (task, sample) derives its own seed from it [default: 0].
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "model",
+        conflicts_with = "responses"
+    )]
+    pub seed: Option<u64>,
+    /// Most tokens to generate per response [default: 1024].
+    #[arg(long, value_name = "N", requires = "model", conflicts_with = "responses", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
+    /// End a response at this text (cut before it); repeat for several.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "model",
+        conflicts_with = "responses"
+    )]
+    pub stop: Vec<String>,
+    /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Print report.json to stdout instead of the Markdown report.
     #[arg(long)]
     pub json: bool,
-    /// Also report pass@k for this k (needs at least k samples per task).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub k: u32,
+    /// Also report pass@k for this k (needs at least k samples per task). Default: --samples
+    /// when generating, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub k: Option<u32>,
     /// Refuse to report when no contamination audit covered this task set.
     #[arg(long)]
     pub strict: bool,
@@ -126,14 +189,24 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let tasks = task::load_tasks(&args.tasks).context("could not load the task set")?;
+    let (responses_file, generation, k) = match (&args.responses, &args.model) {
+        (Some(file), _) => (file.clone(), None, args.k.unwrap_or(1)),
+        (None, Some(model)) => {
+            let (file, info) = generate_cmd(&args, model, &tasks)?;
+            let k = args.k.unwrap_or(info.samples);
+            (file, Some(info), k)
+        }
+        (None, None) => bail!("give --responses FILE or --model DIR"),
+    };
     let responses =
-        task::load_responses(&args.responses, &tasks).context("could not load the responses")?;
+        task::load_responses(&responses_file, &tasks).context("could not load the responses")?;
     let inputs = report::Inputs {
         tasks_file: args.tasks.display().to_string(),
         tasks_sha256: sha256_file(&args.tasks)?,
-        responses_file: args.responses.display().to_string(),
-        responses_sha256: sha256_file(&args.responses)?,
+        responses_file: responses_file.display().to_string(),
+        responses_sha256: sha256_file(&responses_file)?,
         task_set_id: task::task_set_id(&tasks),
+        generation,
     };
 
     let samples = responses.len().max(1) as u64;
@@ -156,7 +229,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
     let results = score::score_all(&tasks, &responses, &|| bar.inc(1));
     bar.finish_and_clear();
 
-    let rep = report::build_report(&tasks, &results, inputs, args.k, contamination);
+    let rep = report::build_report(&tasks, &results, inputs, k, contamination);
     report::write_run(&args.out, &results, &rep).context("could not write the run folder")?;
     eprintln!(
         "wrote {} ({} samples), report.json and report.md",
@@ -175,6 +248,139 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         emit(&report::to_markdown(&rep))
     }
 }
+
+/// Generates `args.samples` responses per task with `model` (and `args.adapter`), writes them to
+/// `<out>/responses.jsonl`, and says what generated them.
+fn generate_cmd(
+    args: &RunArgs,
+    model: &Path,
+    tasks: &[task::Task],
+) -> anyhow::Result<(PathBuf, report::GenerationInputs)> {
+    let samples = args.samples.unwrap_or(1);
+    let top_p = args.top_p.unwrap_or(1.0);
+    let seed = args.seed.unwrap_or(0);
+    let max_tokens = args.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    let temperature = match args.temperature {
+        Some(t) => t,
+        None if samples > 1 => {
+            eprintln!(
+                "note: {samples} samples per task and no --temperature: sampling at temperature {DEFAULT_SAMPLING_TEMPERATURE}"
+            );
+            DEFAULT_SAMPLING_TEMPERATURE
+        }
+        None => 0.0,
+    };
+    if temperature == 0.0 && samples > 1 {
+        eprintln!("note: greedy decoding gives {samples} identical samples per task");
+    }
+    let sampling = generate::SamplingParams {
+        temperature,
+        top_p,
+        max_new_tokens: usize::try_from(max_tokens).unwrap_or(usize::MAX),
+        stop: args.stop.clone(),
+    };
+    sampling.validate()?;
+    let device = candle_core::Device::Cpu;
+    let formatter = ChatFormatter::from_model_dir(model).with_context(|| {
+        format!(
+            "loading the tokenizer and chat template from {}",
+            model.display()
+        )
+    })?;
+    let (qwen, adapter) = generate::load_model(model, args.adapter.as_deref(), &device)
+        .with_context(|| format!("loading the model from {}", model.display()))?;
+    let eos = generate::eos_token_ids(model, formatter.tokenizer())?;
+    if eos.is_empty() {
+        eprintln!(
+            "warning: {} names no eos_token_id (generation_config.json, config.json) or eos_token              (tokenizer_config.json); responses end only at --max-tokens or --stop",
+            model.display()
+        );
+    }
+    let generator = generate::Generator::new(qwen, formatter.tokenizer().clone(), eos.clone());
+    let label = match &args.adapter {
+        Some(a) => format!("{} + {}", model.display(), a.display()),
+        None => model.display().to_string(),
+    };
+    let total = tasks.len() as u64 * samples as u64;
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>10.bold} [{bar:30}] {pos}/{len} samples {msg} {elapsed}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("generating");
+    let start = std::time::Instant::now();
+    let mut tokens = 0u64;
+    let opts = eval_generate::GenerateOptions {
+        samples,
+        sampling: sampling.clone(),
+        seed,
+    };
+    let lines =
+        eval_generate::generate_responses(&generator, &formatter, tasks, &opts, &label, &mut |r| {
+            tokens += r.tokens as u64;
+            let rate = tokens as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{rate:.1} tok/s"));
+            bar.inc(1);
+        })
+        .context("generation failed")?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    fs_err::create_dir_all(&args.out)?;
+    let file = args.out.join("responses.jsonl");
+    crate::snapshot::write_atomic(&file, eval_generate::to_jsonl(&lines)?.as_bytes())?;
+    let mut stop_reasons = std::collections::BTreeMap::new();
+    for l in &lines {
+        *stop_reasons
+            .entry(l.stop_reason.as_str().to_string())
+            .or_insert(0u64) += 1;
+    }
+    let generated_tokens: u64 = lines.iter().map(|l| l.tokens as u64).sum();
+    eprintln!(
+        "generated {} responses ({generated_tokens} tokens, {:.1} tok/s) into {}",
+        lines.len(),
+        generated_tokens as f64 / secs.max(1e-9),
+        file.display()
+    );
+    let info = report::GenerationInputs {
+        model_dir: model.display().to_string(),
+        model_config_sha256: sha256_file(&model.join("config.json"))?,
+        adapter: adapter.map(|a| report::AdapterInputs {
+            dir: args
+                .adapter
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            format: a.format.as_str().to_string(),
+            weights_file: a.weights.display().to_string(),
+            weights_sha256: a.weights_sha256,
+        }),
+        samples,
+        temperature,
+        top_p,
+        max_tokens: sampling.max_new_tokens,
+        stop: args.stop.clone(),
+        seed,
+        eos_token_ids: eos,
+        generated_tokens,
+        stop_reasons,
+        device: "cpu".into(),
+    };
+    Ok((file, info))
+}
+
+/// The temperature used when several samples are asked for and none is given.
+const DEFAULT_SAMPLING_TEMPERATURE: f64 = 0.8;
+const DEFAULT_MAX_TOKENS: u64 = 1024;
 
 /// True when the gate passes.
 fn compare_cmd(args: CompareArgs) -> anyhow::Result<bool> {
@@ -259,7 +465,7 @@ mod tests {
         let EvalCommand::Run(r) = a.command else {
             panic!()
         };
-        assert_eq!((r.k, r.json, r.strict), (5, true, false));
+        assert_eq!((r.k, r.json, r.strict), (Some(5), true, false));
         let a = parse(&["compare", "a", "b", "--max-drop", "2.5"]);
         let EvalCommand::Compare(c) = a.command else {
             panic!()
@@ -293,6 +499,57 @@ mod tests {
         assert!(
             Cli::try_parse_from(["eval", "import", "--format", "nope", "x", "--out", "y"]).is_err()
         );
+    }
+
+    #[test]
+    fn run_takes_either_responses_or_a_model() {
+        let try_run = |extra: &[&str]| {
+            let mut args = vec!["eval", "run", "--tasks", "t.jsonl", "--out", "o"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|c| c.eval.command)
+        };
+        let EvalCommand::Run(r) = try_run(&[
+            "--model",
+            "m",
+            "--adapter",
+            "a",
+            "--samples",
+            "3",
+            "--temperature",
+            "1.0",
+            "--top-p",
+            "0.9",
+            "--seed",
+            "7",
+            "--max-tokens",
+            "64",
+            "--stop",
+            "```",
+            "--stop",
+            "END",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.model.as_deref(), Some(Path::new("m")));
+        assert_eq!(r.adapter.as_deref(), Some(Path::new("a")));
+        assert_eq!(
+            (r.samples, r.temperature, r.top_p, r.seed, r.max_tokens, r.k),
+            (Some(3), Some(1.0), Some(0.9), Some(7), Some(64), None)
+        );
+        assert_eq!(r.stop, vec!["```".to_string(), "END".to_string()]);
+        let EvalCommand::Run(r) = try_run(&["--responses", "r.jsonl"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.samples, r.temperature, r.model), (None, None, None));
+        // Exactly one source; generation flags need --model.
+        assert!(try_run(&[]).is_err());
+        assert!(try_run(&["--responses", "r", "--model", "m"]).is_err());
+        assert!(try_run(&["--adapter", "a"]).is_err());
+        assert!(try_run(&["--responses", "r", "--adapter", "a"]).is_err());
+        assert!(try_run(&["--responses", "r", "--samples", "2"]).is_err());
+        assert!(try_run(&["--responses", "r", "--temperature", "1"]).is_err());
+        assert!(try_run(&["--model", "m", "--samples", "0"]).is_err());
     }
 
     /// End to end on the shipped task set: known-bad responses as the baseline, the reference

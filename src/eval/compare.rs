@@ -179,6 +179,7 @@ mod tests {
                 responses_file: "r".into(),
                 responses_sha256: "y".into(),
                 task_set_id: set.into(),
+                generation: None,
             },
             overall: agg("overall", Some(overall)),
             categories: cats.iter().map(|(n, p)| agg(n, Some(*p))).collect(),

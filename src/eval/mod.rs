@@ -3,7 +3,8 @@
 //! The pipeline is `task` (what to ask and how to check it) -> `extract` (find the code in a
 //! response) -> `score` (parse with full_moon, compile with the real Luau compiler, run the task's
 //! tests in `sandbox`) -> `report` (per-task JSONL, per-category pass@k) -> `compare` (promotion
-//! gate). `import` turns other projects' task files into ours.
+//! gate). `import` turns other projects' task files into ours; `generate` writes the responses
+//! with the trainer's model when no precomputed responses are given.
 //!
 //! What this module must never do: count a check it could not run as passed (it says `n/a` with a
 //! reason instead), let model-written code reach the host (files, processes, the network, the
@@ -12,6 +13,7 @@
 
 pub mod compare;
 pub mod extract;
+pub mod generate;
 pub mod import;
 pub mod link;
 pub mod report;

@@ -1,31 +1,7 @@
 //! `vcurate train` from a snapshot made by the quickstart sample, on a tiny random Qwen3 with a
 //! tiny BPE tokenizer, both written by the test (no model hub is reachable).
 
-use std::path::Path;
-
-use crate::util::{stderr, vcurate};
-
-fn tiny_model(dir: &Path) {
-    let corpus = [
-        "local Players = game:GetService(\"Players\")",
-        "function M.new() return setmetatable({}, M) end",
-        "How do I use a RemoteEvent in Roblox?",
-    ];
-    vcurate::train::chat::write_tiny_tokenizer(dir, &corpus, 300).unwrap();
-    let config: vcurate::train::candle::qwen3::Qwen3Config = serde_json::from_value(serde_json::json!({
-        "model_type": "qwen3", "vocab_size": 320, "hidden_size": 32, "intermediate_size": 64,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-        "rope_theta": 10000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": false
-    }))
-    .unwrap();
-    vcurate::train::candle::qwen3::write_random_checkpoint(
-        dir,
-        &config,
-        7,
-        candle_core::DType::F32,
-    )
-    .unwrap();
-}
+use crate::util::{stderr, tiny_model, vcurate};
 
 #[test]
 fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
@@ -38,7 +14,12 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
         serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
     let id = listed[0]["id"].as_str().unwrap().to_string();
     let model = tmp.path().join("model");
-    tiny_model(&model);
+    let corpus = [
+        "local Players = game:GetService(\"Players\")",
+        "function M.new() return setmetatable({}, M) end",
+        "How do I use a RemoteEvent in Roblox?",
+    ];
+    tiny_model(&model, &corpus, 300);
     let out_dir = tmp.path().join("adapter");
     let config = tmp.path().join("train.toml");
     std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\"]\n[optim]\nlr = 1e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 128\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();

@@ -85,6 +85,29 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A tiny random Qwen3 (2 layers, hidden 32) in `dir`, with a byte-level BPE tokenizer of
+/// `tokenizer_vocab` ids trained on `corpus` and a ChatML chat template (EOS `<|im_end|>`). No
+/// model hub is reachable from tests, so they build their own. The model's vocabulary has 20
+/// ids more than the tokenizer's.
+pub fn tiny_model(dir: &Path, corpus: &[&str], tokenizer_vocab: usize) {
+    vcurate::train::chat::write_tiny_tokenizer(dir, corpus, tokenizer_vocab).unwrap();
+    let config: vcurate::train::candle::qwen3::Qwen3Config =
+        serde_json::from_value(serde_json::json!({
+            "model_type": "qwen3", "vocab_size": tokenizer_vocab + 20, "hidden_size": 32,
+            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
+            "tie_word_embeddings": false
+        }))
+        .unwrap();
+    vcurate::train::candle::qwen3::write_random_checkpoint(
+        dir,
+        &config,
+        7,
+        candle_core::DType::F32,
+    )
+    .unwrap();
+}
+
 /// Validates `value` against a JSON Schema from `schemas/` (the subset our generated schemas
 /// use: `$ref` to `#/$defs`, `type` (one or several), `properties`, `required`,
 /// `additionalProperties: false`, `items`, `enum`). Returns the first violation with its path.

@@ -4,6 +4,7 @@
 //! `model.layers.N.<module>.lora_{A,B}` names; base weights are plain tensors and never
 //! trainable), the accumulated gradients and the optimizer.
 
+pub mod generate;
 pub mod ops;
 pub mod optim;
 pub mod quantized;

@@ -42,10 +42,23 @@ pub fn rope_tables(
     dtype: DType,
     device: &Device,
 ) -> Result<(Tensor, Tensor)> {
+    rope_tables_at(0, seq_len, head_dim, theta, dtype, device)
+}
+
+/// RoPE tables for the absolute positions `start..start + seq_len` (generation with a KV cache
+/// feeds tokens after the cached prefix). Row `i` equals row `start + i` of [`rope_tables`].
+pub fn rope_tables_at(
+    start: usize,
+    seq_len: usize,
+    head_dim: usize,
+    theta: f64,
+    dtype: DType,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let half = head_dim / 2;
     let mut cos = Vec::with_capacity(seq_len * half);
     let mut sin = Vec::with_capacity(seq_len * half);
-    for pos in 0..seq_len {
+    for pos in start..start + seq_len {
         for i in 0..half {
             let inv_freq = 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64);
             let angle = pos as f64 * inv_freq;
