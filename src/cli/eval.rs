@@ -110,7 +110,12 @@ pub struct RunArgs {
     /// when generating, else 1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub k: Option<u32>,
-    /// Refuse to report when no contamination audit covered this task set.
+    /// With --responses: the `vcurate train` output (or adapter folder) of the model that wrote
+    /// them, so the report can check its training snapshot for these tasks (as --adapter does).
+    #[arg(long, value_name = "DIR", requires = "responses")]
+    pub trained_from: Option<PathBuf>,
+    /// Refuse to report unless the training snapshot's contamination checks covered every task
+    /// and found none of them in the training data.
     #[arg(long)]
     pub strict: bool,
 }
@@ -179,7 +184,9 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
 }
 
 fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
-    let contamination = report::Contamination::unverified();
+    let tasks = task::load_tasks(&args.tasks).context("could not load the task set")?;
+    let trained = args.adapter.as_deref().or(args.trained_from.as_deref());
+    let contamination = crate::eval::link::check(trained, &tasks);
     if args.strict && contamination.status != report::ContaminationStatus::Clean {
         bail!(
             "refusing to report under --strict: contamination {:?}: {}. Run without --strict to get an \
@@ -188,7 +195,6 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
             contamination.message
         );
     }
-    let tasks = task::load_tasks(&args.tasks).context("could not load the task set")?;
     let (responses_file, generation, k) = match (&args.responses, &args.model) {
         (Some(file), _) => (file.clone(), None, args.k.unwrap_or(1)),
         (None, Some(model)) => {

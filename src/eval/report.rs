@@ -381,6 +381,11 @@ pub fn to_markdown(r: &Report) -> String {
             },
             r.contamination.message
         ));
+    } else {
+        s.push_str(&format!(
+            "Contamination: clean. {}\n\n",
+            r.contamination.message
+        ));
     }
     let k = r.overall.k;
     s.push_str(&format!(

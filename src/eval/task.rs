@@ -430,10 +430,15 @@ pub fn task_set_id(tasks: &[Task]) -> String {
     hasher.finalize().to_hex()[..16].to_string()
 }
 
-/// A task's content hash (id included): how a snapshot records which tasks it was checked
-/// against, whatever file or eval-set name they came from.
+/// A task's content hash (id included, import provenance excluded): how a snapshot records
+/// which tasks it was checked against, whatever file or eval-set name they came from.
 pub fn task_hash(task: &Task) -> String {
-    blake3::hash(task_json(task).as_bytes()).to_hex()[..16].to_string()
+    // `source` says where the file was read from, not what the task is.
+    let content = Task {
+        source: None,
+        ..task.clone()
+    };
+    blake3::hash(task_json(&content).as_bytes()).to_hex()[..16].to_string()
 }
 
 /// serde_json of a struct is deterministic (field order is declaration order).

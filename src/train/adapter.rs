@@ -298,20 +298,59 @@ pub fn read_mlx(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
     Ok((cfg, pairs))
 }
 
-/// Read whichever adapter `dir` holds: mlx-lm (`adapters.safetensors`), PEFT
-/// (`adapter_model.safetensors`), or a `vcurate train` output folder (its `mlx/`).
-pub fn read_dir(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
-    if dir.join(MLX_WEIGHTS).exists() {
-        read_mlx(dir)
-    } else if dir.join(PEFT_WEIGHTS).exists() {
-        read_peft(dir)
-    } else if dir.join("mlx").join(MLX_WEIGHTS).exists() {
-        read_mlx(&dir.join("mlx"))
-    } else {
-        Err(adapter_err(
-            dir,
-            format!("no adapter here: expected {MLX_WEIGHTS} (mlx-lm), {PEFT_WEIGHTS} (PEFT) or a `vcurate train` output folder with mlx/"),
-        ))
+/// An adapter file layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdapterFormat {
+    /// mlx-lm: `adapters.safetensors` + `adapter_config.json`.
+    Mlx,
+    /// PEFT: `adapter_model.safetensors` + `adapter_config.json`.
+    Peft,
+}
+
+impl AdapterFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdapterFormat::Mlx => "mlx",
+            AdapterFormat::Peft => "peft",
+        }
+    }
+
+    pub fn weights_file(self) -> &'static str {
+        match self {
+            AdapterFormat::Mlx => MLX_WEIGHTS,
+            AdapterFormat::Peft => PEFT_WEIGHTS,
+        }
+    }
+}
+
+/// Find the adapter under `dir`: an mlx-lm adapter, a PEFT adapter, or a `vcurate train` output
+/// folder (its `mlx/` subfolder). Returns the folder holding the files and their layout.
+pub fn resolve(dir: &Path) -> Result<(std::path::PathBuf, AdapterFormat)> {
+    let has = |d: &Path, f: &str| d.join(f).is_file() && d.join(ADAPTER_CONFIG).is_file();
+    if has(dir, MLX_WEIGHTS) {
+        return Ok((dir.to_path_buf(), AdapterFormat::Mlx));
+    }
+    if has(dir, PEFT_WEIGHTS) {
+        return Ok((dir.to_path_buf(), AdapterFormat::Peft));
+    }
+    let mlx = dir.join("mlx");
+    if has(&mlx, MLX_WEIGHTS) {
+        return Ok((mlx, AdapterFormat::Mlx));
+    }
+    Err(adapter_err(
+        dir,
+        format!(
+            "no adapter here; expected {MLX_WEIGHTS} or {PEFT_WEIGHTS} next to {ADAPTER_CONFIG}, or a `vcurate train` output folder with mlx/{MLX_WEIGHTS}"
+        ),
+    ))
+}
+
+/// Read an adapter folder of a known layout.
+pub fn read(dir: &Path, format: AdapterFormat) -> Result<(LoraConfig, Vec<LoraTensors>)> {
+    match format {
+        AdapterFormat::Mlx => read_mlx(dir),
+        AdapterFormat::Peft => read_peft(dir),
     }
 }
 

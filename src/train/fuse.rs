@@ -39,7 +39,8 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
         )));
     }
     let config = Qwen3Config::from_file(&base_dir.join("config.json"))?;
-    let (lora, pairs) = adapter::read_dir(adapter_dir)?;
+    let (dir, format) = adapter::resolve(adapter_dir)?;
+    let (lora, pairs) = adapter::read(&dir, format)?;
     let expected = lora.keys(config.num_hidden_layers)?;
     let got: Vec<_> = pairs.iter().map(|p| p.key).collect();
     if expected != got {
@@ -91,14 +92,7 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
         message: e.to_string(),
     })?;
     copy_small_files(base_dir, out_dir)?;
-    let adapter_file = [
-        adapter_dir.join(adapter::MLX_WEIGHTS),
-        adapter_dir.join(adapter::PEFT_WEIGHTS),
-        adapter_dir.join("mlx").join(adapter::MLX_WEIGHTS),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("read_dir found one of these");
+    let adapter_file = dir.join(format.weights_file());
     let report = FuseReport {
         base: base_dir.display().to_string(),
         adapter: adapter_dir.display().to_string(),

@@ -130,6 +130,69 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
 
+    // The contamination link: the adapter's training.json names the snapshot, whose checks
+    // covered the quickstart's registered eval set: clean. A task set the snapshot was never
+    // checked against is unverified, and --strict refuses it.
+    let tasks = tmp.path().join("sample-tasks.jsonl");
+    let sample = ws.join("samples/evals/sample-evals.jsonl");
+    let imported = vcurate(
+        &ws,
+        &[
+            "eval",
+            "import",
+            "--format",
+            "plain",
+            sample.to_str().unwrap(),
+            "--out",
+            tasks.to_str().unwrap(),
+        ],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dataset/evals/luau-basics.jsonl");
+    let eval = |tasks: &std::path::Path, run: &str, extra: &[&str]| {
+        let run_dir = tmp.path().join(run);
+        let mut args = vec![
+            "eval",
+            "run",
+            "--tasks",
+            tasks.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--adapter",
+            out_dir.to_str().unwrap(),
+            "--max-tokens",
+            "4",
+            "--json",
+            "--out",
+            run_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        vcurate(&ws, &args)
+    };
+    let o = eval(&tasks, "run-sample", &["--strict"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rep["contamination"]["status"], "clean", "{rep}");
+    let msg = rep["contamination"]["message"].as_str().unwrap();
+    assert!(msg.contains(&id) && msg.contains("sample-evals"), "{msg}");
+    let o = eval(&shipped, "run-shipped", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rep["contamination"]["status"], "unverified", "{rep}");
+    assert!(
+        stderr(&o).contains("warning: contamination"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eval(&shipped, "run-strict", &["--strict"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to report under --strict"),
+        "{}",
+        stderr(&o)
+    );
+
     // Flags override the file; a misspelled config key is an error naming it.
     std::fs::write(
         &config,

@@ -18,7 +18,7 @@ use super::qwen3::{ForwardCtx, Qwen3, Qwen3Config};
 use crate::audit::hashing::SplitMix64;
 use crate::train::adapter;
 use crate::train::backend::LoraTensors;
-use crate::train::lora::{LoraConfig, TargetModule};
+use crate::train::lora::LoraConfig;
 use crate::train::TrainError;
 
 /// Everything that can go wrong while loading a model for generation or generating.
@@ -182,7 +182,7 @@ impl Qwen3 {
             cfg.num_attention_heads,
             cfg.num_key_value_heads,
         );
-        let device = self.embed_tokens.device();
+        let device = self.device();
         if cache.layers.len() != self.layers.len() {
             candle_core::bail!(
                 "KV cache has {} layers, the model {}",
@@ -612,24 +612,7 @@ fn earliest_stop(text: &str, stops: &[String]) -> Option<usize> {
     stops.iter().filter_map(|s| text.find(s.as_str())).min()
 }
 
-/// Which adapter layout was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AdapterFormat {
-    /// mlx-lm: `adapters.safetensors` + `adapter_config.json`.
-    Mlx,
-    /// PEFT: `adapter_model.safetensors` + `adapter_config.json`.
-    Peft,
-}
-
-impl AdapterFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdapterFormat::Mlx => "mlx",
-            AdapterFormat::Peft => "peft",
-        }
-    }
-}
+pub use crate::train::adapter::AdapterFormat;
 
 /// The adapter a model was loaded with.
 #[derive(Debug, Clone, PartialEq)]
@@ -643,34 +626,8 @@ pub struct LoadedAdapter {
     pub config: LoraConfig,
 }
 
-/// Finds the adapter files under `dir`: an mlx-lm adapter, a PEFT adapter, or a `vcurate train`
-/// output folder (its `mlx/` subfolder).
-pub fn resolve_adapter(dir: &Path) -> Result<(PathBuf, AdapterFormat)> {
-    let has = |d: &Path, f: &str| d.join(f).is_file() && d.join(adapter::ADAPTER_CONFIG).is_file();
-    if has(dir, adapter::MLX_WEIGHTS) {
-        return Ok((dir.to_path_buf(), AdapterFormat::Mlx));
-    }
-    if has(dir, adapter::PEFT_WEIGHTS) {
-        return Ok((dir.to_path_buf(), AdapterFormat::Peft));
-    }
-    let mlx = dir.join("mlx");
-    if has(&mlx, adapter::MLX_WEIGHTS) {
-        return Ok((mlx, AdapterFormat::Mlx));
-    }
-    Err(GenerateError::Adapter {
-        path: dir.to_path_buf(),
-        message: format!(
-            "no adapter here; expected {} or {} next to {}, or a `vcurate train` output folder with mlx/{}",
-            adapter::MLX_WEIGHTS,
-            adapter::PEFT_WEIGHTS,
-            adapter::ADAPTER_CONFIG,
-            adapter::MLX_WEIGHTS
-        ),
-    })
-}
-
 /// Loads a Hugging Face model folder for generation, with no adapter or with the adapter found
-/// under `adapter_dir` (see [`resolve_adapter`]). An adapter made for another model shape is an
+/// under `adapter_dir` (see [`adapter::resolve`]). An adapter made for another model shape is an
 /// error naming its file.
 pub fn load_model(
     model_dir: &Path,
@@ -678,25 +635,12 @@ pub fn load_model(
     device: &Device,
 ) -> Result<(Qwen3, Option<LoadedAdapter>)> {
     let Some(adapter_dir) = adapter_dir else {
-        // Qwen3::load always attaches adapters; the base model runs without any.
-        let mut model = Qwen3::load(model_dir, &LoraConfig::default(), 0, device)?;
-        for layer in &mut model.layers {
-            for m in TargetModule::ALL {
-                layer.linear_mut(m).lora = None;
-            }
-        }
-        model.lora.clear();
+        let model = Qwen3::load(model_dir, &LoraConfig::default(), 0, device)?.without_lora();
         return Ok((model, None));
     };
-    let (dir, format) = resolve_adapter(adapter_dir)?;
-    let (mut lora, tensors) = match format {
-        AdapterFormat::Mlx => adapter::read_mlx(&dir)?,
-        AdapterFormat::Peft => adapter::read_peft(&dir)?,
-    };
-    let weights = dir.join(match format {
-        AdapterFormat::Mlx => adapter::MLX_WEIGHTS,
-        AdapterFormat::Peft => adapter::PEFT_WEIGHTS,
-    });
+    let (dir, format) = adapter::resolve(adapter_dir)?;
+    let (mut lora, tensors) = adapter::read(&dir, format)?;
+    let weights = dir.join(format.weights_file());
     let config_path = dir.join(adapter::ADAPTER_CONFIG);
     let mismatch = |path: &Path, message: String| GenerateError::Adapter {
         path: path.to_path_buf(),
@@ -775,6 +719,7 @@ mod tests {
     use super::*;
     use crate::train::backend::{Backend, HostTensor};
     use crate::train::candle::qwen3::write_random_checkpoint;
+    use crate::train::lora::TargetModule;
 
     fn tiny_config(vocab: usize) -> Qwen3Config {
         Qwen3Config {

@@ -582,6 +582,17 @@ impl Qwen3 {
         Ok(model)
     }
 
+    /// The base model alone: every adapter detached (generation without an adapter).
+    pub fn without_lora(mut self) -> Self {
+        for layer in &mut self.layers {
+            for m in TargetModule::ALL {
+                layer.linear_mut(m).lora = None;
+            }
+        }
+        self.lora.clear();
+        self
+    }
+
     /// Attach fresh adapters: A uniform in `±1/sqrt(in)` (what mlx-lm's `LoRALinear` draws, and
     /// the bound of PEFT's `kaiming_uniform_(a=sqrt(5))`), B zero, so training starts at the base
     /// model exactly.
