@@ -660,8 +660,8 @@ fn fit_writes_metrics_adapters_best_and_resumes() {
     assert_eq!(again.lora_tensors().unwrap(), be.lora_tensors().unwrap());
 }
 
-/// QLoRA's matmul: forward and input gradient of the quantized op equal the dense twin's (several
-/// tiles, f64), and the gradient matches central finite differences.
+/// The frozen-weight matmuls: forward and input gradient of the quantized op equal the dense
+/// op's (several tiles, f64), and both gradients match central finite differences.
 #[test]
 fn quantized_matmul_forward_and_backward_match_dense_and_finite_differences() {
     use super::quantized::Weight;
@@ -702,16 +702,20 @@ fn quantized_matmul_forward_and_backward_match_dense_and_finite_differences() {
     for (a, b) in gq.iter().zip(&gd) {
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
     }
+    // Both custom ops (quantized, and the dense frozen matmul) against central differences.
+    let dense = Weight::Dense(q.to_dense(DType::F64, &Device::Cpu).unwrap());
     let h = 1e-5;
-    for i in [0, 17, n * cols - 1] {
-        let at = |d: f64| {
-            let mut xs = x.clone();
-            xs[i] += d;
-            let t = Tensor::from_vec(xs, (n, cols), &Device::Cpu).unwrap();
-            loss(&t, &q).to_scalar::<f64>().unwrap()
-        };
-        let fd = (at(h) - at(-h)) / (2.0 * h);
-        assert!((fd - gq[i]).abs() < 1e-6, "x[{i}]: fd {fd} vs {}", gq[i]);
+    for (w, g) in [(&q, &gq), (&dense, &gd)] {
+        for i in [0, 17, n * cols - 1] {
+            let at = |d: f64| {
+                let mut xs = x.clone();
+                xs[i] += d;
+                let t = Tensor::from_vec(xs, (n, cols), &Device::Cpu).unwrap();
+                loss(&t, w).to_scalar::<f64>().unwrap()
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            assert!((fd - g[i]).abs() < 1e-6, "x[{i}]: fd {fd} vs {}", g[i]);
+        }
     }
 }
 
