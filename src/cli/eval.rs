@@ -100,6 +100,9 @@ pub struct RunArgs {
         conflicts_with = "responses"
     )]
     pub stop: Vec<String>,
+    /// Tensor device for --model.
+    #[arg(long, value_enum, default_value = "cpu", requires = "model")]
+    pub device: crate::train::config::DeviceKind,
     /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -286,7 +289,7 @@ fn generate_cmd(
         stop: args.stop.clone(),
     };
     sampling.validate()?;
-    let device = candle_core::Device::Cpu;
+    let device = args.device.open()?;
     let formatter = ChatFormatter::from_model_dir(model).with_context(|| {
         format!(
             "loading the tokenizer and chat template from {}",

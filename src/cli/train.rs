@@ -38,6 +38,9 @@ pub struct TrainArgs {
     /// Optimizer steps.
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Tensor device (overrides `device` in the config).
+    #[arg(long, value_enum)]
+    pub device: Option<crate::train::config::DeviceKind>,
     #[arg(long)]
     pub json: bool,
 }
@@ -86,6 +89,9 @@ fn resolve(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     }
     if let Some(s) = args.steps {
         cfg.optim.steps = s;
+    }
+    if let Some(d) = args.device {
+        cfg.device = d;
     }
     cfg.validate()?;
     Ok(cfg)
@@ -152,7 +158,7 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         &cfg.model,
         &cfg.lora,
         cfg.seed,
-        &candle_core::Device::Cpu,
+        &cfg.device.open()?,
         &cfg.base,
     )?;
     let mut backend = CandleBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)?;

@@ -19,6 +19,9 @@ pub struct TrainConfig {
     pub output: PathBuf,
     #[serde(default)]
     pub seed: u64,
+    /// Where tensors live: `cpu` (always built), `cuda` or `metal` (builds with that feature).
+    #[serde(default)]
+    pub device: DeviceKind,
     #[serde(default)]
     pub base: BaseConfig,
     #[serde(default)]
@@ -29,6 +32,34 @@ pub struct TrainConfig {
     pub data: DataConfig,
     #[serde(default, rename = "loop")]
     pub run: LoopConfig,
+}
+
+/// The tensor device of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl DeviceKind {
+    /// Open the device; a GPU missing from this build or this machine is a clear error.
+    pub fn open(self) -> Result<candle_core::Device> {
+        let gpu = |name: &str, feature: &str, r: candle_core::Result<candle_core::Device>| {
+            r.map_err(|e| {
+                TrainError::Config(format!(
+                    "cannot open the {name} device ({e}); build vcurate with `--features {feature}` on a machine with one, or use device = \"cpu\""
+                ))
+            })
+        };
+        match self {
+            DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
+            DeviceKind::Cuda => gpu("CUDA", "cuda", candle_core::Device::new_cuda(0)),
+            DeviceKind::Metal => gpu("Metal", "metal", candle_core::Device::new_metal(0)),
+        }
+    }
 }
 
 /// How the frozen base model is held in memory.
@@ -264,10 +295,30 @@ eval_every = 10
             (text.replace("grad_accum", "grad_acum"), "grad_acum"),
             (text.replace("eval_every", "evals_every"), "evals_every"),
             (text.replace("[data]", "[dat]"), "dat"),
+            (
+                text.replace("seed = 3", "seed = 3\ndevice = \"gpu\""),
+                "gpu",
+            ),
         ] {
             let err = TrainConfig::from_toml_str(&bad, Path::new("t.toml")).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains(key) && msg.contains("t.toml"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_gpu_this_build_lacks_is_a_clear_error() {
+        let cfg = TrainConfig::from_toml_str(
+            "model = \"m\"\noutput = \"o\"\ndevice = \"cuda\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.device, DeviceKind::Cuda);
+        assert!(DeviceKind::Cpu.open().unwrap().is_cpu());
+        // This build has no `cuda` feature (CI builds none), so opening it must say what to do.
+        if !cfg!(feature = "cuda") {
+            let msg = cfg.device.open().unwrap_err().to_string();
+            assert!(msg.contains("--features cuda"), "{msg}");
         }
     }
 }
