@@ -721,25 +721,6 @@ mod tests {
     use crate::train::candle::qwen3::write_random_checkpoint;
     use crate::train::lora::TargetModule;
 
-    fn tiny_config(vocab: usize) -> Qwen3Config {
-        Qwen3Config {
-            model_type: "qwen3".into(),
-            vocab_size: vocab,
-            hidden_size: 32,
-            intermediate_size: 64,
-            num_hidden_layers: 2,
-            num_attention_heads: 4,
-            num_key_value_heads: 2,
-            head_dim: Some(8),
-            rope_theta: 10_000.0,
-            rms_norm_eps: 1e-6,
-            tie_word_embeddings: false,
-            attention_bias: false,
-            max_position_embeddings: None,
-            rope_scaling: None,
-        }
-    }
-
     fn lora() -> LoraConfig {
         LoraConfig {
             rank: 2,
@@ -752,7 +733,12 @@ mod tests {
 
     /// A tiny random model with non-zero LoRA weights (so the adapter path is exercised too).
     fn tiny_model(dir: &Path, vocab: usize) -> Qwen3 {
-        write_random_checkpoint(dir, &tiny_config(vocab), 11, DType::F32).unwrap();
+        let cfg = Qwen3Config {
+            vocab_size: vocab,
+            max_position_embeddings: None,
+            ..crate::train::candle::tests::tiny_config(false)
+        };
+        write_random_checkpoint(dir, &cfg, 11, DType::F32).unwrap();
         let model = Qwen3::load(dir, &lora(), 5, &Device::Cpu).unwrap();
         let mut rng = SplitMix64::new(17);
         for (_, layer) in &model.lora {

@@ -14,7 +14,7 @@ use crate::train::schedule::Schedule;
 use crate::train::trainer::{self, StepOptions};
 use crate::train::TrainError;
 
-fn tiny_config(tied: bool) -> Qwen3Config {
+pub(crate) fn tiny_config(tied: bool) -> Qwen3Config {
     Qwen3Config {
         model_type: "qwen3".into(),
         vocab_size: 64,
