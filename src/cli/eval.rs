@@ -382,7 +382,7 @@ fn generate_cmd(
         eos_token_ids: eos,
         generated_tokens,
         stop_reasons,
-        device: "cpu".into(),
+        device: format!("{:?}", args.device).to_lowercase(),
     };
     Ok((file, info))
 }

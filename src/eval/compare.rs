@@ -1,13 +1,16 @@
 //! The promotion gate: is candidate report B good enough to replace baseline A?
 //!
 //! B passes when both reports scored the same task set, B's overall pass@1 is strictly higher
-//! than A's, and no category's pass@1 dropped by more than `max_drop_points` percentage points.
-//! Every reason for a failure is listed. This module decides nothing else and never rescores.
+//! than A's, no category's pass@1 dropped by more than `max_drop_points` percentage points, and
+//! B's model is not known to have trained on the tasks (contamination `contaminated`). Every
+//! reason for a failure is listed; what makes the comparison weaker without deciding it (B's
+//! contamination unverified, different sampling settings) is listed as a warning. This module
+//! decides nothing else and never rescores.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::report::{pct, Aggregate, Report};
+use super::report::{pct, Aggregate, ContaminationStatus, GenerationInputs, Report};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CategoryDelta {
@@ -29,6 +32,9 @@ pub struct GateDecision {
     pub categories: Vec<CategoryDelta>,
     /// Why the gate failed (empty when it passed).
     pub reasons: Vec<String>,
+    /// What weakens the comparison without failing it.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 fn points(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -42,6 +48,13 @@ pub fn gate(a: &Report, b: &Report, max_drop_points: f64) -> GateDecision {
         reasons.push(format!(
             "the reports scored different task sets ({} vs {}); compare runs over the same tasks",
             a.inputs.task_set_id, b.inputs.task_set_id
+        ));
+    }
+    let warnings = warnings(a, b);
+    if b.contamination.status == ContaminationStatus::Contaminated {
+        reasons.push(format!(
+            "B's model trained on data containing these tasks: {}",
+            b.contamination.message
         ));
     }
     let (oa, ob) = (a.overall.pass_at_1, b.overall.pass_at_1);
@@ -107,7 +120,48 @@ pub fn gate(a: &Report, b: &Report, max_drop_points: f64) -> GateDecision {
         overall_delta_points: overall_delta,
         categories,
         reasons,
+        warnings,
     }
+}
+
+/// Differences that make the two runs less comparable.
+fn warnings(a: &Report, b: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if b.contamination.status == ContaminationStatus::Unverified {
+        out.push(format!(
+            "B's contamination is unverified: {}",
+            b.contamination.message
+        ));
+    }
+    match (&a.inputs.generation, &b.inputs.generation) {
+        (Some(ga), Some(gb)) => {
+            let settings = |g: &GenerationInputs| {
+                format!(
+                    "samples {}, temperature {}, top_p {}, max_tokens {}, stop {:?}",
+                    g.samples, g.temperature, g.top_p, g.max_tokens, g.stop
+                )
+            };
+            if settings(ga) != settings(gb) {
+                out.push(format!(
+                    "the runs sampled differently: A {}; B {}",
+                    settings(ga),
+                    settings(gb)
+                ));
+            }
+        }
+        (None, None) => {}
+        _ => out.push(
+            "one run generated its responses and the other scored precomputed ones; their sampling may differ"
+                .into(),
+        ),
+    }
+    if a.overall.k != b.overall.k {
+        out.push(format!(
+            "pass@k uses k = {} in A and {} in B",
+            a.overall.k, b.overall.k
+        ));
+    }
+    out
 }
 
 /// The gate decision as Markdown.
@@ -138,6 +192,12 @@ pub fn to_markdown(d: &GateDecision) -> String {
         s.push_str("\n## Why it failed\n\n");
         for r in &d.reasons {
             s.push_str(&format!("- {r}\n"));
+        }
+    }
+    if !d.warnings.is_empty() {
+        s.push_str("\n## Warnings\n\n");
+        for w in &d.warnings {
+            s.push_str(&format!("- {w}\n"));
         }
     }
     s
@@ -239,5 +299,67 @@ mod tests {
             .any(|r| r.contains("`tables` has a pass@1 in A but none in B")));
         let md = to_markdown(&d);
         assert!(md.starts_with("# vcurate eval compare: FAIL"));
+    }
+
+    #[test]
+    fn contaminated_candidates_fail_and_weaker_comparisons_warn() {
+        let a = report(0.50, &[("strings", 0.50)], "s");
+        let mut b = report(0.70, &[("strings", 0.70)], "s");
+        let d = gate(&a, &b, 5.0);
+        assert!(d.passed, "unverified warns, it does not fail");
+        assert!(d.warnings.iter().any(|w| w.contains("unverified")));
+        assert!(to_markdown(&d).contains("## Warnings"));
+
+        b.contamination = Contamination {
+            status: ContaminationStatus::Contaminated,
+            message: "snapshot x kept task strings-1".into(),
+        };
+        let d = gate(&a, &b, 5.0);
+        assert!(!d.passed);
+        assert!(
+            d.reasons.iter().any(|r| r.contains("strings-1")),
+            "{:?}",
+            d.reasons
+        );
+
+        b.contamination = Contamination {
+            status: ContaminationStatus::Clean,
+            message: "checked".into(),
+        };
+        let generation = |temperature: f64| GenerationInputs {
+            model_dir: "m".into(),
+            model_config_sha256: "c".into(),
+            adapter: None,
+            samples: 1,
+            temperature,
+            top_p: 1.0,
+            max_tokens: 512,
+            stop: vec![],
+            seed: 0,
+            eos_token_ids: vec![2],
+            generated_tokens: 10,
+            stop_reasons: BTreeMap::new(),
+            device: "cpu".into(),
+        };
+        let mut a = a;
+        a.inputs.generation = Some(generation(0.0));
+        b.inputs.generation = Some(generation(0.0));
+        assert!(
+            gate(&a, &b, 5.0).warnings.is_empty(),
+            "same settings, clean B"
+        );
+        b.inputs.generation = Some(generation(0.8));
+        let d = gate(&a, &b, 5.0);
+        assert!(d.passed);
+        assert!(
+            d.warnings.iter().any(|w| w.contains("sampled differently")),
+            "{:?}",
+            d.warnings
+        );
+        b.inputs.generation = None;
+        assert!(gate(&a, &b, 5.0)
+            .warnings
+            .iter()
+            .any(|w| w.contains("precomputed")));
     }
 }
