@@ -73,10 +73,28 @@ pub fn eval_loss<B: Backend>(backend: &mut B, batches: &[Batch]) -> Result<f64> 
     Ok(if n == 0 { f64::NAN } else { sum / n as f64 })
 }
 
+/// Which of `n` batches micro-batch number `m` (counted from the start of training) uses:
+/// epoch `m / n` visits every batch once, epoch 0 in order (the data loader already shuffled
+/// it with the run's seed), later epochs in a permutation drawn from the epoch number, so
+/// repeated epochs do not replay one order.
+pub fn batch_index(m: usize, n: usize) -> usize {
+    let (epoch, pos) = (m / n, m % n);
+    if epoch == 0 {
+        return pos;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = crate::audit::hashing::SplitMix64::new(0x5eed_e90c ^ epoch as u64);
+    for i in (1..n).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    order[pos]
+}
+
 /// Run optimizer steps `steps` (a sub-range of `0..schedule.total_steps`), each over
-/// `grad_accum` consecutive batches, cycling through `batches` in order. The batch position is a
-/// function of the step, so a run split into `0..k` and `k..n` (resume) sees the same data as
-/// one over `0..n`. Calls `on_step` after each step.
+/// `grad_accum` consecutive batches: the first epoch in the given order, every later epoch in a
+/// fresh permutation (see [`batch_index`]). The batch is a function of the step, so a run split
+/// into `0..k` and `k..n` (resume) sees the same data as one over `0..n`. Calls `on_step` after
+/// each step.
 pub fn run<B: Backend>(
     backend: &mut B,
     batches: &[Batch],
@@ -99,11 +117,35 @@ pub fn run<B: Backend>(
     let mut logs = Vec::new();
     for step in steps {
         let micro: Vec<Batch> = (0..accum)
-            .map(|j| batches[(step * accum + j) % batches.len()].clone())
+            .map(|j| batches[batch_index(step * accum + j, batches.len())].clone())
             .collect();
         let log = train_step(backend, &micro, step, schedule.lr_at(step), opts)?;
         on_step(backend, &log)?;
         logs.push(log);
     }
     Ok(logs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_index;
+
+    #[test]
+    fn every_epoch_visits_each_batch_once_and_later_epochs_reorder() {
+        let n = 7;
+        let epochs: Vec<Vec<usize>> = (0..4)
+            .map(|e| (0..n).map(|p| batch_index(e * n + p, n)).collect())
+            .collect();
+        assert_eq!(epochs[0], (0..n).collect::<Vec<_>>());
+        for e in &epochs {
+            let mut sorted = e.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "a permutation: {e:?}");
+        }
+        assert!(
+            epochs[1] != epochs[0] && epochs[2] != epochs[1],
+            "{epochs:?}"
+        );
+        assert_eq!(batch_index(3, 1), 0);
+    }
 }
