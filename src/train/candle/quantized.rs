@@ -82,6 +82,125 @@ impl Weight {
     pub fn is_quantized(&self) -> bool {
         matches!(self, Weight::Quant(_))
     }
+
+    /// `g W` for `g` `[n, out]`: the input gradient of [`Weight::matmul_t`], no graph.
+    fn matmul_no_grad(&self, g: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Dense(w) => g.matmul(&w.to_dtype(g.dtype())?),
+            Weight::Quant(q) => g.apply_op1_no_bwd(&QMatMul(q.clone())),
+        }
+    }
+}
+
+/// Rows of logits computed at once by [`masked_nll`]: bounds its scratch to `NLL_CHUNK * vocab`.
+const NLL_CHUNK: usize = 64;
+
+/// `sum_i mask_i * -log softmax(h_i W^T)[target_i]` for hidden states `h` `[n, hidden]` and a
+/// frozen LM head `W` `[vocab, hidden]`, differentiable in `h`.
+///
+/// The logits are computed `NLL_CHUNK` rows at a time and never kept: the forward pass keeps only
+/// `h`, and the backward pass recomputes each chunk's logits to form `softmax - onehot`. A plain
+/// graph (logits, log-softmax, gather) would hold several `[n, vocab]` tensors until the end of
+/// the backward pass, ~155 MB each for 256 positions of Qwen3's 151,936-token vocabulary.
+pub fn masked_nll(
+    h: &Tensor,
+    head: &Weight,
+    targets: &[u32],
+    mask: &[f32],
+) -> candle_core::Result<Tensor> {
+    let (n, _) = h.dims2()?;
+    if targets.len() != n || mask.len() != n {
+        candle_core::bail!(
+            "masked_nll: {n} rows but {} targets and {} mask values",
+            targets.len(),
+            mask.len()
+        );
+    }
+    let op = MaskedNll {
+        head: head.clone(),
+        targets: targets.to_vec(),
+        mask: mask.to_vec(),
+    };
+    h.contiguous()?.apply_op1(op)?.sum_all()
+}
+
+struct MaskedNll {
+    head: Weight,
+    targets: Vec<u32>,
+    mask: Vec<f32>,
+}
+
+impl MaskedNll {
+    /// Logits of rows `r0..r1` and their log-sum-exp `[c, 1]`.
+    fn chunk(&self, h: &Tensor, r0: usize, r1: usize) -> candle_core::Result<(Tensor, Tensor)> {
+        let logits = self.head.matmul_t(&h.narrow(0, r0, r1 - r0)?)?;
+        let max = logits.max_keepdim(1)?;
+        let lse = (logits.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
+        Ok((logits, lse))
+    }
+
+    fn column(
+        &self,
+        r0: usize,
+        r1: usize,
+        v: &[f32],
+        like: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        Tensor::from_slice(&v[r0..r1], (r1 - r0, 1), like.device())?.to_dtype(like.dtype())
+    }
+
+    fn target_ids(&self, r0: usize, r1: usize, like: &Tensor) -> candle_core::Result<Tensor> {
+        Tensor::from_slice(&self.targets[r0..r1], (r1 - r0, 1), like.device())
+    }
+}
+
+impl candle_core::CustomOp1 for MaskedNll {
+    fn name(&self) -> &'static str {
+        "masked-nll"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let h = tensor_of(storage, layout)?;
+        let n = h.dims2()?.0;
+        let mut parts = Vec::with_capacity(n.div_ceil(NLL_CHUNK));
+        for r0 in (0..n).step_by(NLL_CHUNK) {
+            let r1 = (r0 + NLL_CHUNK).min(n);
+            let (logits, lse) = self.chunk(&h, r0, r1)?;
+            let picked = logits.gather(&self.target_ids(r0, r1, &h)?, 1)?;
+            parts.push(((lse - picked)? * self.column(r0, r1, &self.mask, &h)?)?);
+        }
+        storage_of(&Tensor::cat(&parts, 0)?.squeeze(1)?)
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let h = arg.detach();
+        let n = h.dims2()?.0;
+        let mut parts = Vec::with_capacity(n.div_ceil(NLL_CHUNK));
+        for r0 in (0..n).step_by(NLL_CHUNK) {
+            let r1 = (r0 + NLL_CHUNK).min(n);
+            let (logits, lse) = self.chunk(&h, r0, r1)?;
+            let ids = self.target_ids(r0, r1, &h)?;
+            let minus_one = Tensor::full(-1f32, (r1 - r0, 1), h.device())?.to_dtype(h.dtype())?;
+            // d nll_i / d logits_i = softmax(logits_i) - onehot(target_i), scaled per row.
+            let d = logits
+                .broadcast_sub(&lse)?
+                .exp()?
+                .scatter_add(&ids, &minus_one, 1)?;
+            let scale = (grad_res.narrow(0, r0, r1 - r0)?.unsqueeze(1)?
+                * self.column(r0, r1, &self.mask, &h)?)?;
+            parts.push(self.head.matmul_no_grad(&d.broadcast_mul(&scale)?)?);
+        }
+        Ok(Some(Tensor::cat(&parts, 0)?))
+    }
 }
 
 /// Copy a CPU tensor's contents out of a custom op's storage into a tensor of its own.

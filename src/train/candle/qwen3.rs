@@ -629,6 +629,13 @@ impl Qwen3 {
     /// positions `0..seq` in every row (rows are right-padded).
     pub fn forward(&self, tokens: &Tensor, ctx: &mut ForwardCtx) -> candle_core::Result<Tensor> {
         let (b, t) = tokens.dims2()?;
+        self.logits(&self.hidden(tokens, ctx)?)?
+            .reshape((b, t, self.config.vocab_size))
+    }
+
+    /// The last layer's output `[batch * seq, hidden]` (before the final norm).
+    pub fn hidden(&self, tokens: &Tensor, ctx: &mut ForwardCtx) -> candle_core::Result<Tensor> {
+        let (b, t) = tokens.dims2()?;
         let cfg = &self.config;
         let (h, hd) = (cfg.hidden_size, cfg.head_dim());
         let (nq, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
@@ -661,7 +668,7 @@ impl Qwen3 {
             let up = layer.up_proj.forward(&xn, ctx)?;
             x = (x + layer.down_proj.forward(&(gate * up)?, ctx)?)?;
         }
-        self.logits(&x)?.reshape((b, t, cfg.vocab_size))
+        Ok(x)
     }
 
     /// Embedding rows `[n, hidden]` for token ids `[n]` (u32).
@@ -725,7 +732,7 @@ impl Qwen3 {
     ) -> candle_core::Result<(Tensor, usize)> {
         let device = self.device();
         let input = Tensor::from_vec(tokens.to_vec(), (batch, seq_len), device)?;
-        let logits = self.forward(&input, ctx)?.narrow(1, 0, seq_len - 1)?;
+        let hidden = self.hidden(&input, ctx)?;
         let mut targets = Vec::with_capacity(batch * (seq_len - 1));
         let mut mask = Vec::with_capacity(batch * (seq_len - 1));
         for r in 0..batch {
@@ -739,6 +746,21 @@ impl Qwen3 {
             }
         }
         let count = mask.iter().filter(|&&m| m != 0.0).count();
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        if device.is_cpu() && matches!(self.dtype, DType::F32 | DType::F64) {
+            // Positions 0..seq-1 of each row predict the next token.
+            let h = hidden
+                .reshape((batch, seq_len, self.config.hidden_size))?
+                .narrow(1, 0, seq_len - 1)?
+                .reshape((batch * (seq_len - 1), self.config.hidden_size))?;
+            let h = ops::rms_norm(&h, &self.norm, self.config.rms_norm_eps)?;
+            let nll = super::quantized::masked_nll(&h, head, &targets, &mask)?;
+            return Ok((nll, count));
+        }
+        let logits = self
+            .logits(&hidden)?
+            .reshape((batch, seq_len, self.config.vocab_size))?
+            .narrow(1, 0, seq_len - 1)?;
         let targets = Tensor::from_vec(targets, (batch, seq_len - 1, 1), device)?;
         let mask = Tensor::from_vec(mask, (batch, seq_len - 1), device)?.to_dtype(self.dtype)?;
         let logp = ops::log_softmax_last_dim(&logits)?;
