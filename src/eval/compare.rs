@@ -221,6 +221,8 @@ mod tests {
             pass_at_k_note: None,
             parse_rate: None,
             compile_rate: None,
+            typecheck_rate: None,
+            typecheck_na: 0,
             test_pass_rate: None,
             test_case_rate: None,
             pattern_score: None,

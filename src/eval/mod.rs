@@ -1,9 +1,9 @@
 //! Execution-scored evaluation of Luau code: task sets, a sandboxed Luau runner, scoring, reports.
 //!
 //! The pipeline is `task` (what to ask and how to check it) -> `extract` (find the code in a
-//! response) -> `score` (parse with full_moon, compile with the real Luau compiler, run the task's
-//! tests in `sandbox`) -> `report` (per-task JSONL, per-category pass@k) -> `compare` (promotion
-//! gate). `import` turns other projects' task files into ours; `generate` writes the responses
+//! response) -> `score` (parse with full_moon, compile with the real Luau compiler, type-check
+//! with Luau's analyzer in `typecheck` when the task asks, run the task's tests in `sandbox`) ->
+//! `report` (per-task JSONL, per-category pass@k) -> `compare` (promotion gate). `import` turns other projects' task files into ours; `generate` writes the responses
 //! with the trainer's model when no precomputed responses are given.
 //!
 //! What this module must never do: count a check it could not run as passed (it says `n/a` with a
@@ -20,6 +20,7 @@ pub mod report;
 pub mod sandbox;
 pub mod score;
 pub mod task;
+pub mod typecheck;
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! Reports: per-sample results as JSONL, and per-category aggregates (pass@1, pass@k, parse,
-//! compile and test pass rates, and the pattern score in a column of its own) as JSON and
-//! Markdown.
+//! compile, type-check and test pass rates, and the pattern score in a column of its own) as JSON
+//! and Markdown.
 //!
 //! The headline is always execution-scored pass@1. Samples of tasks that cannot run here are
 //! listed, never folded into any rate. This module does not score anything; it only counts.
@@ -16,7 +16,7 @@ use super::task::{Task, TestProtocol};
 use super::{EvalError, Result};
 
 /// What the headline number means.
-pub const HEADLINE: &str = "pass@1, execution-scored: a sample passes when its code parses, compiles with the Luau compiler and passes the task's tests in the sandbox";
+pub const HEADLINE: &str = "pass@1, execution-scored: a sample passes when its code parses, compiles with the Luau compiler, type-checks with Luau's analyzer where the task asks for it, and passes the task's tests in the sandbox";
 
 /// Aggregates over one category (or all of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -38,6 +38,13 @@ pub struct Aggregate {
     /// Share of samples whose code parses / compiles (among samples where the check ran).
     pub parse_rate: Option<f64>,
     pub compile_rate: Option<f64>,
+    /// Share of samples that type-check, among samples whose type check ran (tasks that ask for
+    /// one); `n/a` checks are left out and counted in `typecheck_na`.
+    #[serde(default)]
+    pub typecheck_rate: Option<f64>,
+    /// Samples whose requested type check could not run.
+    #[serde(default)]
+    pub typecheck_na: u32,
     /// Share of samples (of tasks with tests) whose tests all pass.
     pub test_pass_rate: Option<f64>,
     /// Share of test cases passed, over all cases that ran.
@@ -213,6 +220,11 @@ fn aggregate(name: &str, tasks: &[&Task], results: &[&SampleResult], k: u32) -> 
     };
     let (parse_ok, parse_n) = count(&|r| ran(r.checks.parse.status));
     let (compile_ok, compile_n) = count(&|r| ran(r.checks.compile.status));
+    let (typecheck_ok, typecheck_n) = count(&|r| ran(r.checks.typecheck.status));
+    let typecheck_na = exec
+        .iter()
+        .filter(|r| r.checks.typecheck.status == CheckStatus::NotApplicable)
+        .count() as u32;
     let (tests_ok, tests_n) = count(&|r| ran(r.checks.tests.status));
     let cases_ok: u32 = exec.iter().map(|r| r.checks.tests.passed_cases).sum();
     let cases_n: u32 = exec.iter().map(|r| r.checks.tests.total_cases).sum();
@@ -234,6 +246,8 @@ fn aggregate(name: &str, tasks: &[&Task], results: &[&SampleResult], k: u32) -> 
         }),
         parse_rate: rate(parse_ok, parse_n),
         compile_rate: rate(compile_ok, compile_n),
+        typecheck_rate: rate(typecheck_ok, typecheck_n),
+        typecheck_na,
         test_pass_rate: rate(tests_ok, tests_n),
         test_case_rate: rate(cases_ok, cases_n),
         pattern_score: mean(&patterns),
@@ -313,8 +327,15 @@ pub fn build_report(
              vcurate's harness protocol records results in the host instead"
         ));
     }
+    if overall.typecheck_na > 0 {
+        notes.push(format!(
+            "{} samples asked for a type check that could not run here (see `checks.typecheck.message` in results.jsonl); \
+             they are left out of the type-check rate, and those that passed everything else count as host errors",
+            overall.typecheck_na
+        ));
+    }
     if let Some(n) = verdicts.get("host_error") {
-        notes.push(format!("{n} samples hit a sandbox host error (not the answer's fault) and count as failures; see results.jsonl"));
+        notes.push(format!("{n} samples hit a host error (the sandbox or the type checker failed, not the answer) and count as failures; see results.jsonl"));
     }
     if let Some(n) = verdicts.get("no_response") {
         notes.push(format!("{n} tasks had no response and count as failures"));
@@ -348,13 +369,14 @@ fn row(a: &Aggregate, bold: bool) -> String {
         a.name.clone()
     };
     format!(
-        "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         a.executable_tasks,
         a.samples,
         pct(a.pass_at_1),
         pct(a.pass_at_k),
         pct(a.parse_rate),
         pct(a.compile_rate),
+        pct(a.typecheck_rate),
         pct(a.test_pass_rate),
         pct(a.test_case_rate),
         pct(a.pattern_score),
@@ -389,9 +411,9 @@ pub fn to_markdown(r: &Report) -> String {
     }
     let k = r.overall.k;
     s.push_str(&format!(
-        "| category | tasks | samples | pass@1 | pass@{k} | parse | compile | tests | cases | patterns\\* |\n"
+        "| category | tasks | samples | pass@1 | pass@{k} | parse | compile | types | tests | cases | patterns\\* |\n"
     ));
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &r.categories {
         s.push_str(&row(c, false));
     }
@@ -573,6 +595,42 @@ mod tests {
         let roblox = r.categories.iter().find(|c| c.name == "roblox").unwrap();
         assert_eq!((roblox.executable_tasks, roblox.pass_at_1), (0, None));
         assert_eq!(r.verdicts.get("not_executable"), Some(&1));
+    }
+
+    #[test]
+    fn typecheck_rate_counts_only_checks_that_ran() {
+        use crate::eval::score::TypecheckOutcome;
+        let (tasks, mut results) = fixture();
+        // Before any task asks for a type check, there is no rate.
+        let r = build_report(&tasks, &results, inputs(), 1, Contamination::unverified());
+        assert_eq!(
+            (r.overall.typecheck_rate, r.overall.typecheck_na),
+            (None, 0)
+        );
+        assert!(to_markdown(&r).contains("| compile | types | tests |"));
+
+        let status = |s: CheckStatus| {
+            let mut o = TypecheckOutcome::from_check(Err(
+                crate::eval::typecheck::TypecheckError::TimedOut { secs: 1 },
+            ));
+            o.status = s;
+            o
+        };
+        // a: pass, fail; b: pass, n/a; the Studio task's n/a is not executable and not counted.
+        results[0].checks.typecheck = status(CheckStatus::Pass);
+        results[1].checks.typecheck = status(CheckStatus::Fail);
+        results[2].checks.typecheck = status(CheckStatus::Pass);
+        results[3].checks.typecheck = status(CheckStatus::NotApplicable);
+        let r = build_report(&tasks, &results, inputs(), 1, Contamination::unverified());
+        assert!((r.overall.typecheck_rate.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.overall.typecheck_na, 1);
+        assert!(r
+            .notes
+            .iter()
+            .any(|n| n.contains("1 samples asked for a type check that could not run")));
+        let strings = r.categories.iter().find(|c| c.name == "strings").unwrap();
+        assert_eq!(strings.typecheck_rate, Some(0.5));
+        assert!(to_markdown(&r).contains("| 66.7% |"), "{}", to_markdown(&r));
     }
 
     #[test]

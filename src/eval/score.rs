@@ -1,9 +1,16 @@
 //! Scoring: one response to one task becomes a [`SampleResult`] with a verdict per check:
 //! parse (full_moon's Luau grammar), compile (the real Luau compiler, errors with line numbers),
-//! type check (`n/a` in this build, with the reason), tests (run in the sandbox), and patterns
-//! (regexes, scored separately and never deciding a pass). Also the unbiased pass@k estimator.
+//! type check (Luau's analyzer, see [`super::typecheck`]; errors with line:column), tests (run
+//! in the sandbox), and patterns (regexes, scored separately and never deciding a pass). Also the
+//! unbiased pass@k estimator.
 //!
-//! A check that could not run is reported as `n/a` or `skipped` with a reason, never as a pass.
+//! A sample passes when every enabled check among parse, compile, type check (only when the task
+//! sets `checks.typecheck`) and tests passes. The verdict names the first failing stage in the
+//! order parse, compile, type check, run/tests; a type error does not stop the tests from
+//! running, so both results are in the record.
+//!
+//! A check that could not run is reported as `n/a` or `skipped` with a reason, never as a pass;
+//! an enabled type check that could not run makes an otherwise passing sample a `host_error`.
 //! Tasks that need Roblox Studio are `not_executable`: neither passed nor failed.
 
 use std::collections::BTreeMap;
@@ -18,11 +25,8 @@ use super::sandbox::{
     self, harness_begin_line, harness_finish_line, CaseResult, HarnessProgress, Isolated,
     LimitKind, Program, RunStatus, SandboxOptions,
 };
-use super::task::{Response, Runner, Task, TestProtocol, CODE_PLACEHOLDER};
-
-/// Why type checking is `n/a` in this build.
-pub const TYPECHECK_NA: &str =
-    "no Luau type checker in this build (mlua's vendored Luau has no Analysis library)";
+use super::task::{Response, Runner, Task, TestProtocol, TypecheckMode, CODE_PLACEHOLDER};
+use super::typecheck::{self, Checked, TypecheckError};
 
 /// The final verdict of one sample.
 #[derive(
@@ -37,6 +41,8 @@ pub enum Verdict {
     NoCode,
     ParseError,
     CompileError,
+    /// The task asked for a type check and Luau's analyzer found errors.
+    TypeError,
     /// An uncaught runtime error outside a test case (in the answer or the test section).
     RuntimeError,
     TestFailure,
@@ -48,7 +54,8 @@ pub enum Verdict {
     InstructionLimit,
     MemoryLimit,
     HardTimeout,
-    /// The sandbox itself failed (not the answer's fault); counted as a failure and reported.
+    /// The evaluator itself failed (the sandbox, or a type check the task asked for could not
+    /// run): not the answer's fault; counted as a failure and reported.
     HostError,
     /// The task's checks need Roblox Studio: neither passed nor failed here.
     NotExecutable,
@@ -62,6 +69,7 @@ impl Verdict {
             Verdict::NoCode => "no_code",
             Verdict::ParseError => "parse_error",
             Verdict::CompileError => "compile_error",
+            Verdict::TypeError => "type_error",
             Verdict::RuntimeError => "runtime_error",
             Verdict::TestFailure => "test_failure",
             Verdict::NoTestCases => "no_test_cases",
@@ -173,11 +181,124 @@ impl TestsOutcome {
     }
 }
 
+/// One type error in the extracted code (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TypeErrorAt {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// The type check: `line`/`column`/`message` repeat the first error; `errors` lists them all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TypecheckOutcome {
+    pub status: CheckStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// The mode the code was checked in (when the check ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TypecheckMode>,
+    /// The answer's own `--!strict` chose strict mode.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mode_from_answer: bool,
+    /// Definitions files loaded for the check (`roblox-stubs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<TypeErrorAt>,
+    /// Which analyzer ran the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl TypecheckOutcome {
+    fn simple(status: CheckStatus, message: Option<String>) -> Self {
+        TypecheckOutcome {
+            status,
+            message,
+            line: None,
+            column: None,
+            mode: None,
+            mode_from_answer: false,
+            definitions: Vec::new(),
+            errors: Vec::new(),
+            analyzer: None,
+        }
+    }
+
+    /// The outcome of a type check that ran, or `n/a` with the reason it could not.
+    pub fn from_check(result: Result<Checked, TypecheckError>) -> Self {
+        match result {
+            Err(e) => TypecheckOutcome::simple(CheckStatus::NotApplicable, Some(e.to_string())),
+            Ok(c) => {
+                let errors: Vec<TypeErrorAt> = c
+                    .errors
+                    .into_iter()
+                    .map(|e| TypeErrorAt {
+                        line: e.line,
+                        column: e.column,
+                        message: e.message,
+                    })
+                    .collect();
+                let first = errors.first();
+                TypecheckOutcome {
+                    status: if errors.is_empty() {
+                        CheckStatus::Pass
+                    } else {
+                        CheckStatus::Fail
+                    },
+                    message: first.map(|e| {
+                        if errors.len() == 1 {
+                            e.message.clone()
+                        } else {
+                            format!("{} (and {} more type errors)", e.message, errors.len() - 1)
+                        }
+                    }),
+                    line: first.map(|e| e.line),
+                    column: first.map(|e| e.column),
+                    mode: Some(c.mode),
+                    mode_from_answer: c.mode_from_answer,
+                    definitions: c.definitions,
+                    analyzer: Some(c.analyzer),
+                    errors,
+                }
+            }
+        }
+    }
+}
+
+/// Folds an enabled type check into the verdict (see the module docs for the rule).
+pub fn verdict_with_typecheck(verdict: Verdict, typecheck: &TypecheckOutcome) -> Verdict {
+    match (verdict, typecheck.status) {
+        // Earlier stages, the evaluator's own failures and Studio-only tasks keep their verdict.
+        (
+            Verdict::NoResponse
+            | Verdict::NoCode
+            | Verdict::ParseError
+            | Verdict::CompileError
+            | Verdict::HostError
+            | Verdict::NotExecutable,
+            _,
+        ) => verdict,
+        (_, CheckStatus::Fail) => Verdict::TypeError,
+        (Verdict::Pass, CheckStatus::NotApplicable) => Verdict::HostError,
+        _ => verdict,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckResults {
     pub parse: CheckOutcome,
     pub compile: CheckOutcome,
-    pub typecheck: CheckOutcome,
+    pub typecheck: TypecheckOutcome,
     pub tests: TestsOutcome,
 }
 
@@ -217,6 +338,9 @@ pub struct Timings {
     pub extract_ms: f64,
     pub parse_ms: f64,
     pub compile_ms: f64,
+    /// The type check, including starting the analyzer's process.
+    #[serde(default)]
+    pub typecheck_ms: f64,
     pub run_ms: f64,
 }
 
@@ -228,7 +352,7 @@ pub struct SampleResult {
     pub difficulty: String,
     pub sample: u32,
     pub verdict: Verdict,
-    /// Every enabled check among parse, compile and tests passed.
+    /// Every enabled check among parse, compile, typecheck and tests passed.
     pub passed: bool,
     /// Why the sample was not executable, for `not_executable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,7 +363,8 @@ pub struct SampleResult {
     pub patterns: PatternScore,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunSummary>,
-    /// The run used vcurate's Roblox stubs: its result is against stubs, not Roblox.
+    /// The tests ran against vcurate's Roblox stubs, or the type check against their definitions:
+    /// the result is against stubs, not Roblox.
     pub roblox_stubs: bool,
     pub timings: Timings,
 }
@@ -437,16 +562,12 @@ fn check_code(
     };
     timings.compile_ms = ms(t);
 
-    let typecheck = if task.checks.typecheck {
-        CheckOutcome::na(TYPECHECK_NA)
-    } else {
-        CheckOutcome::skipped()
-    };
-
+    // The type check runs in score_sample, outside this thread's deadline: it is a child
+    // process with a deadline of its own.
     let mut checks = CheckResults {
         parse,
         compile,
-        typecheck,
+        typecheck: TypecheckOutcome::simple(CheckStatus::Skipped, None),
         tests: TestsOutcome::simple(CheckStatus::Skipped, None, None),
     };
     if checks.parse.is_fail() {
@@ -627,7 +748,7 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         checks: CheckResults {
             parse: CheckOutcome::skipped(),
             compile: CheckOutcome::skipped(),
-            typecheck: CheckOutcome::skipped(),
+            typecheck: TypecheckOutcome::simple(CheckStatus::Skipped, None),
             tests: TestsOutcome::simple(
                 CheckStatus::Skipped,
                 None,
@@ -636,7 +757,7 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         },
         patterns,
         run: None,
-        roblox_stubs: task.roblox_stubs && task.checks.tests.is_some(),
+        roblox_stubs: task.roblox_stubs && (task.checks.tests.is_some() || task.checks.typecheck),
         timings,
     };
 
@@ -647,7 +768,8 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         result.not_executable_reason = Some(reason.clone());
         result.checks.parse = CheckOutcome::na(reason.clone());
         result.checks.compile = CheckOutcome::na(reason.clone());
-        result.checks.typecheck = CheckOutcome::na(reason.clone());
+        result.checks.typecheck =
+            TypecheckOutcome::simple(CheckStatus::NotApplicable, Some(reason.clone()));
         result.checks.tests = TestsOutcome::simple(CheckStatus::NotApplicable, Some(reason), None);
         result.roblox_stubs = false;
         return result;
@@ -669,7 +791,8 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         result.checks.parse = fail(task.checks.parse);
         result.checks.compile = fail(task.checks.compile);
         if task.checks.typecheck {
-            result.checks.typecheck = CheckOutcome::na(TYPECHECK_NA);
+            result.checks.typecheck =
+                TypecheckOutcome::simple(CheckStatus::Fail, Some(why.to_string()));
         }
         if let Some(tests) = &task.checks.tests {
             result.checks.tests = TestsOutcome::simple(
@@ -683,6 +806,7 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
 
     // Parsing, compiling and running happen on an isolation thread with a big stack and a
     // wall-clock deadline: hostile input can neither overflow the host's stack nor hang it.
+    let code_for_typecheck = code.clone();
     let task_owned = task.clone();
     let mut t_inner = result.timings.clone();
     let deadline = sandbox::hard_deadline(&task.limits);
@@ -710,7 +834,14 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         }
     }
     if task.checks.typecheck {
-        result.checks.typecheck = CheckOutcome::na(TYPECHECK_NA);
+        let t = Instant::now();
+        result.checks.typecheck = TypecheckOutcome::from_check(typecheck::typecheck(
+            &code_for_typecheck,
+            task.checks.typecheck_mode.unwrap_or_default(),
+            task.roblox_stubs,
+        ));
+        result.timings.typecheck_ms = ms(t);
+        result.verdict = verdict_with_typecheck(result.verdict, &result.checks.typecheck);
     }
     result.passed = result.verdict == Verdict::Pass;
     result
@@ -911,14 +1042,82 @@ mod tests {
         assert_eq!(r.checks.typecheck.status, CheckStatus::Skipped);
     }
 
+    fn checked(errors: Vec<(u32, u32, &str)>) -> Checked {
+        Checked {
+            mode: TypecheckMode::Strict,
+            mode_from_answer: true,
+            definitions: vec!["roblox-stubs".into()],
+            errors: errors
+                .into_iter()
+                .map(|(line, column, m)| typecheck::TypeDiagnostic {
+                    line,
+                    column,
+                    message: m.into(),
+                })
+                .collect(),
+            analyzer: "a".into(),
+        }
+    }
+
     #[test]
-    fn typecheck_is_na_with_a_reason_never_a_pass() {
+    fn typecheck_outcomes_carry_every_error_and_never_pass_when_the_check_did_not_run() {
+        let ok = TypecheckOutcome::from_check(Ok(checked(vec![])));
+        assert_eq!(ok.status, CheckStatus::Pass);
+        assert_eq!(ok.mode, Some(TypecheckMode::Strict));
+        assert!(ok.mode_from_answer && ok.message.is_none());
+
+        let bad = TypecheckOutcome::from_check(Ok(checked(vec![
+            (2, 7, "Type 'string' could not be converted into 'number'"),
+            (4, 1, "Cannot call a value of type number"),
+        ])));
+        assert_eq!(bad.status, CheckStatus::Fail);
+        assert_eq!((bad.line, bad.column), (Some(2), Some(7)));
+        assert_eq!(bad.errors.len(), 2);
+        assert_eq!(bad.errors[1].line, 4);
+        assert!(
+            bad.message
+                .as_deref()
+                .unwrap()
+                .ends_with("(and 1 more type errors)"),
+            "{:?}",
+            bad.message
+        );
+
+        let na = TypecheckOutcome::from_check(Err(TypecheckError::TimedOut { secs: 20 }));
+        assert_eq!(na.status, CheckStatus::NotApplicable);
+        assert!(na.message.unwrap().contains("20 s"));
+    }
+
+    #[test]
+    fn typecheck_gates_a_pass_after_parse_and_compile() {
+        let fail = TypecheckOutcome::from_check(Ok(checked(vec![(1, 1, "x")])));
+        let pass = TypecheckOutcome::from_check(Ok(checked(vec![])));
+        let na = TypecheckOutcome::from_check(Err(TypecheckError::TimedOut { secs: 1 }));
+        use Verdict::*;
+        assert_eq!(verdict_with_typecheck(Pass, &fail), TypeError);
+        assert_eq!(verdict_with_typecheck(TestFailure, &fail), TypeError);
+        assert_eq!(verdict_with_typecheck(RuntimeError, &fail), TypeError);
+        assert_eq!(verdict_with_typecheck(ParseError, &fail), ParseError);
+        assert_eq!(verdict_with_typecheck(CompileError, &fail), CompileError);
+        assert_eq!(verdict_with_typecheck(NoCode, &fail), NoCode);
+        assert_eq!(verdict_with_typecheck(Pass, &pass), Pass);
+        assert_eq!(verdict_with_typecheck(TestFailure, &pass), TestFailure);
+        // A check that could not run never lets a sample pass, and never hides a real failure.
+        assert_eq!(verdict_with_typecheck(Pass, &na), HostError);
+        assert_eq!(verdict_with_typecheck(TestFailure, &na), TestFailure);
+    }
+
+    #[test]
+    fn typecheck_without_code_fails_and_studio_tasks_stay_not_applicable() {
         let mut task = task_with_tests("test('x', function() end)");
         task.checks.typecheck = true;
+        let r = score_sample(&task, 0, Some("Sorry, I can't."));
+        assert_eq!(r.verdict, Verdict::NoCode);
+        assert_eq!(r.checks.typecheck.status, CheckStatus::Fail);
+        task.runner = Runner::RobloxStudio;
         let r = score_sample(&task, 0, Some("local x = 1"));
+        assert_eq!(r.verdict, Verdict::NotExecutable);
         assert_eq!(r.checks.typecheck.status, CheckStatus::NotApplicable);
-        assert_eq!(r.checks.typecheck.message.as_deref(), Some(TYPECHECK_NA));
-        assert_eq!(r.verdict, Verdict::Pass);
     }
 
     #[test]

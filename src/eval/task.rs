@@ -112,8 +112,8 @@ pub struct TaskSource {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-/// What to check. A sample passes when every enabled check among `parse`, `compile` and `tests`
-/// passes. `patterns` never decide a pass: they are scored in a column of their own.
+/// What to check. A sample passes when every enabled check among `parse`, `compile`,
+/// `typecheck` and `tests` passes. `patterns` never decide a pass: they are scored in a column of their own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checks {
@@ -123,10 +123,17 @@ pub struct Checks {
     /// The extracted code must compile with the Luau compiler (errors carry line numbers).
     #[serde(default = "yes")]
     pub compile: bool,
-    /// Ask for a type check. This build has no Luau type checker, so the result is always `n/a`
-    /// with a reason; it never gates a pass.
+    /// Type-check the extracted code with Luau's own analyzer (the `vcurate-luau-analyze`
+    /// helper), with the Roblox stub definitions when `roblox_stubs` is set. When on, the
+    /// sample passes only if the code type-checks; a check that cannot run is `n/a` with the
+    /// reason, and a sample that passed everything else then counts as a `host_error`, never as
+    /// a pass.
     #[serde(default, skip_serializing_if = "is_false")]
     pub typecheck: bool,
+    /// The mode of the type check: `nonstrict` (the default, Luau's own) or `strict`. An
+    /// answer's `--!strict` raises nonstrict to strict; nothing in the answer lowers the mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typecheck_mode: Option<TypecheckMode>,
     /// Test code run against the extracted answer in the sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<Tests>,
@@ -144,9 +151,30 @@ impl Default for Checks {
             parse: true,
             compile: true,
             typecheck: false,
+            typecheck_mode: None,
             tests: None,
             patterns: Vec::new(),
             forbidden_patterns: Vec::new(),
+        }
+    }
+}
+
+/// Luau type-checking modes (the `--!nonstrict` / `--!strict` comments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TypecheckMode {
+    /// Luau's default: unannotated code is inferred leniently (`any` where unsure).
+    #[default]
+    Nonstrict,
+    /// Every value gets a precise type; unknown globals and members are errors.
+    Strict,
+}
+
+impl TypecheckMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TypecheckMode::Nonstrict => "nonstrict",
+            TypecheckMode::Strict => "strict",
         }
     }
 }
@@ -252,13 +280,20 @@ impl Task {
                 ));
             }
         }
+        if self.checks.typecheck_mode.is_some() && !self.checks.typecheck {
+            return Err(
+                "`typecheck_mode` is set but `typecheck` is off; set `typecheck: true`".into(),
+            );
+        }
         if self.runner == Runner::Sandbox
             && !self.checks.parse
             && !self.checks.compile
+            && !self.checks.typecheck
             && self.checks.tests.is_none()
         {
             return Err(
-                "no check can decide a pass: enable `parse`, `compile` or give `tests`".into(),
+                "no check can decide a pass: enable `parse`, `compile`, `typecheck` or give `tests`"
+                    .into(),
             );
         }
         if self.limits.time_ms == 0
@@ -537,6 +572,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("{{CODE}}"));
+    }
+
+    #[test]
+    fn typecheck_mode_needs_typecheck_and_typecheck_alone_can_decide_a_pass() {
+        let strict = r#"{"id":"a","category":"c","difficulty":"easy","prompt":"x","checks":{"typecheck":true,"typecheck_mode":"strict"}}"#;
+        let t = parse_tasks(&p(), strict).unwrap().remove(0);
+        assert_eq!(t.checks.typecheck_mode, Some(TypecheckMode::Strict));
+        let orphan = r#"{"id":"a","category":"c","difficulty":"easy","prompt":"x","checks":{"typecheck_mode":"strict"}}"#;
+        assert!(parse_tasks(&p(), orphan)
+            .unwrap_err()
+            .to_string()
+            .contains("`typecheck` is off"));
+        let only_types = r#"{"id":"a","category":"c","difficulty":"easy","prompt":"x","checks":{"parse":false,"compile":false,"typecheck":true}}"#;
+        assert!(parse_tasks(&p(), only_types).is_ok());
+        let bad_mode = r#"{"id":"a","category":"c","difficulty":"easy","prompt":"x","checks":{"typecheck":true,"typecheck_mode":"nocheck"}}"#;
+        assert!(parse_tasks(&p(), bad_mode).is_err());
     }
 
     #[test]

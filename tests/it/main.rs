@@ -3,6 +3,7 @@
 
 mod audit;
 mod eval;
+mod eval_typecheck;
 mod export;
 mod ingest;
 mod quickstart;
