@@ -92,21 +92,34 @@ impl Weight {
     }
 }
 
-/// Rows of logits computed at once by [`masked_nll`]: bounds its scratch to `NLL_CHUNK * vocab`.
-const NLL_CHUNK: usize = 64;
+/// Logits computed at once by [`masked_nll`] with a dense head (16M values, 64 MB in f32):
+/// 110 rows of Qwen3's 151,936-token vocabulary, every row of a small one.
+const NLL_CHUNK_VALUES: usize = 1 << 24;
 
 /// `sum_i mask_i * -log softmax(h_i W^T)[target_i]` for hidden states `h` `[n, hidden]` and a
 /// frozen LM head `W` `[vocab, hidden]`, differentiable in `h`.
 ///
-/// The logits are computed `NLL_CHUNK` rows at a time and never kept: the forward pass keeps only
+/// The logits are computed a chunk of rows at a time and never kept: the forward pass keeps only
 /// `h`, and the backward pass recomputes each chunk's logits to form `softmax - onehot`. A plain
 /// graph (logits, log-softmax, gather) would hold several `[n, vocab]` tensors until the end of
-/// the backward pass, ~155 MB each for 256 positions of Qwen3's 151,936-token vocabulary.
+/// the backward pass, ~155 MB each for 256 positions of Qwen3's 151,936-token vocabulary. A
+/// quantized head is dequantized once per pass, so its chunk is every row.
 pub fn masked_nll(
     h: &Tensor,
     head: &Weight,
     targets: &[u32],
     mask: &[f32],
+) -> candle_core::Result<Tensor> {
+    masked_nll_chunked(h, head, targets, mask, NLL_CHUNK_VALUES)
+}
+
+/// [`masked_nll`] with a dense head's chunk size given in logit values (tests use small ones).
+pub(crate) fn masked_nll_chunked(
+    h: &Tensor,
+    head: &Weight,
+    targets: &[u32],
+    mask: &[f32],
+    chunk_values: usize,
 ) -> candle_core::Result<Tensor> {
     let (n, _) = h.dims2()?;
     if targets.len() != n || mask.len() != n {
@@ -120,6 +133,7 @@ pub fn masked_nll(
         head: head.clone(),
         targets: targets.to_vec(),
         mask: mask.to_vec(),
+        chunk_values,
     };
     h.contiguous()?.apply_op1(op)?.sum_all()
 }
@@ -128,9 +142,19 @@ struct MaskedNll {
     head: Weight,
     targets: Vec<u32>,
     mask: Vec<f32>,
+    chunk_values: usize,
 }
 
 impl MaskedNll {
+    /// Rows per chunk for `n` rows.
+    fn chunk_rows(&self, n: usize) -> candle_core::Result<usize> {
+        let vocab = self.head.dims2()?.0;
+        Ok(match self.head {
+            Weight::Quant(_) => n.max(1),
+            Weight::Dense(_) => (self.chunk_values / vocab.max(1)).clamp(1, n.max(1)),
+        })
+    }
+
     /// Logits of rows `r0..r1` and their log-sum-exp `[c, 1]`.
     fn chunk(&self, h: &Tensor, r0: usize, r1: usize) -> candle_core::Result<(Tensor, Tensor)> {
         let logits = self.head.matmul_t(&h.narrow(0, r0, r1 - r0)?)?;
@@ -166,9 +190,10 @@ impl candle_core::CustomOp1 for MaskedNll {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let h = tensor_of(storage, layout)?;
         let n = h.dims2()?.0;
-        let mut parts = Vec::with_capacity(n.div_ceil(NLL_CHUNK));
-        for r0 in (0..n).step_by(NLL_CHUNK) {
-            let r1 = (r0 + NLL_CHUNK).min(n);
+        let rows = self.chunk_rows(n)?;
+        let mut parts = Vec::with_capacity(n.div_ceil(rows));
+        for r0 in (0..n).step_by(rows) {
+            let r1 = (r0 + rows).min(n);
             let (logits, lse) = self.chunk(&h, r0, r1)?;
             let picked = logits.gather(&self.target_ids(r0, r1, &h)?, 1)?;
             parts.push(((lse - picked)? * self.column(r0, r1, &self.mask, &h)?)?);
@@ -184,9 +209,10 @@ impl candle_core::CustomOp1 for MaskedNll {
     ) -> candle_core::Result<Option<Tensor>> {
         let h = arg.detach();
         let n = h.dims2()?.0;
-        let mut parts = Vec::with_capacity(n.div_ceil(NLL_CHUNK));
-        for r0 in (0..n).step_by(NLL_CHUNK) {
-            let r1 = (r0 + NLL_CHUNK).min(n);
+        let rows = self.chunk_rows(n)?;
+        let mut parts = Vec::with_capacity(n.div_ceil(rows));
+        for r0 in (0..n).step_by(rows) {
+            let r1 = (r0 + rows).min(n);
             let (logits, lse) = self.chunk(&h, r0, r1)?;
             let ids = self.target_ids(r0, r1, &h)?;
             let minus_one = Tensor::full(-1f32, (r1 - r0, 1), h.device())?.to_dtype(h.dtype())?;

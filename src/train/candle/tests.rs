@@ -921,12 +921,12 @@ fn write_mlx_quantized(src: &Path, dst: &Path, bits: u32, group: usize) {
 }
 
 /// The fused masked NLL (chunked logits, recomputed in backward) equals log-softmax + gather on
-/// the full logits, in value and in its gradient, across chunks (70 rows), for a dense and a
-/// quantized head, and its gradient matches central finite differences.
+/// the full logits, in value and in its gradient, in one chunk and across chunks of 16 rows (70
+/// rows), for a dense and a quantized head, and its gradient matches central finite differences.
 #[test]
 fn masked_nll_matches_the_plain_graph_and_finite_differences() {
     use super::ops::log_softmax_last_dim;
-    use super::quantized::{masked_nll, Weight};
+    use super::quantized::{masked_nll_chunked, Weight};
     use crate::train::quant::QuantMatrix;
     let (n, hidden, vocab) = (70, 32, 50);
     let mut rng = crate::audit::hashing::SplitMix64::new(9);
@@ -971,7 +971,15 @@ fn masked_nll_matches_the_plain_graph_and_finite_differences() {
     };
     let want = plain(xv.as_tensor());
     let want_grad = grad(&want);
-    for head in [&dense, &quant] {
+    let cases = [
+        (&dense, 1 << 24),
+        (&dense, 16 * vocab),
+        (&quant, 16 * vocab),
+    ];
+    for (head, chunk) in cases {
+        let masked_nll = |h: &Tensor, head: &Weight, t: &[u32], m: &[f32]| {
+            masked_nll_chunked(h, head, t, m, chunk)
+        };
         let got = masked_nll(xv.as_tensor(), head, &targets, &mask).unwrap();
         assert!(
             (value(&got) - value(&want)).abs() < 1e-9,
