@@ -301,7 +301,7 @@ fn generate_cmd(
     let eos = generate::eos_token_ids(model, formatter.tokenizer())?;
     if eos.is_empty() {
         eprintln!(
-            "warning: {} names no eos_token_id (generation_config.json, config.json) or eos_token              (tokenizer_config.json); responses end only at --max-tokens or --stop",
+            "warning: {} names no eos_token_id (generation_config.json, config.json) or eos_token (tokenizer_config.json); responses end only at --max-tokens or --stop",
             model.display()
         );
     }
