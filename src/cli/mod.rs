@@ -61,7 +61,7 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Export a snapshot as JSONL for mlx-lm and others, with provenance, dataset card, NOTICE.
     Export(export::ExportArgs),
-    /// Fine-tune a LoRA adapter (Qwen3, candle on CPU) straight from a snapshot's examples.
+    /// Fine-tune a LoRA or QLoRA adapter (Qwen3, candle) straight from a snapshot's examples.
     Train(train::TrainArgs),
     /// Write a self-contained HTML report with plots for a snapshot.
     Report(report::ReportArgs),

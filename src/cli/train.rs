@@ -19,7 +19,11 @@ use crate::train::data::make_batches;
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_long_help = TRAIN_HELP
+)]
 pub struct TrainArgs {
     #[command(subcommand)]
     pub command: Option<TrainCommand>,
@@ -41,9 +45,48 @@ pub struct TrainArgs {
     /// Tensor device (overrides `device` in the config).
     #[arg(long, value_enum)]
     pub device: Option<crate::train::config::DeviceKind>,
+    /// Print the run summary as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
 }
+
+const TRAIN_HELP: &str = "\
+The config file (strict TOML: a misspelled key is an error naming it):
+
+  model = \"models/Qwen3-0.6B\"     # config.json, *.safetensors, tokenizer.json, tokenizer_config.json
+  output = \"runs/first\"
+  seed = 0
+  device = \"cpu\"                  # cuda / metal in builds with that feature
+  [base]
+  dequantize = false                # an MLX-quantized model stays quantized (QLoRA) unless true
+  quantize_bits = 4                 # quantize a dense model at load (QLoRA); omit for plain LoRA
+  quantize_group_size = 64
+  [lora]
+  rank = 8
+  alpha = 16.0                      # scale = alpha / rank
+  dropout = 0.0
+  targets = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]
+  num_layers = 16                   # adapt the last N layers; omit for all
+  [optim]
+  lr = 1e-4
+  min_lr = 0.0
+  warmup_steps = 10                 # then cosine decay to min_lr
+  steps = 1000
+  grad_accum = 1
+  max_grad_norm = 1.0               # 0 disables clipping
+  weight_decay = 0.01
+  [data]
+  batch_size = 4
+  max_seq_len = 2048                # longer examples are cut, and the cut is reported
+  [loop]
+  eval_every = 100                  # validation loss; best/ keeps the best adapters
+  save_every = 100                  # checkpoint/ for resume
+  early_stop_patience = 0           # evaluations without a new best before stopping (0: never)
+  resume = false                    # continue from output/checkpoint
+
+Output: mlx/ (mlx-lm adapter), peft/ (PEFT adapter), best/, checkpoint/, metrics.jsonl,
+loss.svg, config.toml (resolved), training.json (the snapshot; `vcurate eval` reads it).
+Then: `vcurate eval run --model M --adapter OUTPUT ...`, or `vcurate train fuse`.";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TrainCommand {
@@ -63,6 +106,7 @@ pub struct FuseArgs {
     /// New folder for the fused model (must not exist, or be empty).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Print what was written as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -283,4 +327,24 @@ fn fuse(args: &FuseArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The config shown by `vcurate train --help` is a valid config (the help cannot rot).
+    #[test]
+    fn the_help_example_config_parses() {
+        let start = super::TRAIN_HELP.find("  model =").unwrap();
+        let end = super::TRAIN_HELP.find("\nOutput:").unwrap();
+        let toml: String = super::TRAIN_HELP[start..end]
+            .lines()
+            .map(|l| l.strip_prefix("  ").unwrap_or(l).to_string() + "\n")
+            .collect();
+        let cfg =
+            crate::train::config::TrainConfig::from_toml_str(&toml, std::path::Path::new("help"))
+                .unwrap();
+        assert_eq!(cfg.base.quantize_bits, Some(4));
+        assert_eq!(cfg.lora.targets.len(), 7);
+        assert_eq!(cfg.lora.num_layers, Some(16));
+    }
 }
