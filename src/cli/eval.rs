@@ -100,6 +100,11 @@ pub struct RunArgs {
         conflicts_with = "responses"
     )]
     pub stop: Vec<String>,
+    /// Set a chat-template variable for --model, as Hugging Face's `chat_template_kwargs` do:
+    /// NAME=VALUE, VALUE read as JSON when it parses (`enable_thinking=false` for Qwen3), else
+    /// as a string. Repeat for several.
+    #[arg(long, value_name = "NAME=VALUE", requires = "model", value_parser = parse_template_var)]
+    pub template_var: Vec<(String, serde_json::Value)>,
     /// Tensor device for --model.
     #[arg(long, value_enum, default_value = "cpu", requires = "model")]
     pub device: crate::train::config::DeviceKind,
@@ -290,12 +295,15 @@ fn generate_cmd(
     };
     sampling.validate()?;
     let device = args.device.open()?;
-    let formatter = ChatFormatter::from_model_dir(model).with_context(|| {
-        format!(
-            "loading the tokenizer and chat template from {}",
-            model.display()
-        )
-    })?;
+    let formatter = args.template_var.iter().fold(
+        ChatFormatter::from_model_dir(model).with_context(|| {
+            format!(
+                "loading the tokenizer and chat template from {}",
+                model.display()
+            )
+        })?,
+        |f, (name, value)| f.with_var(name, value.clone()),
+    );
     let (qwen, adapter) = generate::load_model(model, args.adapter.as_deref(), &device)
         .with_context(|| format!("loading the model from {}", model.display()))?;
     let eos = generate::eos_token_ids(model, formatter.tokenizer())?;
@@ -383,8 +391,21 @@ fn generate_cmd(
         generated_tokens,
         stop_reasons,
         device: format!("{:?}", args.device).to_lowercase(),
+        template_vars: args.template_var.iter().cloned().collect(),
     };
     Ok((file, info))
+}
+
+/// `NAME=VALUE` with VALUE as JSON when it parses, else as a string.
+fn parse_template_var(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))?;
+    if name.is_empty() {
+        return Err(format!("expected NAME=VALUE, got `{s}`"));
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| value.into());
+    Ok((name.to_string(), value))
 }
 
 /// The temperature used when several samples are asked for and none is given.

@@ -137,8 +137,8 @@ fn warnings(a: &Report, b: &Report) -> Vec<String> {
         (Some(ga), Some(gb)) => {
             let settings = |g: &GenerationInputs| {
                 format!(
-                    "samples {}, temperature {}, top_p {}, max_tokens {}, stop {:?}",
-                    g.samples, g.temperature, g.top_p, g.max_tokens, g.stop
+                    "samples {}, temperature {}, top_p {}, max_tokens {}, stop {:?}, template vars {:?}",
+                    g.samples, g.temperature, g.top_p, g.max_tokens, g.stop, g.template_vars
                 )
             };
             if settings(ga) != settings(gb) {
@@ -342,6 +342,7 @@ mod tests {
             generated_tokens: 10,
             stop_reasons: BTreeMap::new(),
             device: "cpu".into(),
+            template_vars: BTreeMap::new(),
         };
         let mut a = a;
         a.inputs.generation = Some(generation(0.0));

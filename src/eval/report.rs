@@ -133,6 +133,9 @@ pub struct GenerationInputs {
     pub stop_reasons: BTreeMap<String, u64>,
     /// Where the model ran (`cpu`, ...).
     pub device: String,
+    /// Chat-template variables set with `--template-var`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub template_vars: BTreeMap<String, serde_json::Value>,
 }
 
 /// The LoRA adapter a run's model was loaded with.
@@ -682,6 +685,7 @@ mod tests {
             generated_tokens: 99,
             stop_reasons: BTreeMap::from([("eos".to_string(), 3)]),
             device: "cpu".into(),
+            template_vars: BTreeMap::new(),
         });
         let r = build_report(&tasks, &results, inp, 1, Contamination::unverified());
         let md = to_markdown(&r);

@@ -9,6 +9,7 @@
 //! `render(messages[..i], add_generation_prompt=true)`; a template that rewrites earlier turns
 //! (not prefix-stable) is an error, not a silently wrong mask.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use minijinja::value::{Value, ValueKind};
@@ -30,6 +31,9 @@ pub struct ChatFormatter {
     tokenizer: Tokenizer,
     bos_token: String,
     eos_token: String,
+    /// Extra template variables (Hugging Face's `chat_template_kwargs`, e.g. Qwen3's
+    /// `enable_thinking`).
+    vars: BTreeMap<String, serde_json::Value>,
 }
 
 fn token_text(v: &serde_json::Value) -> String {
@@ -165,17 +169,29 @@ impl ChatFormatter {
             tokenizer,
             bos_token,
             eos_token,
+            vars: BTreeMap::new(),
         })
+    }
+
+    /// Set a template variable for every render (`enable_thinking = false` for Qwen3, ...).
+    /// The built-in names (`messages`, `add_generation_prompt`, `bos_token`, `eos_token`) win.
+    pub fn with_var(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.vars.insert(name.to_string(), value);
+        self
     }
 
     /// Render a conversation to text.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let tmpl = self.env.get_template("chat").expect("added in new");
-        tmpl.render(minijinja::context! {
+        let builtin = minijinja::context! {
             messages => Value::from(minijinja::value::Serde(messages)),
             add_generation_prompt => add_generation_prompt,
             bos_token => &self.bos_token,
             eos_token => &self.eos_token,
+        };
+        tmpl.render(minijinja::context! {
+            ..builtin,
+            ..Value::from(minijinja::value::Serde(&self.vars))
         })
         .map_err(|e| TrainError::Config(format!("chat template failed to render: {e}")))
     }
@@ -374,6 +390,14 @@ mod tests {
             f.render(&msgs[..2], true).unwrap(),
             "<|im_start|>system\nYou write Luau.<|im_end|>\n<|im_start|>user\nSum a list.<|im_end|>\n<|im_start|>assistant\n"
         );
+        // Qwen3's non-thinking prompt, as `--template-var enable_thinking=false` asks for it.
+        let no_think = ChatFormatter::from_model_dir(Path::new(&dir))
+            .unwrap()
+            .with_var("enable_thinking", serde_json::json!(false));
+        assert!(no_think
+            .render(&msgs[..2], true)
+            .unwrap()
+            .ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
         let t = f.tokenize(&msgs).unwrap();
         assert_eq!(t.tokens[0], 151644, "<|im_start|> is one token");
         let first = t.mask.iter().position(|&m| m == 1).unwrap();
@@ -387,5 +411,24 @@ mod tests {
             decoded,
             "<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
         );
+    }
+
+    #[test]
+    fn template_variables_reach_the_template_and_builtins_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tiny_bpe(dir.path());
+        let template = "{%- if enable_thinking is defined and enable_thinking is false %}NOTHINK {% endif -%}{{ add_generation_prompt }} {{ messages | length }}";
+        let msgs = [Message {
+            role: "user".into(),
+            content: "hi".into(),
+        }];
+        let plain =
+            ChatFormatter::new(tok.clone(), template, String::new(), String::new()).unwrap();
+        assert_eq!(plain.render(&msgs, true).unwrap(), "True 1");
+        let f = ChatFormatter::new(tok, template, String::new(), String::new())
+            .unwrap()
+            .with_var("enable_thinking", serde_json::json!(false))
+            .with_var("add_generation_prompt", serde_json::json!("overridden?"));
+        assert_eq!(f.render(&msgs, true).unwrap(), "NOTHINK True 1");
     }
 }
