@@ -29,7 +29,7 @@ pub enum EvalCommand {
     /// Score responses (JSONL: task_id, sample, response) against a task set, or generate them
     /// with --model [--adapter] first; writes results.jsonl, report.json and report.md (and the
     /// generated responses.jsonl) into --out.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Promotion gate: exit status 0 when run B may replace run A, 1 when it may not.
     Compare(CompareArgs),
     /// Convert luau-bench, plain JSONL or OpenGameEval task files into a vcurate task set.
@@ -168,7 +168,7 @@ pub struct ImportArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        EvalCommand::Run(a) => run_cmd(a).map(|()| ExitCode::SUCCESS),
+        EvalCommand::Run(a) => run_cmd(*a).map(|()| ExitCode::SUCCESS),
         EvalCommand::Compare(a) => Ok(if compare_cmd(a)? {
             ExitCode::SUCCESS
         } else {
