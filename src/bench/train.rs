@@ -75,12 +75,6 @@ fn rss_mb(bytes: Option<u64>) -> Option<f64> {
     bytes.map(|b| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0)
 }
 
-fn current_rss_bytes() -> Option<u64> {
-    let status = fs_err::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
 /// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
 /// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
 #[allow(clippy::too_many_arguments)]
@@ -125,7 +119,7 @@ pub fn run(
         ..AdamWParams::default()
     };
     let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
-    let rss_after_load_mb = rss_mb(current_rss_bytes());
+    let rss_after_load_mb = rss_mb(super::rss_bytes());
     let trainable_params = backend
         .lora_tensors()?
         .iter()

@@ -56,11 +56,7 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
     let device = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> =
         load_checkpoint_tensors(base_dir, DType::F32, &device)?;
-    let out_dtype = candle_core::safetensors::load(first_shard(base_dir)?, &device)
-        .ok()
-        .and_then(|t| t.get("model.norm.weight").map(Tensor::dtype))
-        .filter(|d| matches!(d, DType::F32 | DType::F16 | DType::BF16))
-        .unwrap_or(DType::F32);
+    let out_dtype = stored_dtype(base_dir, "model.norm.weight").unwrap_or(DType::F32);
     let scale = lora.scale();
     for p in &pairs {
         let key = format!("{}.weight", p.key.module_name());
@@ -106,23 +102,35 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
     Ok(report)
 }
 
-fn first_shard(dir: &Path) -> Result<std::path::PathBuf> {
-    let single = dir.join("model.safetensors");
-    if single.exists() {
-        return Ok(single);
+/// The dtype `key` is stored in, from the safetensors header alone (the weights themselves were
+/// already read, as f32). The format: an 8-byte little-endian header length, then a JSON object
+/// mapping each tensor name to `{dtype, shape, data_offsets}` (huggingface/safetensors README).
+fn stored_dtype(dir: &Path, key: &str) -> Option<DType> {
+    use std::io::Read;
+    let index = dir.join("model.safetensors.index.json");
+    let file = if index.exists() {
+        let v: serde_json::Value =
+            serde_json::from_str(&fs_err::read_to_string(&index).ok()?).ok()?;
+        dir.join(v["weight_map"][key].as_str()?)
+    } else {
+        dir.join("model.safetensors")
+    };
+    let mut f = fs_err::File::open(file).ok()?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).ok()?;
+    let len = usize::try_from(u64::from_le_bytes(len)).ok()?;
+    if len > 100 << 20 {
+        return None;
     }
-    let mut shards: Vec<_> = fs_err::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        .collect();
-    shards.sort();
-    shards
-        .into_iter()
-        .next()
-        .ok_or_else(|| TrainError::Safetensors {
-            path: dir.to_path_buf(),
-            message: "no safetensors file".into(),
-        })
+    let mut header = vec![0u8; len];
+    f.read_exact(&mut header).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    match v[key]["dtype"].as_str()? {
+        "F32" => Some(DType::F32),
+        "F16" => Some(DType::F16),
+        "BF16" => Some(DType::BF16),
+        _ => None,
+    }
 }
 
 /// Copy the base's non-weight files; `config.json` loses its `quantization` section.

@@ -37,28 +37,6 @@ pub fn infer_bits_group(
     Ok((bits, group))
 }
 
-/// Dequantize a `[rows, cols]` matrix; see the module docs for the layout.
-pub fn dequantize_affine(
-    packed: &[u32],
-    scales: &[f32],
-    biases: &[f32],
-    rows: usize,
-    cols: usize,
-    bits: u32,
-    group_size: usize,
-) -> Result<Vec<f32>> {
-    let m = QuantMatrix::new(
-        packed.to_vec(),
-        scales.to_vec(),
-        biases.to_vec(),
-        rows,
-        cols,
-        bits,
-        group_size,
-    )?;
-    Ok(m.dequantize())
-}
-
 /// An MLX affine-quantized `[rows, cols]` matrix kept packed on the host (QLoRA's frozen base).
 ///
 /// Costs `bits + 64 / group_size` bits per weight (scales and biases as f32) instead of 32.
@@ -230,7 +208,9 @@ mod tests {
             .collect();
         assert_eq!(words[0], 0x7654_3210, "hand packing of 0..7");
         assert_eq!(words[3], 0x0123_4567);
-        let w = dequantize_affine(&words, &[0.5], &[-1.0], 1, 32, 4, 32).unwrap();
+        let w = QuantMatrix::new(words.clone(), vec![0.5], vec![-1.0], 1, 32, 4, 32)
+            .unwrap()
+            .dequantize();
         let want: Vec<f32> = q.iter().map(|&v| 0.5 * v as f32 - 1.0).collect();
         assert_eq!(w, want);
         assert_eq!(infer_bits_group(32, 4, 1).unwrap(), (4, 32));
@@ -254,7 +234,9 @@ mod tests {
             .collect();
         // Value 10 starts at bit 30 and straddles words 0 and 1.
         assert_eq!(((words[0] >> 30) | ((words[1] & 1) << 2)) as u64, q[10]);
-        let w = dequantize_affine(&words, &[1.0, 2.0], &[0.0, 0.5], 1, 64, 3, 32).unwrap();
+        let w = QuantMatrix::new(words.clone(), vec![1.0, 2.0], vec![0.0, 0.5], 1, 64, 3, 32)
+            .unwrap()
+            .dequantize();
         for j in 0..64 {
             let want = if j < 32 {
                 q[j] as f32

@@ -855,6 +855,15 @@ fn fused_model_equals_base_plus_adapter() {
         let err = crate::train::fuse::fuse(&model_dir, &dir.path().join(kind), &out).unwrap_err();
         assert!(err.to_string().contains("not empty"), "{err}");
     }
+    // The fused weights keep the base's dtype (read from its safetensors header).
+    let bf16 = dir.path().join("bf16");
+    write_random_checkpoint(&bf16, &tiny_config(false), 7, DType::BF16).unwrap();
+    let out = dir.path().join("fused-bf16");
+    let report = crate::train::fuse::fuse(&bf16, &dir.path().join("mlx"), &out).unwrap();
+    assert_eq!(report.dtype, "bf16");
+    let fused =
+        candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(fused.values().all(|t| t.dtype() == DType::BF16));
     // A quantized base: the QLoRA model's loss equals that of the dense fused output.
     let qdir = dir.path().join("q");
     write_mlx_quantized(&model_dir, &qdir, 4, 32);
