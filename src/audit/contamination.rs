@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::hashing::{fmix64, hash_bytes};
+use crate::core::hash::{fmix64, hash_bytes};
 
 /// Parameters of the contamination index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

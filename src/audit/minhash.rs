@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{Cluster, UnionFind};
-use super::hashing::{fmix64, hash_bytes, hash_u32s, SplitMix64};
+use crate::core::hash::{fmix64, hash_bytes, hash_u32s, SplitMix64};
 use super::luau_lex::for_each_code_token;
 
 /// All parameters of near dedup. Defaults: 256 permutations, Jaccard 0.7, 5-token shingles.
@@ -525,7 +525,7 @@ unsafe fn signature_avx2(a: &[u32], b: &[u32], shingles: &[u64], mins: &mut [u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::hashing::SplitMix64;
+    use crate::core::hash::SplitMix64;
 
     /// A synthetic Luau-like document of `n` statements with unique identifiers.
     fn doc(rng: &mut SplitMix64, n: usize) -> Vec<String> {

@@ -4,7 +4,6 @@
 pub mod cluster;
 pub mod config;
 pub mod contamination;
-pub mod hashing;
 pub mod license;
 pub mod license_expr;
 pub mod license_report;

@@ -121,7 +121,7 @@ pub fn run(
             &dir.join("excluded").join(format!("{name}.parquet")),
             excluded_frame(&docs, &output.excluded),
         )?;
-        crate::snapshot::write_atomic(
+        crate::core::fs::write_atomic(
             &dir.join("summary").join(format!("{name}.json")),
             &serde_json::to_vec_pretty(&output.summary).expect("json"),
         )?;

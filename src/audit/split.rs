@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::UnionFind;
-use super::hashing::hash_bytes;
+use crate::core::hash::hash_bytes;
 use super::minhash::{near_duplicates, NearDupConfig, NearDupError, NearDupResult};
 use super::normalize::{content_key, NormalizeOptions};
 
@@ -303,7 +303,7 @@ pub fn verify_splits(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::hashing::SplitMix64;
+    use crate::core::hash::SplitMix64;
 
     /// A dataset like the one that motivated this audit: 150 distinct snippets from 30 repos,
     /// oversampled x3 before splitting, with the copies differing only in line endings or

@@ -18,7 +18,7 @@ use crate::audit::cluster::UnionFind;
 use crate::audit::contamination::{
     ContaminationConfig, ContaminationError, ContaminationIndex, EvalTask,
 };
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::audit::luau_lex::code_tokens;
 use crate::audit::minhash::{
     jaccard_sorted, near_duplicates, shingle_set, NearDupConfig, NearDupError, NearDupStats,

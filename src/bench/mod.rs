@@ -36,7 +36,7 @@ pub fn reset_peak_rss() -> bool {
 pub fn write_figures<T: Serialize>(path: &std::path::Path, figures: &T) -> std::io::Result<()> {
     let mut s = serde_json::to_string_pretty(figures).expect("figures serialize");
     s.push('\n');
-    crate::snapshot::write_atomic(path, s.as_bytes())
+    crate::core::fs::write_atomic(path, s.as_bytes())
 }
 
-pub use crate::audit::hashing::SplitMix64 as Rng;
+pub use crate::core::hash::SplitMix64 as Rng;

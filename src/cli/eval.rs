@@ -354,7 +354,7 @@ fn generate_cmd(
     let secs = start.elapsed().as_secs_f64();
     fs_err::create_dir_all(&args.out)?;
     let file = args.out.join("responses.jsonl");
-    crate::snapshot::write_atomic(&file, eval_generate::to_jsonl(&lines)?.as_bytes())?;
+    crate::core::fs::write_atomic(&file, eval_generate::to_jsonl(&lines)?.as_bytes())?;
     let mut stop_reasons = std::collections::BTreeMap::new();
     for l in &lines {
         *stop_reasons
@@ -444,7 +444,7 @@ fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
     if imported.tasks.is_empty() {
         bail!("{}: no tasks to import", args.input.display());
     }
-    crate::snapshot::write_atomic(&args.out, task::tasks_to_jsonl(&imported.tasks)?.as_bytes())?;
+    crate::core::fs::write_atomic(&args.out, task::tasks_to_jsonl(&imported.tasks)?.as_bytes())?;
     eprintln!(
         "imported {} tasks into {}",
         imported.tasks.len(),

@@ -121,7 +121,7 @@ fn report(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     };
     match &args.out {
-        Some(p) => snapshot::write_atomic(p, text.as_bytes())
+        Some(p) => crate::core::fs::write_atomic(p, text.as_bytes())
             .with_context(|| format!("writing {}", p.display()))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
@@ -140,7 +140,7 @@ fn report(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
             .cloned()
             .collect();
         let text = license_report::notice(&admitted, &verdicts);
-        snapshot::write_atomic(path, text.as_bytes())
+        crate::core::fs::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let s = &report.summary;

@@ -39,7 +39,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let snaps = ws.dataset_dir().join("snapshots");
     eprintln!("\n== report");
     let report = snaps.join(&snap.id).join("reports").join("report.html");
-    crate::snapshot::write_atomic(&report, crate::report::render(&snaps, &snap.id)?.as_bytes())?;
+    crate::core::fs::write_atomic(&report, crate::report::render(&snaps, &snap.id)?.as_bytes())?;
     eprintln!("wrote {}", report.display());
     eprintln!("\n== export");
     let export_dir = ws.root.join("exports").join(&snap.id);

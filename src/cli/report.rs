@@ -23,7 +23,7 @@ pub fn run(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .unwrap_or_else(|| snaps.join(&id).join("reports").join("report.html"));
-    crate::snapshot::write_atomic(&out, html.as_bytes())?;
+    crate::core::fs::write_atomic(&out, html.as_bytes())?;
     eprintln!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

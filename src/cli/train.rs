@@ -247,7 +247,7 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         valid_examples: valid.len(),
     };
     let json = serde_json::to_string_pretty(&record).expect("record serialises");
-    crate::snapshot::write_atomic(&cfg.output.join(TRAINING_RECORD), (json + "\n").as_bytes())?;
+    crate::core::fs::write_atomic(&cfg.output.join(TRAINING_RECORD), (json + "\n").as_bytes())?;
     write_loss_curve(&cfg.output)?;
     let summary = serde_json::json!({
         "snapshot": id,
@@ -301,7 +301,7 @@ fn write_loss_curve(out: &Path) -> anyhow::Result<()> {
             },
         ],
     );
-    crate::snapshot::write_atomic(&out.join("loss.svg"), svg.as_bytes())?;
+    crate::core::fs::write_atomic(&out.join("loss.svg"), svg.as_bytes())?;
     Ok(())
 }
 

@@ -1,7 +1,16 @@
-//! Records, provenance, ids and errors shared by every stage. No I/O lives here.
+//! The bottom layer: records shared by stages (document, provenance, message, exclusion), ids,
+//! config parsing with file:line errors, atomic file writes, hashing and RNG. Nothing here
+//! imports a stage.
 
+pub mod config;
+pub mod exclusion;
+pub mod fs;
+pub mod hash;
 pub mod id;
+pub mod message;
 pub mod record;
 
+pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
+pub use message::{Message, Role};
 pub use record::*;

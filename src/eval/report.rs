@@ -492,12 +492,12 @@ pub fn write_run(dir: &Path, results: &[SampleResult], report: &Report) -> Resul
         jsonl.push_str(&serde_json::to_string(r)?);
         jsonl.push('\n');
     }
-    crate::snapshot::write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
-    crate::snapshot::write_atomic(
+    crate::core::fs::write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
+    crate::core::fs::write_atomic(
         &dir.join("report.json"),
         (serde_json::to_string_pretty(report)? + "\n").as_bytes(),
     )?;
-    crate::snapshot::write_atomic(&dir.join("report.md"), to_markdown(report).as_bytes())?;
+    crate::core::fs::write_atomic(&dir.join("report.md"), to_markdown(report).as_bytes())?;
     Ok(())
 }
 

@@ -302,7 +302,7 @@ pub fn export(
         let bytes = fs_err::read(opts.out.join(f))?;
         let _ = writeln!(sums, "{}  {f}", crate::core::sha256_hex(&bytes));
     }
-    crate::snapshot::write_atomic(&opts.out.join("SHA256SUMS"), sums.as_bytes())?;
+    crate::core::fs::write_atomic(&opts.out.join("SHA256SUMS"), sums.as_bytes())?;
     files.push("SHA256SUMS".into());
     Ok(ExportReport {
         snapshot: opts.snapshot.clone(),
@@ -316,7 +316,7 @@ pub fn export(
 }
 
 fn write(dir: &Path, name: &str, text: &str, files: &mut Vec<String>) -> std::io::Result<()> {
-    crate::snapshot::write_atomic(&dir.join(name), text.as_bytes())?;
+    crate::core::fs::write_atomic(&dir.join(name), text.as_bytes())?;
     files.push(name.to_string());
     Ok(())
 }

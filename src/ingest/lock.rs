@@ -76,7 +76,7 @@ impl Lock {
         };
         let body = toml::to_string(&file).expect("lock serializes");
         let text = format!("# Written by `vcurate ingest`: the commit each source's rev resolved to. Commit this file.\n# `vcurate ingest --update` moves it; `--locked` refuses to.\n{body}");
-        crate::snapshot::write_atomic(path, text.as_bytes())
+        crate::core::fs::write_atomic(path, text.as_bytes())
     }
 }
 

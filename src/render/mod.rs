@@ -123,14 +123,14 @@ pub fn write_builtin_templates(dir: &Path) -> Result<Vec<PathBuf>, RenderError> 
             continue;
         }
         for (path, text) in pair {
-            crate::snapshot::write_atomic(&path, text.as_bytes())
+            crate::core::fs::write_atomic(&path, text.as_bytes())
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             written.push(path);
         }
     }
     let readme = dir.join("README.md");
     if !readme.exists() {
-        crate::snapshot::write_atomic(&readme, TEMPLATES_README.as_bytes())
+        crate::core::fs::write_atomic(&readme, TEMPLATES_README.as_bytes())
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", readme.display())))?;
         written.push(readme);
     }

@@ -100,11 +100,11 @@ pub fn write_source(
         &gen.join("evidence.parquet"),
         evidence_frame(&tables.evidence),
     )?;
-    super::write_atomic(
+    crate::core::fs::write_atomic(
         &gen.join("state.json"),
         &serde_json::to_vec_pretty(state).expect("state serializes"),
     )?;
-    super::write_atomic(&dir.join(CURRENT), gen_name.as_bytes())?;
+    crate::core::fs::write_atomic(&dir.join(CURRENT), gen_name.as_bytes())?;
     // Older generations (and any left by a crash) are no longer reachable.
     for entry in fs_err::read_dir(&dir)?.flatten() {
         let p = entry.path();
@@ -159,7 +159,7 @@ pub fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), Sto
     ParquetWriter::new(tmp.as_file_mut())
         .finish(&mut df)
         .map_err(polars_err)?;
-    super::publish_mode(tmp.as_file())?;
+    crate::core::fs::publish_mode(tmp.as_file())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

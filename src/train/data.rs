@@ -1,7 +1,7 @@
 //! From tokenized chat examples to padded, length-bucketed batches with an assistant-only loss
 //! mask. Backend-neutral; must not depend on a tensor library or a tokenizer.
 
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::train::backend::Batch;
 
 /// One tokenized example: `mask[i] = 1` where token `i` was written by the assistant.

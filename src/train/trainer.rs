@@ -83,7 +83,7 @@ pub fn batch_index(m: usize, n: usize) -> usize {
         return pos;
     }
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = crate::audit::hashing::SplitMix64::new(0x5eed_e90c ^ epoch as u64);
+    let mut rng = crate::core::hash::SplitMix64::new(0x5eed_e90c ^ epoch as u64);
     for i in (1..n).rev() {
         order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }

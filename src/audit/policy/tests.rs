@@ -1,5 +1,5 @@
 use super::*;
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::audit::license::{LicenseVerdict, Status};
 use crate::audit::test_support::doc;
 use crate::core::RightsBasis;

@@ -15,7 +15,7 @@ use tokenizers::Tokenizer;
 
 use super::ops;
 use super::qwen3::{ForwardCtx, Qwen3, Qwen3Config};
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::train::adapter;
 use crate::train::backend::LoraTensors;
 use crate::train::lora::LoraConfig;

@@ -12,7 +12,7 @@ pub mod qwen3;
 
 use candle_core::{Device, Tensor, Var};
 
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::train::backend::{
     AdamWParams, Backend, Batch, HostTensor, LoraTensors, OptimizerState, StepReport,
 };

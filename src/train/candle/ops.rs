@@ -126,7 +126,7 @@ mod tests {
     use candle_core::Var;
 
     fn rand_tensor(shape: &[usize], seed: u64) -> Tensor {
-        let mut rng = crate::audit::hashing::SplitMix64::new(seed);
+        let mut rng = crate::core::hash::SplitMix64::new(seed);
         let n: usize = shape.iter().product();
         let data: Vec<f64> = (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect();
         Tensor::from_vec(data, shape, &Device::Cpu).unwrap()

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ops;
 use super::quantized::Weight;
-use crate::audit::hashing::SplitMix64;
+use crate::core::hash::SplitMix64;
 use crate::train::config::BaseConfig;
 use crate::train::lora::{LoraConfig, LoraKey, TargetModule};
 use crate::train::quant::QuantMatrix;

@@ -667,7 +667,7 @@ fn quantized_matmul_forward_and_backward_match_dense_and_finite_differences() {
     use super::quantized::Weight;
     use crate::train::quant::QuantMatrix;
     let (rows, cols, n) = (300, 64, 3); // 300 rows: two tiles of 256
-    let mut rng = crate::audit::hashing::SplitMix64::new(5);
+    let mut rng = crate::core::hash::SplitMix64::new(5);
     let w: Vec<f32> = (0..rows * cols).map(|_| rng.unit() as f32 - 0.5).collect();
     let q = Weight::Quant(std::sync::Arc::new(
         QuantMatrix::quantize(&w, rows, cols, 4, 32).unwrap(),
@@ -938,7 +938,7 @@ fn masked_nll_matches_the_plain_graph_and_finite_differences() {
     use super::quantized::{masked_nll_chunked, Weight};
     use crate::train::quant::QuantMatrix;
     let (n, hidden, vocab) = (70, 32, 50);
-    let mut rng = crate::audit::hashing::SplitMix64::new(9);
+    let mut rng = crate::core::hash::SplitMix64::new(9);
     let w: Vec<f32> = (0..vocab * hidden)
         .map(|_| rng.unit() as f32 - 0.5)
         .collect();
