@@ -13,15 +13,10 @@ fn main() -> ExitCode {
     let cli = vcurate::cli::Cli::parse();
     match vcurate::cli::run(cli) {
         Ok(code) => code,
+        // A closed pipe (`vcurate ... | head`) is not a failure: the reader has what it wanted.
+        Err(err) if vcurate::cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed pipe (`vcurate ... | head`) is not a failure.
-            if err.chain().any(|e| {
-                e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", vcurate::cli::error_text(&err));
             ExitCode::from(2)
         }
     }

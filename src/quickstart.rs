@@ -1,8 +1,9 @@
 //! `vcurate quickstart`: turns the embedded sample corpus into a real workspace with real local
 //! git repositories, declared like any other source (behind a URL rewrite, as an offline mirror
-//! would be), so the whole pipeline runs on it offline.
+//! would be), and runs the whole pipeline on it offline as a chain of the stages' own run
+//! functions (nothing here re-implements a stage).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::ingest::git::{commit_files, TreeContent};
 use crate::sample::{self, files_of};
@@ -17,8 +18,20 @@ const SAMPLE_TIME: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuickstartError {
+    #[error("could not set up the sample workspace in {dir}: {message}")]
+    Setup { dir: PathBuf, message: String },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::run::AuditError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::CreateError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("could not write the sample repository {repo}: {source}")]
     Git { repo: String, source: git2::Error },
     #[error(transparent)]
@@ -104,4 +117,60 @@ pub fn setup(dir: &Path) -> Result<Workspace, QuickstartError> {
         fs_err::write(dir.join("sources").join(format!("{id}.toml")), text)?;
     }
     Ok(Workspace::open(dir)?)
+}
+
+/// One finished stage of the quickstart, for the caller to show.
+pub enum Step<'a> {
+    Setup(&'a Workspace),
+    Ingest(&'a crate::ingest::IngestReport),
+    Audit(&'a [crate::audit::run::AuditSummary]),
+    Snapshot(&'a crate::snapshot::freeze::SnapshotManifest),
+    Report(&'a Path),
+    Export(&'a crate::export::ExportReport),
+}
+
+/// What the quickstart made, stage by stage.
+#[derive(Debug, serde::Serialize)]
+pub struct QuickstartReport {
+    pub workspace: PathBuf,
+    pub snapshot: String,
+    pub report: PathBuf,
+    pub export: PathBuf,
+}
+
+/// The whole pipeline on the embedded sample: setup, ingest, audit, snapshot, report, export.
+/// `on_step` is called after each stage; `progress` receives ingest's progress events.
+pub fn run(
+    dir: &Path,
+    on_step: &dyn Fn(Step),
+    progress: &(dyn Fn(crate::ingest::Progress) + Sync),
+) -> Result<QuickstartReport, QuickstartError> {
+    let ws = setup(dir)?;
+    on_step(Step::Setup(&ws));
+    let ingest = crate::ingest::run(&ws, &crate::ingest::IngestOptions::default(), progress)?;
+    on_step(Step::Ingest(&ingest));
+    let audits = crate::audit::run::run(&ws, &[], &|_| {})?;
+    on_step(Step::Audit(&audits));
+    let snap = crate::snapshot::create(&ws, &crate::snapshot::CreateSettings::default())?;
+    on_step(Step::Snapshot(&snap));
+    let snaps = ws.dataset_dir().join("snapshots");
+    let report = snaps.join(&snap.id).join("reports").join("report.html");
+    crate::report::write(&snaps, &snap.id, &report)?;
+    on_step(Step::Report(&report));
+    let settings = crate::export::ExportSettings {
+        snapshot: snap.id.clone(),
+        format: crate::export::Format::Chat,
+        profile: "train".into(),
+        out: ws.root.join("exports").join(&snap.id),
+        provenance: true,
+        drop_refused: false,
+    };
+    let export = crate::export::run(&ws, &settings)?;
+    on_step(Step::Export(&export));
+    Ok(QuickstartReport {
+        workspace: ws.root.clone(),
+        snapshot: snap.id,
+        report,
+        export: settings.out,
+    })
 }

@@ -169,20 +169,21 @@ impl Policy {
         Policy::parse(path, &text)
     }
 
-    /// The built-in default policy.
-    /// The workspace's `licenses/policy.toml`, or the built-in default (with a note on stderr)
-    /// when the workspace has none.
+    /// The workspace's `licenses/policy.toml`. A workspace without one is an error, never a
+    /// silent default: what may be trained on is the user's decision, recorded in the snapshot.
     pub fn for_workspace(root: &Path) -> Result<Policy, ConfigError> {
         let path = root.join(POLICY_PATH);
-        if path.is_file() {
-            return Policy::load(&path);
+        if !path.is_file() {
+            return Err(ConfigError::new(
+                &path,
+                None,
+                "the workspace has no license policy; `vcurate init NEW_DIR` writes the default one: copy NEW_DIR/licenses/policy.toml here and edit it",
+            ));
         }
-        eprintln!(
-            "note: {} does not exist; using the built-in default policy (`vcurate init` writes it)",
-            path.display()
-        );
-        Ok(Policy::default_policy())
+        Policy::load(&path)
     }
+
+    /// The built-in default policy (what `vcurate init` writes).
 
     pub fn default_policy() -> Policy {
         Policy::parse(Path::new(POLICY_PATH), DEFAULT_POLICY).expect("the default policy is valid")

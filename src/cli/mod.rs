@@ -95,11 +95,84 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints JSON to stdout.
+/// Prints JSON to stdout (the one way a command prints `--json` output).
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
+    // serde_json wraps I/O errors in its own type; give a closed pipe back its io::Error so
+    // `is_broken_pipe` recognises it.
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| match e.io_error_kind() {
+        Some(kind) => anyhow::Error::from(std::io::Error::from(kind)),
+        None => anyhow::Error::from(e),
+    })?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
+}
+
+/// Writes data (a report, a manifest, a list) to stdout. Never use `print!` in a command: it
+/// panics on a closed pipe.
+pub(crate) fn print_data(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether an error is a closed stdout (`vcurate ... | head`), which is success.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The text of an error and its causes, each said once: a cause whose text its parent's message
+/// already contains (`#[error("...: {source}")]`) is not repeated.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(part.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not fetch https://example.invalid/x: {source}")]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_its_parent_message_is_said_once() {
+        let inner = std::io::Error::other("connection refused; check the URL or set [git.rewrite]");
+        let err = anyhow::Error::from(Outer { source: inner }).context("ingest failed");
+        let text = error_text(&err);
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+        assert!(text.starts_with("ingest failed: could not fetch"), "{text}");
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised_through_serde_json_and_context() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let json = serde_json::Error::io(io);
+        assert!(is_broken_pipe(&anyhow::Error::from(json).context("printing")));
+        let other = serde_json::Error::io(std::io::Error::other("disk full"));
+        assert!(!is_broken_pipe(&anyhow::Error::from(other)));
+    }
 }

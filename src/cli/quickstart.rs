@@ -3,56 +3,50 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use crate::ingest::IngestOptions;
+use crate::quickstart::Step;
 
 #[derive(Debug, clap::Args)]
 pub struct QuickstartArgs {
     /// Where to create the sample workspace (reused if it already exists).
     #[arg(default_value = "vcurate-quickstart")]
     pub dir: PathBuf,
+    /// Print what was made as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
-    let ws = crate::quickstart::setup(&args.dir).with_context(|| {
-        format!(
-            "could not set up the sample workspace in {}",
-            args.dir.display()
-        )
-    })?;
-    eprintln!("Sample workspace: {}", ws.root.display());
-    eprintln!("\n== ingest");
-    let bars = super::progress::Bars::new(false);
-    let report = crate::ingest::run(&ws, &IngestOptions::default(), &|e| bars.handle(e))?;
-    eprint!("{}", super::ingest::summary_table(&report));
-    eprintln!("\n== audit");
-    let audits = crate::audit::run::run(&ws, &[], &|_| {})?;
-    eprint!("{}", super::audit::summary_table(&audits));
-    eprintln!("\n== snapshot");
-    let snap = super::snapshot::create(&ws, false)?;
-    let c = &snap.counts;
-    eprintln!(
-        "snapshot {}: {} documents, {} included ({} train / {} valid / {} test)",
-        snap.id, c.documents, c.included, c.train, c.valid, c.test
-    );
-    let snaps = ws.dataset_dir().join("snapshots");
-    eprintln!("\n== report");
-    let report = snaps.join(&snap.id).join("reports").join("report.html");
-    crate::core::fs::write_atomic(&report, crate::report::render(&snaps, &snap.id)?.as_bytes())?;
-    eprintln!("wrote {}", report.display());
-    eprintln!("\n== export");
-    let export_dir = ws.root.join("exports").join(&snap.id);
-    let args = super::export::ExportArgs {
-        snapshot: snap.id.clone(),
-        format: crate::export::Format::Chat,
-        profile: "train".into(),
-        out: export_dir.clone(),
-        no_provenance: false,
-        drop_refused: false,
-        json: false,
+    let bars = super::progress::Bars::new(args.json);
+    let on_step = |step: Step| match step {
+        Step::Setup(ws) => eprintln!("Sample workspace: {}\n\n== ingest", ws.root.display()),
+        Step::Ingest(report) => {
+            eprint!("{}", super::ingest::summary_table(report));
+            eprintln!("\n== audit");
+        }
+        Step::Audit(audits) => {
+            eprint!("{}", super::audit::summary_table(audits));
+            eprintln!("\n== snapshot");
+        }
+        Step::Snapshot(snap) => {
+            let c = &snap.counts;
+            eprintln!(
+                "snapshot {}: {} documents, {} included ({} train / {} valid / {} test)",
+                snap.id, c.documents, c.included, c.train, c.valid, c.test
+            );
+            eprintln!("\n== report");
+        }
+        Step::Report(path) => {
+            eprintln!("wrote {}", path.display());
+            eprintln!("\n== export");
+        }
+        Step::Export(report) => eprintln!("{}", report.summary()),
     };
-    super::export::run(Some(&ws.root), args)?;
+    let report = crate::quickstart::run(&args.dir, &on_step, &|e| bars.handle(e))?;
+    if args.json {
+        super::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ws = crate::workspace::Workspace::open(&report.workspace)?;
     let artifacts = [
         ("sources", ws.sources_dir().display().to_string()),
         ("lock file", ws.lock_path().display().to_string()),
@@ -70,13 +64,20 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
                 crate::audit::run::audit_dir(&ws).display()
             ),
         ),
-        ("snapshot", snaps.join(&snap.id).display().to_string()),
-        ("report", report.display().to_string()),
+        (
+            "snapshot",
+            ws.dataset_dir()
+                .join("snapshots")
+                .join(&report.snapshot)
+                .display()
+                .to_string(),
+        ),
+        ("report", report.report.display().to_string()),
         (
             "export",
             format!(
                 "{} (mlx-lm chat JSONL, provenance sidecars, README.md, NOTICE, SHA256SUMS)",
-                export_dir.display()
+                report.export.display()
             ),
         ),
     ];
@@ -84,10 +85,15 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     for (what, where_) in artifacts {
         eprintln!("  {what:<13} {where_}");
     }
+    // `cargo run` does not put vcurate on PATH: name the binary that is running.
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "vcurate".into());
     eprintln!(
-        "\nNext: cd {} && vcurate sources && vcurate snapshot show {}",
-        ws.root.display(),
-        snap.id
+        "\nNext:\n  {exe} -C {root} sources\n  {exe} -C {root} snapshot show {id}\n  {exe} -C {root} export --snapshot {id} --profile publish --drop-refused --out {root}/exports/publish",
+        root = report.workspace.display(),
+        id = report.snapshot,
     );
     Ok(ExitCode::SUCCESS)
 }

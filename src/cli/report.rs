@@ -13,17 +13,34 @@ pub struct ReportArgs {
     /// Where to write the page (default: dataset/snapshots/<id>/reports/report.html).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print `{"snapshot", "path"}` as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `vcurate report --json` prints.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ReportOutput {
+    pub snapshot: String,
+    /// The HTML page written.
+    pub path: PathBuf,
 }
 
 pub fn run(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ws = Workspace::discover(dir)?;
     let snaps = ws.dataset_dir().join("snapshots");
     let id = crate::snapshot::freeze::resolve(&snaps, &args.snapshot)?;
-    let html = crate::report::render(&snaps, &id)?;
     let out = args
         .out
         .unwrap_or_else(|| snaps.join(&id).join("reports").join("report.html"));
-    crate::core::fs::write_atomic(&out, html.as_bytes())?;
-    eprintln!("wrote {}", out.display());
+    crate::report::write(&snaps, &id, &out)?;
+    if args.json {
+        super::print_json(&ReportOutput {
+            snapshot: id,
+            path: out,
+        })?;
+    } else {
+        eprintln!("wrote {}", out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

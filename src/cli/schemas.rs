@@ -11,6 +11,7 @@ pub struct SchemasArgs {
 }
 
 pub fn run(args: SchemasArgs) -> anyhow::Result<ExitCode> {
+    let mut names = String::new();
     for (name, schema) in crate::schema::all() {
         match &args.write {
             Some(dir) => {
@@ -18,8 +19,9 @@ pub fn run(args: SchemasArgs) -> anyhow::Result<ExitCode> {
                 fs_err::write(dir.join(name), crate::schema::render(&schema))?;
                 eprintln!("wrote {}", dir.join(name).display());
             }
-            None => println!("{name}"),
+            None => names.push_str(&format!("{name}\n")),
         }
     }
+    super::print_data(&names)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct SourcesArgs {
-    /// Print JSON instead of a table.
+    /// Print JSON to stdout instead of a table on stderr.
     #[arg(long)]
     pub json: bool,
 }
@@ -57,8 +57,9 @@ pub fn run(dir: Option<&Path>, args: SourcesArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The table is for people: stderr (data goes to stdout with --json).
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stderr().lock();
     let short = |c: &Option<String>| {
         c.as_deref()
             .map(|c| c[..c.len().min(12)].to_string())

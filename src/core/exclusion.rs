@@ -54,6 +54,8 @@ pub struct Exclusion {
     pub example_id: Option<String>,
     /// The template that rendered (or failed to render) the example.
     pub template: Option<String>,
+    /// The function, for `for-each = "function"` templates.
+    pub item: Option<String>,
 }
 
 impl Exclusion {
@@ -73,6 +75,7 @@ impl Exclusion {
             document_ids: vec![document_id.into()],
             example_id: None,
             template: None,
+            item: None,
         }
     }
 }

@@ -17,6 +17,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::Attribution;
+use crate::workspace::Workspace;
+
+mod gate;
+pub use gate::LicenseGate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -30,6 +34,12 @@ pub enum ExportError {
     NoExamples(String),
     #[error("{0}: {1}")]
     Malformed(PathBuf, String),
+    #[error("snapshot {0} has no license verdicts; run `vcurate audit` and re-create the snapshot")]
+    NoLicenseVerdicts(String),
+    #[error("unknown profile `{0}` (this snapshot's verdicts cover: train, publish)")]
+    UnknownProfile(String),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::freeze::SnapshotError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -190,6 +200,25 @@ pub struct ExportReport {
     pub files: Vec<String>,
 }
 
+impl ExportReport {
+    /// One line for people: what went where.
+    pub fn summary(&self) -> String {
+        let lines: Vec<String> = self.lines.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "exported {} ({}) to {}: {}{}",
+            self.snapshot,
+            self.profile,
+            self.out.display(),
+            lines.join(" "),
+            if self.refused > 0 {
+                format!(", {} refused (refused.jsonl)", self.refused)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
 /// Settings of one export.
 pub struct ExportOptions<'a> {
     pub snapshot: String,
@@ -202,6 +231,82 @@ pub struct ExportOptions<'a> {
     pub origins: &'a BTreeMap<String, DocOrigin>,
     /// The profile's verdict on an example (Err: why it is refused).
     pub gate: &'a dyn Fn(&ExportExample) -> Result<(), String>,
+}
+
+/// Settings of the export stage (`vcurate export`).
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// Snapshot id or unique prefix.
+    pub snapshot: String,
+    pub format: Format,
+    /// The license profile every exported example must satisfy (`train`, `publish`).
+    pub profile: String,
+    pub out: PathBuf,
+    /// Write `<split>.provenance.jsonl` beside each split.
+    pub provenance: bool,
+    /// Export what the profile allows and list the rest in `refused.jsonl` (else: refuse all).
+    pub drop_refused: bool,
+}
+
+/// The export stage: a snapshot's examples, through the profile's license gate (the license
+/// audit's verdicts frozen in the snapshot), into JSONL with provenance, card, NOTICE and sums.
+pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, ExportError> {
+    let snaps = ws.dataset_dir().join("snapshots");
+    let id = crate::snapshot::freeze::resolve(&snaps, &settings.snapshot)?;
+    let snap = snaps.join(&id);
+    let examples = load_examples(&snap)?;
+    let origins = load_origins(&snap)?;
+    let gate = LicenseGate::load(&snap, &id, &settings.profile)?;
+    let check = |e: &ExportExample| gate.check(e);
+    let opts = ExportOptions {
+        snapshot: id,
+        format: settings.format,
+        profile: settings.profile.clone(),
+        out: settings.out.clone(),
+        provenance: settings.provenance,
+        drop_refused: settings.drop_refused,
+        origins: &origins,
+        gate: &check,
+    };
+    export(&examples, &opts)
+}
+
+/// Where each document of a snapshot folder came from, by id.
+pub fn load_origins(snapshot_dir: &Path) -> Result<BTreeMap<String, DocOrigin>, ExportError> {
+    let path = snapshot_dir.join("documents.parquet");
+    let bad = |m: String| ExportError::Malformed(path.clone(), m);
+    let docs = crate::snapshot::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
+    let strings = |name: &str| -> Result<Vec<Option<String>>, ExportError> {
+        Ok(docs
+            .column(name)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect())
+    };
+    let (ids, sources, urls, paths, commits) = (
+        strings("id")?,
+        strings("source_id")?,
+        strings("url")?,
+        strings("path")?,
+        strings("commit")?,
+    );
+    let mut out = BTreeMap::new();
+    for i in 0..docs.height() {
+        let doc_id = ids[i].clone().unwrap_or_default();
+        out.insert(
+            doc_id.clone(),
+            DocOrigin {
+                doc_id,
+                source_id: sources[i].clone().unwrap_or_default(),
+                url: urls[i].clone().unwrap_or_default(),
+                commit: commits[i].clone(),
+                path: paths[i].clone().unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Writes an export.

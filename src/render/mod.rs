@@ -64,10 +64,10 @@ use std::path::{Path, PathBuf};
 
 pub use context::{DocView, FunctionItem, FunctionView, Language};
 pub use render::{
-    render_examples, Example, Excluded, RenderOptions, RenderOutput, TokenCounter,
+    render_examples, Example, RenderOptions, RenderOutput, TokenCounter,
     DEFAULT_MAX_TOKENS, DEFAULT_MIN_CODE_LINES,
 };
-pub use template::{Message, Registry, Role, Template, TemplateSpec, TurnError};
+pub use template::{Registry, Template, TemplateSpec, TurnError};
 
 use crate::workspace::ConfigError;
 

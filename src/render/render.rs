@@ -1,6 +1,6 @@
 //! From documents to examples: applies the gate, picks the templates that apply, renders them,
 //! and drops examples that break the code-density rule or the token budget, keeping every drop
-//! as an [`Excluded`] record with its step and reason.
+//! as an [`Exclusion`] record with its step and reason.
 //!
 //! Rendering is deterministic: the same documents, templates and options give the same
 //! examples, in document order then template (name) order then function order, with the same
@@ -14,12 +14,12 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{sha256_hex, Attribution, CandidateKind, Document};
+use crate::core::{sha256_hex, Attribution, CandidateKind, Document, Exclusion, Message, Role, Stage};
 use crate::ingest::luau;
 use crate::render::context::{
     document_code_lines, markdown_blocks, DocView, FunctionItem, Language,
 };
-use crate::render::template::{to_value, ForEach, Message, Registry, Role, Template, TurnError};
+use crate::render::template::{to_value, ForEach, Registry, Template, TurnError};
 use crate::render::RenderError;
 
 /// The default code-density rule: Luau lines the assistant turn must contain.
@@ -29,13 +29,13 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// How tokens are counted without a tokenizer.
 pub const ESTIMATE_METHOD: &str = "estimate: ceil(chars / 3.5), summed over message contents";
 
-/// Steps named in [`Excluded::step`].
+/// Steps named in [`Exclusion::step`].
 pub const STEP_GATE: &str = "gate";
 pub const STEP_RENDER: &str = "render";
 pub const STEP_CODE_DENSITY: &str = "code_density";
 pub const STEP_TOKEN_BUDGET: &str = "token_budget";
 
-/// Reasons named in [`Excluded::reason`] by rendering itself (the gate brings its own).
+/// Reasons named in [`Exclusion::reason`] by rendering itself (the gate brings its own).
 pub const REASON_NO_TEMPLATE: &str = "no_template";
 pub const REASON_TEMPLATE_SKIPPED: &str = "template_skipped";
 pub const REASON_TEMPLATE_ERROR: &str = "template_error";
@@ -174,29 +174,11 @@ pub struct Example {
     pub token_count_method: String,
 }
 
-/// Something that did not become an example, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Excluded {
-    /// The documents concerned (one for gate and template drops).
-    pub doc_ids: Vec<String>,
-    /// The id the example would have had (density and budget drops only).
-    pub example_id: Option<String>,
-    pub template: Option<String>,
-    /// The function, for `for-each = "function"` templates.
-    pub item: Option<String>,
-    /// `gate`, `render`, `code_density` or `token_budget`.
-    pub step: String,
-    /// A machine-readable reason: the gate's, or one of the `REASON_*` constants.
-    pub reason: String,
-    /// For people: numbers, the template error, the skip reason.
-    pub detail: String,
-}
-
 /// What [`render_examples`] produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderOutput {
     pub examples: Vec<Example>,
-    pub excluded: Vec<Excluded>,
+    pub excluded: Vec<Exclusion>,
 }
 
 impl RenderOutput {
@@ -212,7 +194,7 @@ impl RenderOutput {
 
     /// The template errors, which usually mean a template needs fixing rather than that a
     /// document is unfit: callers should show them.
-    pub fn template_errors(&self) -> impl Iterator<Item = &Excluded> {
+    pub fn template_errors(&self) -> impl Iterator<Item = &Exclusion> {
         self.excluded
             .iter()
             .filter(|e| e.reason == REASON_TEMPLATE_ERROR)
@@ -332,7 +314,7 @@ pub fn render_examples(
         .filter(|t| opts.templates.is_empty() || opts.templates.contains(&t.name))
         .collect();
     let verdicts: Vec<Result<(), String>> = docs.iter().map(gate).collect();
-    let per_doc: Vec<Vec<Result<Example, Excluded>>> = docs
+    let per_doc: Vec<Vec<Result<Example, Exclusion>>> = docs
         .par_iter()
         .zip(verdicts.par_iter())
         .map(|(doc, verdict)| match verdict {
@@ -341,15 +323,13 @@ pub fn render_examples(
                     Some((r, d)) => (r.trim().to_string(), d.trim().to_string()),
                     None => (why.trim().to_string(), String::new()),
                 };
-                vec![Err(Excluded {
-                    doc_ids: vec![doc.id.clone()],
-                    example_id: None,
-                    template: None,
-                    item: None,
-                    step: STEP_GATE.to_string(),
+                vec![Err(Exclusion::document(
+                    Stage::Render,
+                    STEP_GATE,
+                    doc.id.clone(),
                     reason,
                     detail,
-                })]
+                ))]
             }
             Ok(()) => render_document(doc, registry, &templates, opts),
         })
@@ -369,17 +349,13 @@ fn render_document(
     registry: &Registry,
     templates: &[&Template],
     opts: &RenderOptions,
-) -> Vec<Result<Example, Excluded>> {
+) -> Vec<Result<Example, Exclusion>> {
     let excluded =
         |t: Option<&Template>, item: Option<&str>, step: &str, reason: &str, detail: String| {
-            Excluded {
-                doc_ids: vec![doc.id.clone()],
-                example_id: None,
+            Exclusion {
                 template: t.map(|t| t.name.clone()),
                 item: item.map(String::from),
-                step: step.to_string(),
-                reason: reason.to_string(),
-                detail,
+                ..Exclusion::document(Stage::Render, step, doc.id.clone(), reason, detail)
             }
         };
     let applicable: Vec<&Template> = templates
@@ -627,7 +603,7 @@ pub(crate) mod tests {
         );
         for d in &docs {
             let seen = out.examples.iter().any(|e| e.doc_ids.contains(&d.id))
-                || out.excluded.iter().any(|x| x.doc_ids.contains(&d.id));
+                || out.excluded.iter().any(|x| x.document_ids.contains(&d.id));
             assert!(
                 seen,
                 "{} ({:?}) vanished without a record",
@@ -711,7 +687,7 @@ pub(crate) mod tests {
                 .iter()
                 .filter(|e| e.item.as_deref() == Some(f.name.as_str()))
                 .collect();
-            let dropped: Vec<&Excluded> = out
+            let dropped: Vec<&Exclusion> = out
                 .excluded
                 .iter()
                 .filter(|x| x.item.as_deref() == Some(f.name.as_str()))
@@ -863,7 +839,7 @@ pub(crate) mod tests {
                 .map(|b| b.code_lines)
                 .sum();
             let made = out.examples.iter().any(|e| e.doc_ids[0] == d.id);
-            let dropped = out.excluded.iter().find(|x| x.doc_ids[0] == d.id);
+            let dropped = out.excluded.iter().find(|x| x.document_ids[0] == d.id);
             match luau_lines {
                 0 => assert_eq!(dropped.map(|x| x.reason.as_str()), Some(REASON_NO_TEMPLATE)),
                 n if n < DEFAULT_MIN_CODE_LINES => assert_eq!(
@@ -928,7 +904,7 @@ pub(crate) mod tests {
                 }
                 None => {
                     assert!(!one_exchange, "{roles:?}");
-                    let x = out.excluded.iter().find(|x| x.doc_ids[0] == d.id).unwrap();
+                    let x = out.excluded.iter().find(|x| x.document_ids[0] == d.id).unwrap();
                     assert_eq!(x.reason, REASON_TEMPLATE_SKIPPED);
                 }
             }
@@ -957,10 +933,10 @@ pub(crate) mod tests {
         let out = render_examples(&docs, &reg, &RenderOptions::default(), &gate);
         let spring = by_path(&docs, "src/Spring.luau");
         assert!(out.examples.iter().all(|e| !e.doc_ids.contains(&spring.id)));
-        let x: Vec<&Excluded> = out
+        let x: Vec<&Exclusion> = out
             .excluded
             .iter()
-            .filter(|x| x.doc_ids.contains(&spring.id))
+            .filter(|x| x.document_ids.contains(&spring.id))
             .collect();
         assert_eq!(x.len(), 1);
         assert_eq!(
@@ -979,7 +955,7 @@ pub(crate) mod tests {
         let x = out
             .excluded
             .iter()
-            .find(|x| x.doc_ids.contains(&dup.id))
+            .find(|x| x.document_ids.contains(&dup.id))
             .unwrap();
         assert_eq!((x.reason.as_str(), x.detail.as_str()), ("duplicate", ""));
         // Without the gate Spring renders, and inherits its SPDX tag over the repo's MIT.

@@ -15,41 +15,12 @@ use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{sha256_hex, SourceKind, UnitKind};
+use crate::core::{sha256_hex, Message, Role, SourceKind, UnitKind};
 use crate::render::context::Language;
 use crate::render::RenderError;
 use crate::workspace::{line_of, parse_toml, ConfigError};
 
 /// The role of a chat turn, as mlx-lm's chat format and OpenAI-style messages name them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-
-    const ALL: [Role; 3] = [Role::System, Role::User, Role::Assistant];
-}
-
-/// One chat turn of a rendered example.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-}
-
 /// What a template is rendered once for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

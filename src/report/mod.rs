@@ -19,6 +19,21 @@ pub enum ReportError {
     Store(#[from] crate::snapshot::StoreError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The report stage: renders snapshot `id` (or unique prefix) of `dir` and writes the page to
+/// `out`.
+pub fn write(dir: &Path, id: &str, out: &Path) -> Result<(), ReportError> {
+    let html = render(dir, id)?;
+    crate::core::fs::write_atomic(out, html.as_bytes()).map_err(|source| ReportError::Write {
+        path: out.to_path_buf(),
+        source,
+    })
 }
 
 /// A plot: a title, labelled bars, and a note when there is nothing to draw.

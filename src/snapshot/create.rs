@@ -1,0 +1,341 @@
+//! `snapshot::create`: the library's snapshot stage. Reads the ingested store and the audits'
+//! tables, renders the training examples (templates of `dataset/templates/`, or the built-ins
+//! when that folder has none), scans every rendered example against the registered eval sets,
+//! and freezes it all into an immutable snapshot.
+//!
+//! It never re-runs an audit: a missing or stale audit table is an error that says which
+//! command to run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::DataFrame;
+
+use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest, Verdict};
+use super::{all_documents, read_parquet};
+use crate::audit::run::{audit_dir, read_excluded, AuditError, AUDITS};
+use crate::workspace::Workspace;
+
+/// Settings of `snapshot::create`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSettings {
+    /// Keep documents and examples the contamination checks flagged (recorded as the
+    /// `allow-contaminated` flag in the snapshot, and so in its id).
+    pub allow_contaminated: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("nothing ingested yet; run `vcurate ingest` and `vcurate audit` first")]
+    NothingIngested,
+    #[error("audit `{0}` has not run; run `vcurate audit` before `vcurate snapshot create`")]
+    AuditMissing(String),
+    #[error("audit `{name}` is older than the ingested store ({rows} rows for {documents} documents); run `vcurate audit` again")]
+    AuditStale {
+        name: String,
+        rows: usize,
+        documents: usize,
+    },
+    #[error("the templates in {dir} cannot be used: {source}\nFix them (or remove the folder's templates to use the built-ins); nothing was snapshotted")]
+    Templates {
+        dir: std::path::PathBuf,
+        source: crate::render::RenderError,
+    },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+    #[error(transparent)]
+    Polars(#[from] polars::prelude::PolarsError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+type Result<T, E = CreateError> = std::result::Result<T, E>;
+
+/// Renders training examples from the documents no audit dropped: the templates of
+/// `dataset/templates/` (the built-ins when there are none), the code-density rule on every
+/// example, licenses from the license audit. Returns the examples table (one row per example,
+/// its split from its documents, the full record as JSON) and the render exclusions.
+fn render(
+    ws: &Workspace,
+    documents: &[crate::core::Document],
+    excluded: &[Verdict],
+    splits: &BTreeMap<String, String>,
+    attributes: &[(String, DataFrame)],
+    allow_contaminated: bool,
+) -> Result<(
+    DataFrame,
+    DataFrame,
+    BTreeSet<String>,
+)> {
+    use crate::render::{render_examples, RenderOptions};
+    use polars::prelude::*;
+    let registry = templates_registry(ws)?;
+    let mut dropped: BTreeMap<&str, String> = BTreeMap::new();
+    for v in excluded {
+        dropped
+            .entry(v.id.as_str())
+            .or_insert_with(|| format!("{}: {} ({})", v.reason, v.detail, v.step));
+    }
+    let mut licenses = BTreeMap::new();
+    if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "license") {
+        for (id, spdx) in df
+            .column("id")?
+            .str()?
+            .iter()
+            .zip(df.column("spdx")?.str()?.iter())
+        {
+            if let (Some(id), Some(spdx)) = (id, spdx) {
+                licenses.insert(id.to_string(), vec![spdx.to_string()]);
+            }
+        }
+    }
+    let opts = RenderOptions {
+        min_code_lines: ws.config.audit.min_code_lines,
+        licenses,
+        ..RenderOptions::default()
+    };
+    let gate = |d: &crate::core::Document| match dropped.get(d.id.as_str()) {
+        Some(why) => Err(why.clone()),
+        None => Ok(()),
+    };
+    let mut out = render_examples(documents, &registry, &opts, &gate);
+    // Templates add text of their own: scan every rendered example against the eval sets too
+    // (and record the matches even when `allow_contaminated` keeps the examples).
+    let mut matched = BTreeSet::new();
+    {
+        let tasks = crate::audit::run::load_eval_tasks(ws)?;
+        let index = crate::audit::contamination::ContaminationIndex::build(
+            &tasks,
+            &ws.config.audit.contamination.to_config(),
+        )?;
+        let texts: Vec<String> = out
+            .examples
+            .iter()
+            .map(|e| {
+                e.messages
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let hits = index.scan_many(&refs);
+        let mut kept = Vec::new();
+        for (e, h) in std::mem::take(&mut out.examples).into_iter().zip(hits) {
+            matched.extend(h.iter().map(|hit| hit.task_id.clone()));
+            match h.first() {
+                None => kept.push(e),
+                Some(_) if allow_contaminated => kept.push(e),
+                Some(hit) => out.excluded.push(crate::render::Excluded {
+                    doc_ids: e.doc_ids.clone(),
+                    example_id: Some(e.id.clone()),
+                    template: Some(e.template.clone()),
+                    item: e.item.clone(),
+                    step: "contamination".into(),
+                    reason: "contaminated".into(),
+                    detail: format!(
+                        "the rendered example shares text with eval task {}: \"{}\"",
+                        hit.task_id,
+                        hit.matched.chars().take(120).collect::<String>()
+                    ),
+                }),
+            }
+        }
+        out.examples = kept;
+    }
+    // An example belongs to the split of its documents (they share one: splits group them).
+    let split_of = |doc_ids: &[String]| {
+        doc_ids
+            .iter()
+            .find_map(|d| splits.get(d))
+            .cloned()
+            .unwrap_or_else(|| "train".into())
+    };
+    let ex = &out.examples;
+    let examples = df!(
+        "id" => ex.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        "split" => ex.iter().map(|e| split_of(&e.doc_ids)).collect::<Vec<_>>(),
+        "template" => ex.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
+        "template_hash" => ex.iter().map(|e| e.template_hash.clone()).collect::<Vec<_>>(),
+        "task" => ex.iter().map(|e| e.task.clone()).collect::<Vec<_>>(),
+        "doc_ids" => ex.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
+        "code_lines" => ex.iter().map(|e| e.code_lines).collect::<Vec<_>>(),
+        "tokens" => ex.iter().map(|e| e.tokens).collect::<Vec<_>>(),
+        "record" => ex.iter().map(|e| serde_json::to_string(e).expect("example serializes")).collect::<Vec<_>>(),
+    )?;
+    let x = &out.excluded;
+    let render_excluded = df!(
+        "doc_ids" => x.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
+        "template" => x.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
+        "step" => x.iter().map(|e| e.step.clone()).collect::<Vec<_>>(),
+        "reason" => x.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(),
+        "detail" => x.iter().map(|e| e.detail.clone()).collect::<Vec<_>>(),
+    )?;
+    Ok((examples, render_excluded, matched))
+}
+
+/// What the contamination checks covered: every registered eval set with its task hashes and
+/// the tasks that matched a document (contamination audit) or a rendered example.
+fn eval_set_coverage(
+    ws: &Workspace,
+    attributes: &[(String, DataFrame)],
+    example_matches: &BTreeSet<String>,
+) -> Result<Vec<freeze::EvalSetCoverage>> {
+    let mut matched = example_matches.clone();
+    if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
+        for tasks in df.column("tasks")?.str()?.iter().flatten() {
+            matched.extend(tasks.split(',').filter(|t| !t.is_empty()).map(String::from));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, tasks) in crate::audit::run::load_eval_sets(ws)? {
+        let prefix = format!("{name}/");
+        let mut task_hashes: Vec<String> = tasks.iter().map(crate::eval::task::task_hash).collect();
+        task_hashes.sort();
+        out.push(freeze::EvalSetCoverage {
+            task_set_id: crate::eval::task::task_set_id(&tasks),
+            task_hashes,
+            matched_tasks: matched
+                .iter()
+                .filter_map(|t| t.strip_prefix(&prefix).map(String::from))
+                .collect(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// The snapshot stage: gathers the inputs of a snapshot from the workspace, renders the
+/// examples and freezes them. The same inputs give the same snapshot (and id).
+pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManifest> {
+    let allow_contaminated = settings.allow_contaminated;
+    let documents = all_documents(&ws.store_dir())?;
+    if documents.is_empty() {
+        return Err(CreateError::NothingIngested);
+    }
+    let adir = audit_dir(ws);
+    let mut attributes = Vec::new();
+    for name in AUDITS {
+        let p = adir.join("attributes").join(format!("{name}.parquet"));
+        if !p.exists() {
+            return Err(CreateError::AuditMissing(name.to_string()));
+        }
+        let df = read_parquet(&p)?;
+        if df.height() != documents.len() {
+            return Err(CreateError::AuditStale {
+                name: name.to_string(),
+                rows: df.height(),
+                documents: documents.len(),
+            });
+        }
+        attributes.push((name.to_string(), df));
+    }
+    let ex = read_excluded(ws)?;
+    let mut excluded = Vec::new();
+    if ex.height() > 0 {
+        let col = |n: &str| -> Result<Vec<String>> {
+            Ok(ex
+                .column(n)?
+                .str()?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect())
+        };
+        let (ids, steps, reasons, details) =
+            (col("id")?, col("step")?, col("reason")?, col("detail")?);
+        for i in 0..ex.height() {
+            if allow_contaminated && steps[i] == "contamination" {
+                continue;
+            }
+            excluded.push(Verdict {
+                id: ids[i].clone(),
+                step: steps[i].clone(),
+                reason: reasons[i].clone(),
+                detail: details[i].clone(),
+            });
+        }
+    }
+    let splits_df = &attributes
+        .iter()
+        .find(|(n, _)| n == "splits")
+        .expect("checked")
+        .1;
+    let splits: BTreeMap<String, String> = splits_df
+        .column("id")?
+        .str()?
+        .iter()
+        .zip(splits_df.column("split")?.str()?.iter())
+        .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
+        .collect();
+    let policy_path = ws.licenses_dir().join("policy.toml");
+    let policy = policy_path
+        .exists()
+        .then(|| fs_err::read(&policy_path))
+        .transpose()?;
+    let mut templates = BTreeMap::new();
+    for e in fs_err::read_dir(ws.dataset_dir().join("templates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_file() && !name.starts_with('.') {
+            templates.insert(name, fs_err::read(e.path())?);
+        }
+    }
+    let flags = if allow_contaminated {
+        vec!["allow-contaminated".to_string()]
+    } else {
+        Vec::new()
+    };
+    let (examples, render_excluded, example_matches) = render(
+        ws,
+        &documents,
+        &excluded,
+        &splits,
+        &attributes,
+        allow_contaminated,
+    )?;
+    let eval_sets = eval_set_coverage(ws, &attributes, &example_matches)?;
+    attributes.push(("render-excluded".to_string(), render_excluded));
+    let inputs = FreezeInputs {
+        documents,
+        excluded,
+        splits,
+        attributes,
+        policy,
+        templates,
+        examples: Some(examples),
+        flags,
+        eval_sets,
+    };
+    let created = crate::ingest::default_ingest_time();
+    Ok(freeze::freeze(
+        &ws.dataset_dir().join("snapshots"),
+        inputs,
+        created,
+    )?)
+}
+
+/// The templates a snapshot renders with: the workspace's `dataset/templates/` when it holds
+/// any, else the built-ins. A broken template in the folder is an error, never a silent fall
+/// back to the built-ins (the snapshot id hashes the folder's files).
+fn templates_registry(ws: &Workspace) -> Result<crate::render::Registry> {
+    let dir = ws.dataset_dir().join("templates");
+    if dir.is_dir() {
+        let registry =
+            crate::render::Registry::load_dir(&dir).map_err(|source| CreateError::Templates {
+                dir: dir.clone(),
+                source,
+            })?;
+        if !registry.templates().is_empty() {
+            return Ok(registry);
+        }
+    }
+    tracing::debug!(dir = %dir.display(), "no templates in the workspace; rendering with the built-ins");
+    crate::render::Registry::builtin().map_err(|source| CreateError::Templates { dir, source })
+}
