@@ -14,6 +14,7 @@ pub mod quickstart;
 pub mod render;
 pub mod report;
 pub mod sample;
+pub mod scaffold;
 pub mod schema;
 pub mod snapshot;
 pub mod train;

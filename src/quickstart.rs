@@ -68,7 +68,7 @@ pub fn setup(dir: &Path) -> Result<Workspace, QuickstartError> {
     if dir.join(workspace::CONFIG_FILE).is_file() {
         return Ok(Workspace::open(dir)?);
     }
-    workspace::init(dir)?;
+    crate::scaffold::init_workspace(dir)?;
     fs_err::write(dir.join(workspace::CONFIG_FILE), CONFIG)?;
     let samples = dir.join("samples");
     for repo in sample::GIT_REPOS {

@@ -49,6 +49,39 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "export-provenance.schema.json",
             to(schema_for!(crate::export::ProvenanceLine)),
         ),
+        (
+            "exclusion.schema.json",
+            to(schema_for!(crate::core::Exclusion)),
+        ),
+        (
+            "snapshot-manifest.schema.json",
+            to(schema_for!(crate::snapshot::freeze::SnapshotManifest)),
+        ),
+        // What the commands print with --json.
+        (
+            "cli-sources.schema.json",
+            to(schema_for!(Vec<crate::ingest::SourceStatus>)),
+        ),
+        (
+            "cli-audit.schema.json",
+            to(schema_for!(Vec<crate::audit::run::AuditSummary>)),
+        ),
+        (
+            "cli-snapshot-list.schema.json",
+            to(schema_for!(Vec<crate::snapshot::freeze::SnapshotManifest>)),
+        ),
+        (
+            "cli-snapshot-diff.schema.json",
+            to(schema_for!(crate::snapshot::freeze::SnapshotDiff)),
+        ),
+        (
+            "cli-report.schema.json",
+            to(schema_for!(crate::report::ReportOutput)),
+        ),
+        (
+            "cli-export.schema.json",
+            to(schema_for!(crate::export::ExportReport)),
+        ),
     ];
     all.extend(crate::eval::task::schemas());
     all

@@ -215,58 +215,6 @@ group-by = "source"
 # format = "tasks"
 "#;
 
-/// Writes a new workspace with commented defaults. Refuses to overwrite an existing one.
-pub fn init(dir: &Path) -> Result<(), WorkspaceError> {
-    if dir.join(CONFIG_FILE).exists() {
-        return Err(ConfigError::new(
-            &dir.join(CONFIG_FILE),
-            None,
-            "a workspace already exists here; nothing was changed",
-        )
-        .into());
-    }
-    for sub in [
-        "sources",
-        "licenses",
-        "dataset/templates",
-        "dataset/snapshots",
-    ] {
-        fs_err::create_dir_all(dir.join(sub))?;
-    }
-    fs_err::write(dir.join(CONFIG_FILE), DEFAULT_CONFIG)?;
-    fs_err::write(
-        dir.join(crate::audit::policy::POLICY_PATH),
-        crate::audit::policy::DEFAULT_POLICY,
-    )?;
-    crate::render::write_builtin_templates(&dir.join("dataset").join("templates"))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    fs_err::write(dir.join("sources").join("README.md"), SOURCES_README)?;
-    fs_err::write(dir.join("dataset").join(".gitignore"), "# Bulky tables are rebuilt by vcurate; snapshot.toml files are meant to be committed.\n/store/\n/snapshots/*/*.parquet\n/snapshots/*/attributes/\n/snapshots/*/reports/\n")?;
-    fs_err::write(dir.join(".gitignore"), "/.vcurate/\n")?;
-    Ok(())
-}
-
-const SOURCES_README: &str = r#"# Sources
-
-One TOML manifest per source; the file stem is the source id. Unknown keys are errors.
-
-```toml
-kind = "git"                         # git | docs | local | jsonl
-url = "https://github.com/owner/repo"
-rev = "main"                         # branch, tag or commit; sources.lock pins the commit
-include = ["**/*.lua", "**/*.luau", "**/*.md"]   # default
-exclude = ["**/node_modules/**"]
-subdir = "src"                       # optional
-rights-basis = "open_source"         # open_source | own_codebase | permissioned | generated | public_domain
-expected-license = "MIT"             # optional cross-check, never a substitute for evidence
-```
-
-`docs` adds `site-url`, `content-root`, `prose-license`, `code-license`, `author`.
-`local` takes `path` instead of `url`/`rev`. `jsonl` takes `path`, an optional default
-`license`, and a `[fields]` table mapping `source`, `license`, `rights-basis` to row fields
-(dotted paths such as `meta.license`).
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,10 +234,10 @@ mod tests {
         let cfg: Config = parse_toml(Path::new("x"), DEFAULT_CONFIG).unwrap();
         assert_eq!(cfg.ingest.max_file_bytes, 1048576);
         let dir = tempfile::tempdir().unwrap();
-        init(dir.path()).unwrap();
+        crate::scaffold::init_workspace(dir.path()).unwrap();
         let ws = Workspace::discover(Some(dir.path())).unwrap();
         assert!(ws.sources_dir().is_dir());
-        assert!(init(dir.path()).is_err());
+        assert!(crate::scaffold::init_workspace(dir.path()).is_err());
         // Discovery from a nested folder finds the nearest ancestor.
         let found = Workspace::find(&dir.path().join("dataset/templates")).unwrap();
         assert_eq!(found.root, fs_err::canonicalize(dir.path()).unwrap());

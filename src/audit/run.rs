@@ -71,8 +71,8 @@ pub struct AuditOutput {
     pub summary: Value,
 }
 
-/// One audit's line in the run report.
-#[derive(Debug, Clone, Serialize)]
+/// One audit's line in the run report (`vcurate audit --json` prints a list of them).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditSummary {
     pub audit: String,
     pub documents: usize,

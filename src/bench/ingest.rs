@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Rng;
 use crate::ingest::git::{commit_files, TreeContent};
 use crate::ingest::{self, IngestOptions};
-use crate::workspace::{self, Workspace};
+use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestFigures {
@@ -87,7 +87,7 @@ pub fn run(
     commit_files(&repo, "main", "bench", 1_700_000_000, &pages)?;
 
     let ws_dir = dir.join("ws");
-    workspace::init(&ws_dir)?;
+    crate::scaffold::init_workspace(&ws_dir)?;
     let corpus = dir.join("corpus");
     fs_err::write(
         ws_dir.join("sources/code.toml"),

@@ -13,7 +13,7 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
-    crate::workspace::init(&args.dir)
+    crate::scaffold::init_workspace(&args.dir)
         .with_context(|| format!("could not create a workspace in {}", args.dir.display()))?;
     eprintln!("Created a vcurate workspace in {}", args.dir.display());
     eprintln!("Next: declare sources in {}/sources/*.toml (see sources/README.md), then run `vcurate ingest`.", args.dir.display());

@@ -177,7 +177,7 @@ mod tests {
     fn report_from_an_ingested_workspace() {
         let tmp = tempfile::tempdir().unwrap();
         let ws_dir = tmp.path().join("ws");
-        crate::workspace::init(&ws_dir).unwrap();
+        crate::scaffold::init_workspace(&ws_dir).unwrap();
         write(
             &ws_dir.join(POLICY_PATH),
             crate::audit::policy::DEFAULT_POLICY,

@@ -18,13 +18,6 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
-/// What `vcurate report --json` prints.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct ReportOutput {
-    pub snapshot: String,
-    /// The HTML page written.
-    pub path: PathBuf,
-}
 
 pub fn run(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ws = Workspace::discover(dir)?;
@@ -35,7 +28,7 @@ pub fn run(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| snaps.join(&id).join("reports").join("report.html"));
     crate::report::write(&snaps, &id, &out)?;
     if args.json {
-        super::print_json(&ReportOutput {
+        super::print_json(&crate::report::ReportOutput {
             snapshot: id,
             path: out,
         })?;

@@ -3,10 +3,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde::Serialize;
-
-use crate::ingest::{load_sources, lock::Lock, manifest::Location};
-use crate::snapshot;
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
@@ -16,43 +12,9 @@ pub struct SourcesArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Row {
-    id: String,
-    kind: String,
-    location: String,
-    rev: Option<String>,
-    locked_commit: Option<String>,
-    ingested_commit: Option<String>,
-    documents: Option<u64>,
-    skipped: Option<u64>,
-    parse_failures: Option<u64>,
-}
-
 pub fn run(dir: Option<&Path>, args: SourcesArgs) -> anyhow::Result<ExitCode> {
     let ws = Workspace::discover(dir)?;
-    let lock = Lock::read(&ws.lock_path())?;
-    let rows: Vec<Row> = load_sources(&ws, &[])?
-        .into_iter()
-        .map(|s| {
-            let state = snapshot::read_state(&ws.store_dir(), &s.id);
-            let rev = match &s.location {
-                Location::Git { rev, .. } => Some(rev.clone()),
-                Location::Path(_) => None,
-            };
-            Row {
-                location: s.declared_location(),
-                kind: s.kind.as_str().into(),
-                rev,
-                locked_commit: lock.sources.get(&s.id).map(|l| l.commit.clone()),
-                ingested_commit: state.as_ref().and_then(|st| st.commit.clone()),
-                documents: state.as_ref().map(|st| st.documents),
-                skipped: state.as_ref().map(|st| st.skipped),
-                parse_failures: state.as_ref().map(|st| st.parse_failures),
-                id: s.id,
-            }
-        })
-        .collect();
+    let rows = crate::ingest::status(&ws)?;
     if args.json {
         super::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);

@@ -16,6 +16,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::System, Role::User, Role::Assistant];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",

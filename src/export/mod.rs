@@ -96,7 +96,7 @@ pub struct DocOrigin {
     pub path: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Chat,
@@ -188,8 +188,8 @@ pub fn line(ex: &ExportExample, format: Format) -> Result<String, String> {
     v.map_err(|e| e.to_string())
 }
 
-/// What an export wrote.
-#[derive(Debug, Clone, Serialize)]
+/// What an export wrote (`vcurate export --json`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ExportReport {
     pub snapshot: String,
     pub format: Format,
@@ -258,6 +258,7 @@ pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, Ex
     let origins = load_origins(&snap)?;
     let gate = LicenseGate::load(&snap, &id, &settings.profile)?;
     let check = |e: &ExportExample| gate.check(e);
+    tracing::debug!(snapshot = %id, profile = %settings.profile, examples = examples.len(), "export");
     let opts = ExportOptions {
         snapshot: id,
         format: settings.format,

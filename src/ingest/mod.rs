@@ -15,7 +15,10 @@ pub mod local;
 pub mod lock;
 pub mod luau;
 pub mod manifest;
+pub mod status;
 pub mod units;
+
+pub use status::{status, SourceStatus};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -142,6 +145,7 @@ pub fn run(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<IngestReport, IngestError> {
     let sources = load_sources(ws, &opts.only)?;
+    tracing::debug!(sources = sources.len(), root = %ws.root.display(), "ingest");
     let env_rewrite = std::env::var("VCURATE_GIT_REWRITE").ok();
     let rewrites = git::Rewrites::new(&ws.config.git.rewrite, env_rewrite.as_deref(), &ws.root)
         .map_err(IngestError::GitSetup)?;

@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 use regex::Regex;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::{sha256_hex, Message, Role, SourceKind, UnitKind};

@@ -26,6 +26,14 @@ pub enum ReportError {
     },
 }
 
+/// What `vcurate report --json` prints.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ReportOutput {
+    pub snapshot: String,
+    /// The HTML page written.
+    pub path: std::path::PathBuf,
+}
+
 /// The report stage: renders snapshot `id` (or unique prefix) of `dir` and writes the page to
 /// `out`.
 pub fn write(dir: &Path, id: &str, out: &Path) -> Result<(), ReportError> {

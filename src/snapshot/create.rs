@@ -13,6 +13,7 @@ use polars::prelude::DataFrame;
 use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest, Verdict};
 use super::{all_documents, read_parquet};
 use crate::audit::run::{audit_dir, read_excluded, AuditError, AUDITS};
+use crate::core::{Exclusion, Stage};
 use crate::workspace::Workspace;
 
 /// Settings of `snapshot::create`.
@@ -42,6 +43,8 @@ pub enum CreateError {
     },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Contamination(#[from] crate::audit::contamination::ContaminationError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
@@ -130,8 +133,9 @@ fn render(
             match h.first() {
                 None => kept.push(e),
                 Some(_) if allow_contaminated => kept.push(e),
-                Some(hit) => out.excluded.push(crate::render::Excluded {
-                    doc_ids: e.doc_ids.clone(),
+                Some(hit) => out.excluded.push(Exclusion {
+                    stage: Stage::Render,
+                    document_ids: e.doc_ids.clone(),
                     example_id: Some(e.id.clone()),
                     template: Some(e.template.clone()),
                     item: e.item.clone(),
@@ -169,7 +173,7 @@ fn render(
     )?;
     let x = &out.excluded;
     let render_excluded = df!(
-        "doc_ids" => x.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
+        "doc_ids" => x.iter().map(|e| e.document_ids.join(",")).collect::<Vec<_>>(),
         "template" => x.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
         "step" => x.iter().map(|e| e.step.clone()).collect::<Vec<_>>(),
         "reason" => x.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(),
@@ -213,6 +217,7 @@ fn eval_set_coverage(
 /// examples and freezes them. The same inputs give the same snapshot (and id).
 pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManifest> {
     let allow_contaminated = settings.allow_contaminated;
+    tracing::debug!(root = %ws.root.display(), allow_contaminated, "snapshot create");
     let documents = all_documents(&ws.store_dir())?;
     if documents.is_empty() {
         return Err(CreateError::NothingIngested);
@@ -301,6 +306,12 @@ pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManif
         allow_contaminated,
     )?;
     let eval_sets = eval_set_coverage(ws, &attributes, &example_matches)?;
+    tracing::debug!(
+        documents = documents.len(),
+        excluded = excluded.len(),
+        examples = examples.height(),
+        "snapshot inputs gathered"
+    );
     attributes.push(("render-excluded".to_string(), render_excluded));
     let inputs = FreezeInputs {
         documents,

@@ -66,7 +66,7 @@ pub struct FreezeInputs {
 
 /// One registered eval set the snapshot's documents and examples were checked against; lets
 /// `vcurate eval` tell whether a model trained on this snapshot has seen a task set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSetCoverage {
     pub name: String,
@@ -79,7 +79,7 @@ pub struct EvalSetCoverage {
     pub matched_tasks: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotSource {
     pub id: String,
@@ -89,7 +89,7 @@ pub struct SnapshotSource {
     pub documents: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
     pub documents: u64,
@@ -102,7 +102,7 @@ pub struct Counts {
 }
 
 /// `snapshot.toml`: small, human-readable, committed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotManifest {
     pub id: String,
@@ -351,7 +351,7 @@ pub fn load(dir: &Path, id: &str) -> Result<SnapshotManifest, SnapshotError> {
 }
 
 /// One document whose presence or inclusion differs between two snapshots, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DiffEntry {
     pub id: String,
     pub source_id: String,
@@ -361,7 +361,7 @@ pub struct DiffEntry {
 }
 
 /// One training example added to or removed from a snapshot, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExampleDiff {
     pub id: String,
     pub template: String,
@@ -369,7 +369,7 @@ pub struct ExampleDiff {
     pub why: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SnapshotDiff {
     pub a: String,
     pub b: String,

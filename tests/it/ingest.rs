@@ -405,7 +405,8 @@ fn cli_rewrite_env_json_report_and_sources_listing() {
     assert_eq!(rows[0]["ingested_commit"], c.to_string());
     assert_eq!(rows[0]["locked_commit"], c.to_string());
     assert_eq!(rows[0]["location"], "https://example.com/org/lib.git");
-    let table = stdout(&vcurate(&ws_dir, &["sources"]));
+    // The table is for people: stderr (the data is `--json` on stdout).
+    let table = stderr(&vcurate(&ws_dir, &["sources"]));
     assert!(table.lines().nth(1).unwrap().starts_with("lib "), "{table}");
 }
 

@@ -2,6 +2,7 @@
 //! made with git2, real Parquet, the real binary).
 
 mod audit;
+mod cli;
 mod eval;
 mod eval_typecheck;
 mod export;

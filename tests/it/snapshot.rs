@@ -70,7 +70,7 @@ fn same_inputs_in_another_ingestion_order_give_the_same_id_and_policy_changes_it
     write(&ws_b.join("licenses/policy.toml"), "# changed\n");
     let c = create(&ws_b);
     assert_ne!(c["id"], b["id"]);
-    let listed = stdout(&vcurate(&ws_b, &["snapshot", "list"]));
+    let listed = stderr(&vcurate(&ws_b, &["snapshot", "list"]));
     assert_eq!(listed.lines().count(), 3, "{listed}");
     let shown = stdout(&vcurate(
         &ws_b,
@@ -209,7 +209,7 @@ fn diff_says_what_changed_and_why() {
         "no document changed"
     );
     // The text table says the same for people.
-    let text = stdout(&vcurate(
+    let text = stderr(&vcurate(
         &ws,
         &[
             "snapshot",

@@ -57,7 +57,7 @@ impl TestRepo {
 /// A fresh workspace in a temp dir.
 pub fn workspace(dir: &Path) -> PathBuf {
     let ws = dir.join("ws");
-    vcurate::workspace::init(&ws).unwrap();
+    vcurate::scaffold::init_workspace(&ws).unwrap();
     ws
 }
 
