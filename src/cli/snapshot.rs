@@ -252,8 +252,8 @@ fn eval_set_coverage(
 ) -> anyhow::Result<Vec<freeze::EvalSetCoverage>> {
     let mut matched = example_matches.clone();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
-        for tasks in df.column("tasks")?.str()?.iter().flatten() {
-            matched.extend(tasks.split(',').filter(|t| !t.is_empty()).map(String::from));
+        for tasks in crate::snapshot::exclusions::read_string_lists(df, "tasks")? {
+            matched.extend(tasks);
         }
     }
     let mut out = Vec::new();
@@ -298,28 +298,17 @@ pub fn create(
         }
         attributes.push((name.to_string(), df));
     }
-    let ex = read_excluded(ws)?;
     let mut excluded = Vec::new();
-    if ex.height() > 0 {
-        let col = |n: &str| -> anyhow::Result<Vec<String>> {
-            Ok(ex
-                .column(n)?
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_string())
-                .collect())
-        };
-        let (ids, steps, reasons, details) =
-            (col("id")?, col("step")?, col("reason")?, col("detail")?);
-        for i in 0..ex.height() {
-            if allow_contaminated && steps[i] == "contamination" {
-                continue;
-            }
+    for e in read_excluded(ws)? {
+        if allow_contaminated && e.step == "contamination" {
+            continue;
+        }
+        for id in &e.document_ids {
             excluded.push(Verdict {
-                id: ids[i].clone(),
-                step: steps[i].clone(),
-                reason: reasons[i].clone(),
-                detail: details[i].clone(),
+                id: id.clone(),
+                step: e.step.clone(),
+                reason: e.reason.clone(),
+                detail: e.detail.clone(),
             });
         }
     }
