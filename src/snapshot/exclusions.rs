@@ -40,9 +40,10 @@ pub fn read_string_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<Str
     let col = df.column(name)?;
     let list = col.list()?;
     let mut out = Vec::with_capacity(list.len());
-    for s in list.into_iter() {
+    for s in list.amortized_iter() {
         out.push(match s {
             Some(s) => s
+                .as_ref()
                 .str()?
                 .iter()
                 .map(|v| v.unwrap_or_default().to_string())

@@ -1,4 +1,7 @@
 use super::*;
+use crate::core::{CandidateKind, Document, SourceKind, UnitKind};
+use crate::ingest::manifest::Source;
+use crate::snapshot::EvidenceFile;
 use crate::audit::test_support::{cand, doc, ev, APACHE_NOTICE, MIT_TEXT};
 use crate::core::{Attribution, CodeBlock, RightsBasis, Span};
 use crate::ingest::evidence::{in_file_candidates, tree_candidates};

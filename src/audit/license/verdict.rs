@@ -13,7 +13,7 @@ use super::recognize::{
     FileReading, HeaderMatches,
 };
 use super::{
-    permissiveness, Evidence, EvidenceKind, LicenseConfig, LicenseVerdict, RootLicense, Status,
+    normalize, permissiveness, Evidence, EvidenceKind, LicenseConfig, LicenseVerdict, RootLicense, Status,
     NOASSERTION, UNKNOWN,
 };
 use crate::audit::license_expr::ids;

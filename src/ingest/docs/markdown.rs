@@ -9,7 +9,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use super::{
     classify, scalar_string, strip_marks, top_level_key, At, DocError, DocUnit, Lines, LuauProbe,
 };
-use crate::core::{CodeBlock, Span, UnitKind};
+use crate::core::{CodeBlock, UnitKind};
 
 /// The language of a fence: the first word of its info string (`lua title="x"` -> `lua`).
 fn fence_lang(info: &str) -> Option<String> {
@@ -312,5 +312,3 @@ fn key_line(lines: &Lines<'_>, from: usize, to: usize, key: &str) -> Option<usiz
         .find(|&i| top_level_key(lines.get(i)) == Some(key))
         .map(|i| i + 1)
 }
-
-/// A YAML scalar as text; `None` for sequences and mappings.

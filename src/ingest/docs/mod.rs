@@ -299,6 +299,7 @@ fn classify(lang: Option<&str>, code: &str, probe: &dyn Fn(&str) -> LuauProbe) -
 // ---------------------------------------------------------------------------------------------
 // YAML helpers shared by front matter and the API reference
 
+/// A YAML scalar as text; `None` for sequences and mappings.
 fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
     match v {
         serde_yaml::Value::String(s) => Some(s.clone()),
