@@ -49,7 +49,9 @@ pub enum AuditError {
         path: PathBuf,
         message: String,
     },
-    #[error("{0} was written by an older vcurate (no `document_ids` column); run `vcurate audit` again")]
+    #[error(
+        "{0} was written by an older vcurate (no `document_ids` column); run `vcurate audit` again"
+    )]
     OldExcludedTable(PathBuf),
     #[error(transparent)]
     Polars(#[from] PolarsError),

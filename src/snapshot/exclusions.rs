@@ -77,7 +77,8 @@ pub fn exclusions_frame(rows: &[Exclusion]) -> PolarsResult<DataFrame> {
             strings("detail", |r| &r.detail),
             string_list_column(
                 "document_ids",
-                rows.iter().map(|r| r.document_ids.iter().map(String::as_str)),
+                rows.iter()
+                    .map(|r| r.document_ids.iter().map(String::as_str)),
             ),
             opt("example_id", |r| &r.example_id),
             opt("template", |r| &r.template),
@@ -163,7 +164,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("x/excluded.parquet");
         let rows = vec![
-            Exclusion::document(Stage::Audit, "license", "d1", "license_deny", "AGPL-3.0-only"),
+            Exclusion::document(
+                Stage::Audit,
+                "license",
+                "d1",
+                "license_deny",
+                "AGPL-3.0-only",
+            ),
             Exclusion {
                 stage: Stage::Render,
                 step: "contamination".into(),

@@ -116,7 +116,11 @@ fn reasons(ws: &Workspace) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
     for e in run::read_excluded(ws).unwrap() {
         assert_eq!(e.stage, vcurate::core::Stage::Audit);
-        assert_eq!(e.document_ids.len(), 1, "an audit drops one document per row");
+        assert_eq!(
+            e.document_ids.len(),
+            1,
+            "an audit drops one document per row"
+        );
         out.entry(by_id[e.document_ids[0].as_str()].clone())
             .or_insert_with(|| e.reason.clone());
     }

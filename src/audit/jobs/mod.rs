@@ -144,7 +144,10 @@ impl<'a> AuditContext<'a> {
     /// `id (source:path)` of document `i`, for exclusion details.
     pub fn describe(&self, i: usize) -> String {
         let d = &self.docs[i];
-        format!("{} ({}:{})", d.id, d.provenance.source_id, d.provenance.path)
+        format!(
+            "{} ({}:{})",
+            d.id, d.provenance.source_id, d.provenance.path
+        )
     }
 
     /// The `id` column of an attribute table.

@@ -55,8 +55,7 @@ impl AuditJob for Quality {
                     parses,
                     compiles,
                     compile_error,
-                    max_line: d.text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
-                        as u32,
+                    max_line: d.text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as u32,
                     alnum: alnum_ratio(&d.text),
                     entropy: entropy(&d.text),
                 }

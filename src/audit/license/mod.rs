@@ -193,6 +193,5 @@ pub struct RootLicense {
     pub conflicts: Vec<String>,
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -289,7 +289,12 @@ pub(super) fn read_license_file(path: &str, text: &str, cfg: &LicenseConfig) -> 
 }
 
 /// A declared string (manifest field, tag, declaration, row field).
-pub(super) fn read_declared(kind: EvidenceKind, path: &str, value: &str, score: f64) -> FileReading {
+pub(super) fn read_declared(
+    kind: EvidenceKind,
+    path: &str,
+    value: &str,
+    score: f64,
+) -> FileReading {
     let lower = value.to_ascii_lowercase();
     if lower.starts_with("see license in") || lower.starts_with("see licence in") {
         return FileReading {
@@ -558,7 +563,6 @@ pub(super) fn read_header(
     (reading, copyright)
 }
 
-
 /// Whether two expressions name the same licenses (ignoring GNU `-only`/`-or-later` and `+`).
 pub(super) fn agree(a: &str, b: &str) -> bool {
     let base = |e: &str| -> Vec<String> {
@@ -577,4 +581,3 @@ pub(super) fn agree(a: &str, b: &str) -> bool {
     };
     a == b || base(a) == base(b)
 }
-

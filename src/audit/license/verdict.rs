@@ -13,8 +13,8 @@ use super::recognize::{
     FileReading, HeaderMatches,
 };
 use super::{
-    normalize, permissiveness, Evidence, EvidenceKind, LicenseConfig, LicenseVerdict, RootLicense, Status,
-    NOASSERTION, UNKNOWN,
+    normalize, permissiveness, Evidence, EvidenceKind, LicenseConfig, LicenseVerdict, RootLicense,
+    Status, NOASSERTION, UNKNOWN,
 };
 use crate::audit::license_expr::ids;
 use crate::core::{CandidateKind, Document, SourceKind, UnitKind};

@@ -295,7 +295,6 @@ fn classify(lang: Option<&str>, code: &str, probe: &dyn Fn(&str) -> LuauProbe) -
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // YAML helpers shared by front matter and the API reference
 
