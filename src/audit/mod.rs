@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod config;
 pub mod contamination;
+pub mod jobs;
 pub mod license;
 pub mod license_expr;
 pub mod license_report;

@@ -229,6 +229,15 @@ fn value_counts(
     column: &str,
     split_commas: bool,
 ) -> Result<Vec<(String, f64)>, ReportError> {
+    // A list column (the contamination audit's `tasks`) counts each of its values.
+    if let DataType::List(_) = df.column(column)?.dtype() {
+        let values: Vec<String> = crate::snapshot::exclusions::read_string_lists(df, column)?
+            .into_iter()
+            .flatten()
+            .filter(|v| !v.is_empty())
+            .collect();
+        return count_values(values);
+    }
     let s = df.column(column)?.cast(&DataType::String)?;
     let values: Vec<String> = s
         .str()?
@@ -243,6 +252,11 @@ fn value_counts(
         })
         .filter(|v| !v.is_empty())
         .collect();
+    count_values(values)
+}
+
+/// Each distinct value with its count, most frequent first.
+fn count_values(values: Vec<String>) -> Result<Vec<(String, f64)>, ReportError> {
     let counted = df!("v" => values)?
         .lazy()
         .group_by([col("v")])

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::DataFrame;
 
-use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest, Verdict};
+use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest};
 use super::{all_documents, read_parquet};
 use crate::audit::run::{audit_dir, read_excluded, AuditError, AUDITS};
 use crate::core::{Exclusion, Stage};
@@ -64,7 +64,7 @@ type Result<T, E = CreateError> = std::result::Result<T, E>;
 fn render(
     ws: &Workspace,
     documents: &[crate::core::Document],
-    excluded: &[Verdict],
+    excluded: &[Exclusion],
     splits: &BTreeMap<String, String>,
     attributes: &[(String, DataFrame)],
     allow_contaminated: bool,
@@ -78,9 +78,11 @@ fn render(
     let registry = templates_registry(ws)?;
     let mut dropped: BTreeMap<&str, String> = BTreeMap::new();
     for v in excluded {
-        dropped
-            .entry(v.id.as_str())
-            .or_insert_with(|| format!("{}: {} ({})", v.reason, v.detail, v.step));
+        for id in &v.document_ids {
+            dropped
+                .entry(id.as_str())
+                .or_insert_with(|| format!("{}: {} ({})", v.reason, v.detail, v.step));
+        }
     }
     let mut licenses = BTreeMap::new();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "license") {
@@ -171,14 +173,7 @@ fn render(
         "tokens" => ex.iter().map(|e| e.tokens).collect::<Vec<_>>(),
         "record" => ex.iter().map(|e| serde_json::to_string(e).expect("example serializes")).collect::<Vec<_>>(),
     )?;
-    let x = &out.excluded;
-    let render_excluded = df!(
-        "doc_ids" => x.iter().map(|e| e.document_ids.join(",")).collect::<Vec<_>>(),
-        "template" => x.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
-        "step" => x.iter().map(|e| e.step.clone()).collect::<Vec<_>>(),
-        "reason" => x.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(),
-        "detail" => x.iter().map(|e| e.detail.clone()).collect::<Vec<_>>(),
-    )?;
+    let render_excluded = super::exclusions::exclusions_frame(&out.excluded)?;
     Ok((examples, render_excluded, matched))
 }
 
@@ -191,8 +186,8 @@ fn eval_set_coverage(
 ) -> Result<Vec<freeze::EvalSetCoverage>> {
     let mut matched = example_matches.clone();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
-        for tasks in df.column("tasks")?.str()?.iter().flatten() {
-            matched.extend(tasks.split(',').filter(|t| !t.is_empty()).map(String::from));
+        for tasks in super::exclusions::read_string_lists(df, "tasks")? {
+            matched.extend(tasks);
         }
     }
     let mut out = Vec::new();
@@ -239,31 +234,10 @@ pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManif
         }
         attributes.push((name.to_string(), df));
     }
-    let ex = read_excluded(ws)?;
-    let mut excluded = Vec::new();
-    if ex.height() > 0 {
-        let col = |n: &str| -> Result<Vec<String>> {
-            Ok(ex
-                .column(n)?
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_string())
-                .collect())
-        };
-        let (ids, steps, reasons, details) =
-            (col("id")?, col("step")?, col("reason")?, col("detail")?);
-        for i in 0..ex.height() {
-            if allow_contaminated && steps[i] == "contamination" {
-                continue;
-            }
-            excluded.push(Verdict {
-                id: ids[i].clone(),
-                step: steps[i].clone(),
-                reason: reasons[i].clone(),
-                detail: details[i].clone(),
-            });
-        }
-    }
+    let excluded: Vec<Exclusion> = read_excluded(ws)?
+        .into_iter()
+        .filter(|e| !(allow_contaminated && e.step == "contamination"))
+        .collect();
     let splits_df = &attributes
         .iter()
         .find(|(n, _)| n == "splits")

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::store::{documents_frame, read_parquet, write_parquet, StoreError};
-use crate::core::Document;
+use crate::core::{Document, Exclusion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -33,21 +33,12 @@ pub enum SnapshotError {
     Io(#[from] std::io::Error),
 }
 
-/// An audit verdict that drops a document.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Verdict {
-    pub id: String,
-    pub step: String,
-    pub reason: String,
-    pub detail: String,
-}
-
 /// Everything a snapshot is made of.
 #[derive(Default)]
 pub struct FreezeInputs {
     pub documents: Vec<Document>,
-    /// Audit verdicts that drop documents.
-    pub excluded: Vec<Verdict>,
+    /// The audits' drops (one document each): documents the snapshot leaves out.
+    pub excluded: Vec<Exclusion>,
     /// Split per document id.
     pub splits: BTreeMap<String, String>,
     /// Attribute tables of the audits, by audit name.
@@ -149,9 +140,17 @@ pub fn snapshot_id(inputs: &FreezeInputs) -> String {
     for (id, sha, commit) in docs {
         line(&["doc", id, sha, commit]);
     }
-    let verdicts: BTreeSet<&Verdict> = inputs.excluded.iter().collect();
-    for v in verdicts {
-        line(&["excluded", &v.id, &v.step, &v.reason]);
+    let verdicts: BTreeSet<(&str, &str, &str)> = inputs
+        .excluded
+        .iter()
+        .flat_map(|v| {
+            v.document_ids
+                .iter()
+                .map(|id| (id.as_str(), v.step.as_str(), v.reason.as_str()))
+        })
+        .collect();
+    for (id, step, reason) in verdicts {
+        line(&["excluded", id, step, reason]);
     }
     for (id, split) in &inputs.splits {
         line(&["split", id, split]);
@@ -206,7 +205,11 @@ pub fn freeze(
     }
     let mut docs = inputs.documents;
     docs.sort_by(|a, b| a.id.cmp(&b.id));
-    let dropped: BTreeSet<&str> = inputs.excluded.iter().map(|v| v.id.as_str()).collect();
+    let dropped: BTreeSet<&str> = inputs
+        .excluded
+        .iter()
+        .flat_map(|v| v.document_ids.iter().map(String::as_str))
+        .collect();
     let included: Vec<bool> = docs
         .iter()
         .map(|d| !dropped.contains(d.id.as_str()))
@@ -282,14 +285,15 @@ pub fn freeze(
     frame.with_column(Column::new("split".into(), splits))?;
     write_parquet(&tmp.join("documents.parquet"), Ok(frame))?;
     let mut verdicts = inputs.excluded.clone();
-    verdicts.sort();
-    let excluded = df!(
-        "id" => verdicts.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
-        "step" => verdicts.iter().map(|v| v.step.clone()).collect::<Vec<_>>(),
-        "reason" => verdicts.iter().map(|v| v.reason.clone()).collect::<Vec<_>>(),
-        "detail" => verdicts.iter().map(|v| v.detail.clone()).collect::<Vec<_>>(),
-    );
-    write_parquet(&tmp.join("excluded.parquet"), excluded)?;
+    verdicts.sort_by(|a, b| {
+        (&a.document_ids, &a.step, &a.reason, &a.detail).cmp(&(
+            &b.document_ids,
+            &b.step,
+            &b.reason,
+            &b.detail,
+        ))
+    });
+    super::exclusions::write_exclusions(&tmp.join("excluded.parquet"), &verdicts)?;
     for (name, df) in inputs.attributes {
         write_parquet(
             &tmp.join("attributes").join(format!("{name}.parquet")),
@@ -453,23 +457,13 @@ fn rows(dir: &Path, id: &str) -> Result<Rows, SnapshotError> {
             },
         );
     }
-    let ex = read_parquet(&dir.join(id).join("excluded.parquet"))?;
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if ex.height() > 0 {
-        let (eids, steps, rs) = (
-            ex.column("id")?.str()?.clone(),
-            ex.column("step")?.str()?.clone(),
-            ex.column("reason")?.str()?.clone(),
-        );
-        for i in 0..ex.height() {
+    for e in super::exclusions::read_exclusions(&dir.join(id).join("excluded.parquet"))? {
+        for doc in &e.document_ids {
             reasons
-                .entry(eids.get(i).unwrap_or_default().to_string())
+                .entry(doc.clone())
                 .or_default()
-                .push(format!(
-                    "{}:{}",
-                    steps.get(i).unwrap_or_default(),
-                    rs.get(i).unwrap_or_default()
-                ));
+                .push(format!("{}:{}", e.step, e.reason));
         }
     }
     Ok((out, reasons))

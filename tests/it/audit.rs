@@ -103,21 +103,26 @@ fn planted(dir: &Path) -> std::path::PathBuf {
 }
 
 fn reasons(ws: &Workspace) -> BTreeMap<(String, String), String> {
-    let df = run::read_excluded(ws).unwrap();
-    let col = |n: &str| {
-        df.column(n)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect::<Vec<_>>()
-    };
-    let (sources, paths, reasons) = (col("source_id"), col("path"), col("reason"));
+    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
+    let by_id: BTreeMap<&str, (String, String)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d.id.as_str(),
+                (d.provenance.source_id.clone(), d.provenance.path.clone()),
+            )
+        })
+        .collect();
     let mut out = BTreeMap::new();
-    for i in 0..df.height() {
-        out.entry((sources[i].clone(), paths[i].clone()))
-            .or_insert_with(|| reasons[i].clone());
+    for e in run::read_excluded(ws).unwrap() {
+        assert_eq!(e.stage, vcurate::core::Stage::Audit);
+        assert_eq!(
+            e.document_ids.len(),
+            1,
+            "an audit drops one document per row"
+        );
+        out.entry(by_id[e.document_ids[0].as_str()].clone())
+            .or_insert_with(|| e.reason.clone());
     }
     out
 }

@@ -9,7 +9,7 @@ use vcurate::ingest::{self, IngestOptions};
 use vcurate::snapshot;
 use vcurate::workspace::Workspace;
 
-use crate::util::{file, stderr, stdout, vcurate, workspace, write, Entry, TestRepo};
+use crate::util::{file, stderr, vcurate, workspace, write, Entry, TestRepo};
 
 const MIT: &str =
     "MIT License\n\nCopyright (c) 2024 Test\n\nPermission is hereby granted, free of charge...\n";

@@ -1,7 +1,10 @@
 use super::*;
 use crate::audit::test_support::{cand, doc, ev, APACHE_NOTICE, MIT_TEXT};
 use crate::core::{Attribution, CodeBlock, RightsBasis, Span};
+use crate::core::{CandidateKind, Document, SourceKind, UnitKind};
 use crate::ingest::evidence::{in_file_candidates, tree_candidates};
+use crate::ingest::manifest::Source;
+use crate::snapshot::EvidenceFile;
 
 /// Documents of one source built the way ingest builds them: candidates from the evidence
 /// files' folders plus the file's own tags and headers.

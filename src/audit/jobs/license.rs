@@ -1,0 +1,155 @@
+//! The `license` audit: the license verdict of every document (from [`crate::audit::license`])
+//! judged by the policy under each profile; documents the `train` profile does not allow are
+//! dropped.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
+use crate::audit::license::{self, LicenseVerdict, Status};
+use crate::audit::policy::Policy;
+use crate::audit::run::{AuditError, AuditOutput};
+use crate::snapshot::{self, exclusions::string_list_column};
+
+pub struct License;
+
+/// The license audit's summary (`summary/license.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LicenseSummary {
+    pub per_license: Vec<LicenseCount>,
+    /// Verdicts that need a person.
+    pub unresolved: usize,
+    pub with_conflicts: usize,
+}
+
+/// Documents under one concluded license, and how many each profile allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LicenseCount {
+    pub spdx: String,
+    pub documents: u64,
+    pub train_allowed: u64,
+    pub publish_allowed: u64,
+}
+
+/// Per profile: class, allowed and reason of every document.
+#[derive(Default)]
+struct ProfileColumns {
+    class: Vec<String>,
+    allowed: Vec<bool>,
+    reason: Vec<String>,
+}
+
+/// A serde enum's snake_case name.
+fn serde_name(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|s| s.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+impl AuditJob for License {
+    fn name(&self) -> &'static str {
+        "license"
+    }
+
+    fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
+        let name = self.name();
+        let (ws, docs) = (ctx.ws, ctx.docs);
+        let evidence = snapshot::all_evidence(&ws.store_dir())?;
+        let sources = crate::ingest::load_sources(ws, &[]).map_err(|e| failed(name, e))?;
+        let policy = Policy::for_workspace(&ws.root).map_err(|e| failed(name, e))?;
+        let verdicts = license::detect(docs, &evidence, &sources, &ctx.config().license);
+        let by_id: BTreeMap<&str, &LicenseVerdict> =
+            verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
+        let mut excluded = Vec::new();
+        let (mut spdx, mut confidence, mut status, mut conflicts, mut json_v) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut profile_cols: BTreeMap<&str, ProfileColumns> = BTreeMap::new();
+        for d in docs {
+            let v = by_id
+                .get(d.id.as_str())
+                .ok_or_else(|| failed(name, format!("no verdict for document {}", d.id)))?;
+            spdx.push(v.spdx.clone());
+            confidence.push(v.confidence);
+            status.push(serde_name(v.status));
+            conflicts.push(&v.conflicts);
+            json_v.push(serde_json::to_string(v).expect("verdict serializes"));
+            for profile in ["train", "publish"] {
+                let dec = policy.decide(profile, v, d);
+                let cols = profile_cols.entry(profile).or_default();
+                let class = serde_name(dec.class);
+                if profile == "train" && !dec.allowed {
+                    excluded.push(drop_document(
+                        name,
+                        d,
+                        format!("license_{class}"),
+                        format!("{} under profile `train`: {}", v.spdx, dec.reason),
+                    ));
+                }
+                cols.class.push(class);
+                cols.allowed.push(dec.allowed);
+                cols.reason.push(dec.reason);
+            }
+        }
+        let mut columns = vec![
+            Column::new("spdx".into(), spdx),
+            Column::new("confidence".into(), confidence),
+            Column::new("status".into(), status),
+            string_list_column(
+                "conflicts",
+                conflicts.iter().map(|c| c.iter().map(String::as_str)),
+            ),
+        ];
+        for (profile, cols) in profile_cols {
+            columns.push(Column::new(format!("{profile}_class").into(), cols.class));
+            columns.push(Column::new(
+                format!("{profile}_allowed").into(),
+                cols.allowed,
+            ));
+            columns.push(Column::new(format!("{profile}_reason").into(), cols.reason));
+        }
+        columns.push(Column::new("verdict".into(), json_v));
+        let df = ctx.attributes(columns)?;
+        let summary = LicenseSummary {
+            per_license: per_license(&df)?,
+            unresolved: verdicts
+                .iter()
+                .filter(|v| v.status == Status::Unresolved)
+                .count(),
+            with_conflicts: verdicts.iter().filter(|v| !v.conflicts.is_empty()).count(),
+        };
+        Ok(AuditOutput {
+            attributes: df,
+            excluded,
+            summary: summary_json(&summary),
+        })
+    }
+}
+
+/// Documents per concluded license, with how many each profile allows (a Polars group-by).
+fn per_license(df: &DataFrame) -> Result<Vec<LicenseCount>, AuditError> {
+    let g = df
+        .clone()
+        .lazy()
+        .group_by([col("spdx")])
+        .agg([
+            len().alias("documents"),
+            col("train_allowed").sum().alias("train_allowed"),
+            col("publish_allowed").sum().alias("publish_allowed"),
+        ])
+        .sort(["spdx"], Default::default())
+        .collect()?;
+    let mut rows = Vec::new();
+    for i in 0..g.height() {
+        let get = |c: &str| g.column(c).and_then(|c| c.get(i).map(|v| v.to_string()));
+        rows.push(LicenseCount {
+            spdx: get("spdx")?.trim_matches('"').to_string(),
+            documents: get("documents")?.parse::<u64>().unwrap_or(0),
+            train_allowed: get("train_allowed")?.parse::<u64>().unwrap_or(0),
+            publish_allowed: get("publish_allowed")?.parse::<u64>().unwrap_or(0),
+        });
+    }
+    Ok(rows)
+}

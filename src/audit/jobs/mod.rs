@@ -1,0 +1,314 @@
+//! One audit job per file, behind one trait: a name, the audits whose tables it reads, and a
+//! run over the document table that returns an attribute table keyed by document id, the
+//! documents it drops (each an [`Exclusion`]) and a typed summary. The runner
+//! ([`super::run`]) orders the jobs by their dependencies and writes their tables; a job never
+//! writes anything itself and never rewrites a document.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::config::AuditConfig;
+use super::run::{AuditError, AuditOutput};
+use crate::core::{Document, Exclusion, Stage};
+use crate::snapshot;
+use crate::workspace::Workspace;
+
+pub mod contamination;
+pub mod density;
+pub mod exact_dedup;
+pub mod license;
+pub mod near_dedup;
+pub mod quality;
+pub mod splits;
+
+/// One audit.
+pub trait AuditJob: Sync {
+    /// The audit's name: its table names and the name users type (`vcurate audit NAME`).
+    fn name(&self) -> &'static str;
+    /// Audits whose tables this one reads (their last run's, or this run's when they ran
+    /// before it). They run first when selected together.
+    fn deps(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError>;
+}
+
+/// Every audit job, in the order they run.
+pub fn all() -> [&'static dyn AuditJob; 7] {
+    [
+        &license::License,
+        &density::Density,
+        &quality::Quality,
+        &exact_dedup::ExactDedup,
+        &near_dedup::NearDedup,
+        &contamination::Contamination,
+        &splits::Splits,
+    ]
+}
+
+/// The job of that name.
+pub fn by_name(name: &str) -> Option<&'static dyn AuditJob> {
+    all().into_iter().find(|j| j.name() == name)
+}
+
+/// What a job runs over: the workspace (its config), the ingested documents (loaded once per
+/// run) and the audit folder, whose tables of earlier audits a job may read.
+pub struct AuditContext<'a> {
+    pub ws: &'a Workspace,
+    pub docs: &'a [Document],
+    /// The documents' texts, in document order.
+    pub texts: Vec<&'a str>,
+    /// `dataset/audit/`.
+    pub dir: PathBuf,
+}
+
+impl<'a> AuditContext<'a> {
+    pub fn new(ws: &'a Workspace, docs: &'a [Document]) -> Self {
+        AuditContext {
+            ws,
+            docs,
+            texts: docs.iter().map(|d| d.text.as_str()).collect(),
+            dir: super::run::audit_dir(ws),
+        }
+    }
+
+    pub fn config(&self) -> &'a AuditConfig {
+        &self.ws.config.audit
+    }
+
+    /// Ids dropped by the given audits (as their tables stand now).
+    pub fn excluded_by(&self, audits: &[&str]) -> Result<HashSet<String>, AuditError> {
+        super::run::excluded_ids(&self.dir, audits)
+    }
+
+    /// Keeper rank of every document, lower is better: not dropped by one of `earlier`, then the
+    /// clearest and most permissive license (from the license audit, when it has run), then
+    /// source order.
+    pub fn keeper_rank(&self, earlier: &[&str]) -> Result<Vec<u64>, AuditError> {
+        let docs = self.docs;
+        let earlier = self.excluded_by(earlier)?;
+        let source_order: BTreeMap<&str, u64> = {
+            let mut ids: Vec<&str> = docs
+                .iter()
+                .map(|d| d.provenance.source_id.as_str())
+                .collect();
+            ids.dedup();
+            ids.into_iter()
+                .enumerate()
+                .map(|(i, s)| (s, i as u64))
+                .collect()
+        };
+        let permissive = self.license_permissiveness()?;
+        Ok(docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                ((earlier.contains(&d.id) as u64) << 40)
+                    | ((7 - permissive[i] as u64) << 32)
+                    | source_order[d.provenance.source_id.as_str()]
+            })
+            .collect())
+    }
+
+    /// Permissiveness (0..=6) of each document's concluded license, 0 when the license audit
+    /// has not run.
+    fn license_permissiveness(&self) -> Result<Vec<u8>, AuditError> {
+        let p = self.dir.join("attributes").join("license.parquet");
+        let mut by_id = BTreeMap::new();
+        if p.exists() {
+            let df = snapshot::read_parquet(&p)?;
+            for (id, spdx) in df
+                .column("id")?
+                .str()?
+                .iter()
+                .zip(df.column("spdx")?.str()?.iter())
+            {
+                if let (Some(id), Some(spdx)) = (id, spdx) {
+                    by_id.insert(
+                        id.to_string(),
+                        super::license_expr::permissiveness(spdx).min(6),
+                    );
+                }
+            }
+        }
+        Ok(self
+            .docs
+            .iter()
+            .map(|d| by_id.get(&d.id).copied().unwrap_or(0))
+            .collect())
+    }
+
+    /// `id (source:path)` of document `i`, for exclusion details.
+    pub fn describe(&self, i: usize) -> String {
+        let d = &self.docs[i];
+        format!(
+            "{} ({}:{})",
+            d.id, d.provenance.source_id, d.provenance.path
+        )
+    }
+
+    /// The `id` column of an attribute table.
+    pub fn id_column(&self) -> Column {
+        Column::new(
+            "id".into(),
+            self.docs.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        )
+    }
+
+    /// The `source_id` column of an attribute table.
+    pub fn source_column(&self) -> Column {
+        Column::new(
+            "source_id".into(),
+            self.docs
+                .iter()
+                .map(|d| d.provenance.source_id.clone())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// An attribute table: `id`, `source_id`, then `columns`.
+    pub fn attributes(&self, columns: Vec<Column>) -> PolarsResult<DataFrame> {
+        let mut all = vec![self.id_column(), self.source_column()];
+        all.extend(columns);
+        DataFrame::new(self.docs.len(), all)
+    }
+}
+
+/// An audit's drop of one document.
+pub(crate) fn drop_document(
+    step: &str,
+    doc: &Document,
+    reason: impl Into<String>,
+    detail: impl Into<String>,
+) -> Exclusion {
+    Exclusion::document(Stage::Audit, step, doc.id.clone(), reason, detail)
+}
+
+pub(crate) fn failed(audit: &str, e: impl ToString) -> AuditError {
+    AuditError::Failed {
+        audit: audit.into(),
+        message: e.to_string(),
+    }
+}
+
+/// A typed summary as the JSON the runner writes (keys in field order).
+pub(crate) fn summary_json(summary: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(summary).expect("an audit summary serializes")
+}
+
+/// One source's line in a per-source summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceCounts {
+    pub source_id: String,
+    pub documents: i64,
+    pub passing: i64,
+    /// Density only: the source's Luau code lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub luau_code_lines: Option<i64>,
+}
+
+/// A per-source summary computed with Polars: documents, passing (`pass_col`), and, when
+/// `code_lines` is set, the sum of `luau_code_lines`.
+pub(crate) fn per_source(
+    df: &DataFrame,
+    pass_col: &str,
+    code_lines: bool,
+) -> Result<Vec<SourceCounts>, AuditError> {
+    let mut aggs = vec![
+        col("id").count().alias("documents"),
+        col(pass_col).sum().alias("passing"),
+    ];
+    if code_lines {
+        aggs.push(col("luau_code_lines").sum().alias("luau_code_lines"));
+    }
+    let g = df
+        .clone()
+        .lazy()
+        .group_by([col("source_id")])
+        .agg(aggs)
+        .sort(["source_id"], Default::default())
+        .collect()?;
+    let int = |name: &str, i: usize| -> Result<Option<i64>, AuditError> {
+        Ok(g.column(name)?.get(i)?.extract::<i64>())
+    };
+    let mut rows = Vec::new();
+    for i in 0..g.height() {
+        rows.push(SourceCounts {
+            source_id: g
+                .column("source_id")?
+                .str()?
+                .get(i)
+                .unwrap_or_default()
+                .to_string(),
+            documents: int("documents", i)?.unwrap_or(0),
+            passing: int("passing", i)?.unwrap_or(0),
+            luau_code_lines: if code_lines {
+                int("luau_code_lines", i)?
+            } else {
+                None
+            },
+        });
+    }
+    Ok(rows)
+}
+
+/// Per-document cluster columns of a dedup audit, and the members it drops.
+pub(crate) struct ClusterTables {
+    pub cluster: Vec<Option<u32>>,
+    pub representative: Vec<Option<String>>,
+    pub excluded: Vec<Exclusion>,
+    pub sizes: Vec<usize>,
+}
+
+/// `detail(representative)` explains a dropped member.
+pub(crate) fn cluster_tables(
+    docs: &[Document],
+    clusters: &[super::cluster::Cluster],
+    drop: bool,
+    step: &str,
+    reason: &str,
+    detail: impl Fn(usize) -> String,
+) -> ClusterTables {
+    let mut t = ClusterTables {
+        cluster: vec![None; docs.len()],
+        representative: vec![None; docs.len()],
+        excluded: Vec::new(),
+        sizes: Vec::new(),
+    };
+    for (ci, c) in clusters.iter().enumerate() {
+        t.sizes.push(c.members.len());
+        for &m in &c.members {
+            t.cluster[m] = Some(ci as u32);
+            t.representative[m] = Some(docs[c.representative].id.clone());
+            if drop && m != c.representative {
+                t.excluded.push(drop_document(
+                    step,
+                    &docs[m],
+                    reason,
+                    detail(c.representative),
+                ));
+            }
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_run_in_the_listed_order_and_after_their_dependencies() {
+        let names: Vec<&str> = all().iter().map(|j| j.name()).collect();
+        assert_eq!(names, super::super::run::AUDITS);
+        for (i, j) in all().iter().enumerate() {
+            for d in j.deps() {
+                let at = names.iter().position(|n| n == d);
+                assert!(at.is_some_and(|at| at < i), "{} needs {d} first", j.name());
+            }
+        }
+    }
+}
