@@ -7,7 +7,6 @@ pub mod contamination;
 pub mod license;
 pub mod license_expr;
 pub mod license_report;
-pub mod luau_lex;
 pub mod minhash;
 pub mod normalize;
 pub mod policy;

@@ -13,11 +13,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::config::{EvalSetFormat, GroupBy};
-use super::contamination::{ContaminationIndex, EvalTask};
+use super::contamination::{ContaminationIndex, TaskTexts};
 use super::minhash::near_duplicates_ranked;
 use super::normalize::exact_duplicates;
 use super::split::{assign_splits, leak_free_keys, verify_splits, SplitConfig};
-use crate::core::{Document, UnitKind};
+use crate::core::{Document, EvalTask, UnitKind};
 use crate::snapshot::{self, write_parquet, StoreError};
 use crate::workspace::Workspace;
 
@@ -443,7 +443,7 @@ fn run_one(
                 .map(|d| {
                     let (parses, compiles, compile_error) = match &d.luau {
                         Some(l) => {
-                            let c = crate::ingest::luau::compile(&d.text, &d.provenance.path);
+                            let c = crate::luau::compile(&d.text, &d.provenance.path);
                             (
                                 Some(l.parse_ok),
                                 Some(c.is_ok()),
@@ -874,33 +874,22 @@ pub fn entropy(text: &str) -> f64 {
 }
 
 /// The tasks of every registered eval set, as contamination inputs (ids `<set>/<task>`).
-pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<EvalTask>, AuditError> {
+pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<TaskTexts>, AuditError> {
     let mut out = Vec::new();
     for (name, tasks) in load_eval_sets(ws)? {
         for t in tasks {
-            let mut texts: Vec<String> = t
-                .prompt
-                .iter()
-                .chain(t.system.iter())
-                .chain(t.reference.iter())
-                .cloned()
-                .collect();
-            texts.extend(t.messages.iter().map(|m| m.content.clone()));
-            texts.extend(t.checks.tests.iter().map(|x| x.code.clone()));
-            out.push(EvalTask {
+            out.push(TaskTexts {
                 id: format!("{name}/{}", t.id),
-                texts,
+                texts: t.protected_texts(),
             });
         }
     }
     Ok(out)
 }
 
-/// Every registered eval set, by name, as vcurate tasks.
-pub fn load_eval_sets(
-    ws: &Workspace,
-) -> Result<Vec<(String, Vec<crate::eval::task::Task>)>, AuditError> {
-    use crate::eval::import::{import, Format};
+/// Every registered eval set, by name, as vcurate tasks (read by the shared `evalset` layer).
+pub fn load_eval_sets(ws: &Workspace) -> Result<Vec<(String, Vec<EvalTask>)>, AuditError> {
+    use crate::evalset::{import, tasks::load_tasks, Format};
     let mut out = Vec::new();
     for set in &ws.config.eval_sets {
         let path = ws.root.join(&set.path);
@@ -910,7 +899,7 @@ pub fn load_eval_sets(
             message: e.to_string(),
         };
         let tasks = match set.format {
-            EvalSetFormat::Tasks => crate::eval::task::load_tasks(&path).map_err(|e| err(&e))?,
+            EvalSetFormat::Tasks => load_tasks(&path).map_err(|e| err(&e))?,
             EvalSetFormat::Plain => import(Format::Plain, &path).map_err(|e| err(&e))?.tasks,
             EvalSetFormat::LuauBench => {
                 import(Format::LuauBench, &path).map_err(|e| err(&e))?.tasks

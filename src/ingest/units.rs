@@ -10,7 +10,7 @@ use crate::core::{
     Provenance, SkipReason, SourceKind, Span, UnitKind,
 };
 use crate::ingest::docs::{self, LuauProbe};
-use crate::ingest::luau;
+use crate::luau;
 use crate::ingest::manifest::Source;
 
 const LFS_MAGIC: &[u8] = b"version https://git-lfs.github.com/spec/v1";
