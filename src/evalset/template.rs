@@ -28,7 +28,7 @@ pub fn render_template(template: &str, doc: &Json) -> Result<String, String> {
         }
         Ok(())
     });
-    let ctx = Value::from_serialize(doc);
+    let ctx = Value::from(minijinja::value::Serde(doc));
     env.render_str(template, ctx)
         .map(|out| out.trim().to_string())
         .map_err(|e| e.to_string())
