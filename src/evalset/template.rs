@@ -14,7 +14,6 @@ pub fn render_template(template: &str, doc: &Json) -> Result<String, String> {
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_formatter(|out, _state, value| {
-        use std::fmt::Write;
         match value.kind() {
             ValueKind::Undefined => {}
             ValueKind::None => out.write_str("None")?,
