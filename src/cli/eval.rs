@@ -3,9 +3,11 @@
 //! to two runs (`compare`, whose exit status is the gate); and convert other projects' task files
 //! into vcurate tasks (`import`).
 //!
-//! Data goes to stdout (the Markdown report, or JSON with `--json`); progress and file notices go
-//! to stderr. Generated responses are written as the same responses JSONL `--responses` reads and
-//! scored from that file, so a generated run can be rescored.
+//! Data goes to stdout, and only with `--json` (the report, the gate decision, the import
+//! summary); the Markdown tables for people, progress and file notices go to stderr (the run's
+//! data is also in its `report.json` and `report.md`). Generated responses are written as the same
+//! responses JSONL `--responses` reads and scored from that file, so a generated run can be
+//! rescored.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,7 +113,7 @@ pub struct RunArgs {
     /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Print report.json to stdout instead of the Markdown report.
+    /// Print report.json to stdout (and no Markdown report on stderr).
     #[arg(long)]
     pub json: bool,
     /// Also report pass@k for this k (needs at least k samples per task). Default: --samples
@@ -139,7 +141,7 @@ pub struct CompareArgs {
     /// Largest pass@1 drop, in percentage points, any category may take.
     #[arg(long, value_name = "POINTS", default_value_t = 5.0)]
     pub max_drop: f64,
-    /// Print the decision as JSON.
+    /// Print the decision as JSON on stdout instead of a Markdown table on stderr.
     #[arg(long)]
     pub json: bool,
 }
@@ -164,6 +166,22 @@ pub struct ImportArgs {
     /// Where to write the task set (JSONL).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Print a summary as JSON on stdout: {"out", "tasks", "format", "warnings"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `eval import --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct ImportSummary {
+    /// The task set written.
+    out: String,
+    /// How many tasks it holds.
+    tasks: usize,
+    /// The source format, as `--format` spells it.
+    format: &'static str,
+    /// The importer's warnings (also printed on stderr).
+    warnings: Vec<String>,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -313,7 +331,8 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
     if args.json {
         emit(&(serde_json::to_string_pretty(rep)? + "\n"))
     } else {
-        emit(&report::to_markdown(rep))
+        eprint!("{}", report::to_markdown(rep));
+        Ok(())
     }
 }
 
@@ -345,16 +364,16 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<bool> {
     if args.json {
         emit(&(serde_json::to_string_pretty(&decision)? + "\n"))?;
     } else {
-        emit(&compare::to_markdown(&decision))?;
+        eprint!("{}", compare::to_markdown(&decision));
     }
     Ok(decision.passed)
 }
 
 fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
-    let format = match args.format {
-        ImportFormat::LuauBench => evalset::Format::LuauBench,
-        ImportFormat::Plain => evalset::Format::Plain,
-        ImportFormat::Opengameeval => evalset::Format::OpenGameEval,
+    let (format, name) = match args.format {
+        ImportFormat::LuauBench => (evalset::Format::LuauBench, "luau-bench"),
+        ImportFormat::Plain => (evalset::Format::Plain, "plain"),
+        ImportFormat::Opengameeval => (evalset::Format::OpenGameEval, "opengameeval"),
     };
     let imported = evalset::import_to_file(format, &args.input, &args.out, &mut |w| {
         eprintln!("warning: {w}")
@@ -364,6 +383,15 @@ fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
         imported.tasks.len(),
         args.out.display()
     );
+    if args.json {
+        let summary = ImportSummary {
+            out: args.out.display().to_string(),
+            tasks: imported.tasks.len(),
+            format: name,
+            warnings: imported.warnings,
+        };
+        emit(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
+    }
     Ok(())
 }
 
@@ -426,7 +454,12 @@ mod tests {
         let EvalCommand::Import(i) = a.command else {
             panic!()
         };
-        assert_eq!(i.format, ImportFormat::LuauBench);
+        assert_eq!((i.format, i.json), (ImportFormat::LuauBench, false));
+        let a = parse(&["import", "--format", "plain", "in.jsonl", "--out", "x", "--json"]);
+        let EvalCommand::Import(i) = a.command else {
+            panic!()
+        };
+        assert!(i.json);
         assert!(Cli::try_parse_from([
             "eval",
             "run",

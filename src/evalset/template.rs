@@ -65,10 +65,20 @@ mod tests {
             .unwrap(),
             "True None [2,3]"
         );
-        // Broken templates are errors that say what is wrong.
+        // Broken templates are errors that say what is wrong and where. minijinja 3.1 reports an
+        // unclosed `for` as "unexpected end of input, expected end of block (in <string>:1)"; it
+        // does not name the missing `endfor`.
         let unclosed_for = render_template("{% for x in y %}", &doc).unwrap_err();
-        assert!(unclosed_for.contains("endfor"), "{unclosed_for}");
+        assert!(
+            unclosed_for.contains("unexpected end of input")
+                && unclosed_for.contains("expected end of block")
+                && unclosed_for.contains("<string>:1"),
+            "{unclosed_for}"
+        );
         let unclosed_expr = render_template("{{ open", &doc).unwrap_err();
-        assert!(unclosed_expr.contains("end of input"), "{unclosed_expr}");
+        assert!(
+            unclosed_expr.contains("end of input") && unclosed_expr.contains("<string>:1"),
+            "{unclosed_expr}"
+        );
     }
 }
