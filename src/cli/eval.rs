@@ -455,7 +455,9 @@ mod tests {
             panic!()
         };
         assert_eq!((i.format, i.json), (ImportFormat::LuauBench, false));
-        let a = parse(&["import", "--format", "plain", "in.jsonl", "--out", "x", "--json"]);
+        let a = parse(&[
+            "import", "--format", "plain", "in.jsonl", "--out", "x", "--json",
+        ]);
         let EvalCommand::Import(i) = a.command else {
             panic!()
         };

@@ -4,5 +4,3 @@ pub mod freeze;
 pub mod store;
 
 pub use store::*;
-
-
