@@ -32,7 +32,7 @@ import time
 
 from datasketch import MinHash, MinHashLSH
 
-# Mirrors src/audit/luau_lex.rs closely enough for the generated corpus (which has no
+# Mirrors src/luau/lex.rs closely enough for the generated corpus (which has no
 # unterminated strings or comments): comments, whole strings, numbers, names, operators.
 TOKEN_RE = re.compile(
     r"""

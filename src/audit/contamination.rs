@@ -47,9 +47,10 @@ impl Default for ContaminationConfig {
     }
 }
 
-/// One eval task: its id and every text that must not leak (prompt, messages, solution, tests).
+/// What the index holds of one eval task: its id and every text that must not leak (prompt,
+/// messages, solution, tests; see [`crate::core::EvalTask::protected_texts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvalTask {
+pub struct TaskTexts {
     pub id: String,
     pub texts: Vec<String>,
 }
@@ -161,7 +162,7 @@ struct Scratch {
 
 impl ContaminationIndex {
     pub fn build(
-        tasks: &[EvalTask],
+        tasks: &[TaskTexts],
         cfg: &ContaminationConfig,
     ) -> Result<Self, ContaminationError> {
         if cfg.ngram_words == 0 || cfg.substring_chars == 0 {
@@ -510,13 +511,13 @@ mod tests {
         invoke the callback once, after the calls have stopped for the given delay. Use \
         task.delay and make sure pending calls are cancelled with task.cancel.";
 
-    fn tasks() -> Vec<EvalTask> {
+    fn tasks() -> Vec<TaskTexts> {
         vec![
-            EvalTask {
+            TaskTexts {
                 id: "debounce".into(),
                 texts: vec![PROMPT.into()],
             },
-            EvalTask {
+            TaskTexts {
                 id: "inventory".into(),
                 texts: vec![
                     "Implement an Inventory class in Luau with methods add(itemId, count), \
@@ -528,7 +529,7 @@ mod tests {
                         .into(),
                 ],
             },
-            EvalTask {
+            TaskTexts {
                 id: "tiny".into(),
                 texts: vec!["Reverse a string.".into()],
             },
@@ -642,10 +643,10 @@ mod tests {
             "parse a semantic version string into major, minor and patch numbers and compare them",
             "build a rate limiter that allows at most n calls per rolling window of t seconds",
         ];
-        let tasks: Vec<EvalTask> = specifics
+        let tasks: Vec<TaskTexts> = specifics
             .iter()
             .enumerate()
-            .map(|(i, s)| EvalTask {
+            .map(|(i, s)| TaskTexts {
                 id: format!("t{i}"),
                 texts: vec![format!("{system} Task: {s}.")],
             })

@@ -3,7 +3,7 @@
 //! the two shingle sets, and clusters by union-find with a deterministic representative.
 //!
 //! Pipeline (all parallel with rayon, results independent of the thread count):
-//! 1. Per document: tokens (comments dropped, see `luau_lex`) -> shingle hashes -> MinHash
+//! 1. Per document: tokens (comments dropped, see `luau::lex`) -> shingle hashes -> MinHash
 //!    signature -> one key per LSH band, plus a fingerprint of the whole shingle set. Signatures
 //!    are folded into band keys at once and never stored, so memory is `bands` u64 per document.
 //! 2. Documents with identical shingle sets are grouped directly (star pairs to the first one);
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{Cluster, UnionFind};
 use crate::core::hash::{fmix64, hash_bytes, hash_u32s, SplitMix64};
-use super::luau_lex::for_each_code_token;
+use crate::luau::lex::for_each_code_token;
 
 /// All parameters of near dedup. Defaults: 256 permutations, Jaccard 0.7, 5-token shingles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,6 @@ pub mod jobs;
 pub mod license;
 pub mod license_expr;
 pub mod license_report;
-pub mod luau_lex;
 pub mod minhash;
 pub mod normalize;
 pub mod policy;

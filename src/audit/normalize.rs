@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{Cluster, UnionFind};
-use super::luau_lex::{lex, TokenKind};
+use crate::luau::lex::{lex, TokenKind};
 
 /// Which differences exact dedup ignores. The default ignores only whitespace noise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

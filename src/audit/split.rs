@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::UnionFind;
-use crate::core::hash::hash_bytes;
 use super::minhash::{near_duplicates, NearDupConfig, NearDupError, NearDupResult};
 use super::normalize::{content_key, NormalizeOptions};
+use crate::core::hash::hash_bytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

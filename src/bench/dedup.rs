@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::cluster::UnionFind;
 use crate::audit::contamination::{
-    ContaminationConfig, ContaminationError, ContaminationIndex, EvalTask,
+    ContaminationConfig, ContaminationError, ContaminationIndex, TaskTexts,
 };
-use crate::core::hash::SplitMix64;
-use crate::audit::luau_lex::code_tokens;
 use crate::audit::minhash::{
     jaccard_sorted, near_duplicates, shingle_set, NearDupConfig, NearDupError, NearDupStats,
 };
+use crate::core::hash::SplitMix64;
+use crate::luau::lex::code_tokens;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -51,7 +51,7 @@ pub struct PlantedPair {
 pub struct BenchCorpus {
     pub docs: Vec<String>,
     pub planted: Vec<PlantedPair>,
-    pub tasks: Vec<EvalTask>,
+    pub tasks: Vec<TaskTexts>,
     /// (document, task index) for every document that embeds a (possibly edited) task prompt.
     pub contaminated: Vec<(usize, usize)>,
 }
@@ -339,11 +339,11 @@ pub fn generate_corpus(n: usize, seed: u64) -> Result<BenchCorpus, BenchError> {
         })
         .collect();
     let n_tasks = (n / 200).clamp(20, 1000);
-    let tasks: Vec<EvalTask> = (0..n_tasks)
+    let tasks: Vec<TaskTexts> = (0..n_tasks)
         .map(|t| {
             let len = 40 + rng.below(41);
             let prompt: Vec<&str> = (0..len).map(|_| *rng.pick(WORDS)).collect();
-            EvalTask {
+            TaskTexts {
                 id: format!("task-{t:04}"),
                 texts: vec![format!("Write a Luau module that {}.", prompt.join(" "))],
             }

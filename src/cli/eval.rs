@@ -3,20 +3,22 @@
 //! to two runs (`compare`, whose exit status is the gate); and convert other projects' task files
 //! into vcurate tasks (`import`).
 //!
-//! Data goes to stdout (the Markdown report, or JSON with `--json`); progress and file notices go
-//! to stderr. Generated responses are written as the same responses JSONL `--responses` reads and
-//! scored from that file, so a generated run can be rescored.
+//! Data goes to stdout, and only with `--json` (the report, the gate decision, the import
+//! summary); the Markdown tables for people, progress and file notices go to stderr (the run's
+//! data is also in its `report.json` and `report.md`). Generated responses are written as the same
+//! responses JSONL `--responses` reads and scored from that file, so a generated run can be
+//! rescored.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::eval::generate as eval_generate;
-use crate::eval::{compare, import, report, score, task};
+use crate::eval::{compare, report, EvalSettings, GenerationSettings, ResponseSource, RunEvent};
+use crate::evalset;
 use crate::train::candle::generate;
-use crate::train::chat::ChatFormatter;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -111,7 +113,7 @@ pub struct RunArgs {
     /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Print report.json to stdout instead of the Markdown report.
+    /// Print report.json to stdout (and no Markdown report on stderr).
     #[arg(long)]
     pub json: bool,
     /// Also report pass@k for this k (needs at least k samples per task). Default: --samples
@@ -139,7 +141,7 @@ pub struct CompareArgs {
     /// Largest pass@1 drop, in percentage points, any category may take.
     #[arg(long, value_name = "POINTS", default_value_t = 5.0)]
     pub max_drop: f64,
-    /// Print the decision as JSON.
+    /// Print the decision as JSON on stdout instead of a Markdown table on stderr.
     #[arg(long)]
     pub json: bool,
 }
@@ -164,6 +166,22 @@ pub struct ImportArgs {
     /// Where to write the task set (JSONL).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Print a summary as JSON on stdout: {"out", "tasks", "format", "warnings"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `eval import --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct ImportSummary {
+    /// The task set written.
+    out: String,
+    /// How many tasks it holds.
+    tasks: usize,
+    /// The source format, as `--format` spells it.
+    format: &'static str,
+    /// The importer's warnings (also printed on stderr).
+    warnings: Vec<String>,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -187,93 +205,25 @@ fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
-fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    Ok(crate::core::sha256_hex(&fs_err::read(path)?))
-}
-
-fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
-    let tasks = task::load_tasks(&args.tasks).context("could not load the task set")?;
-    let trained = args.adapter.as_deref().or(args.trained_from.as_deref());
-    let contamination = crate::eval::link::check(trained, &tasks);
-    if args.strict && contamination.status != report::ContaminationStatus::Clean {
-        bail!(
-            "refusing to report under --strict: contamination {:?}: {}. Run without --strict to get an \
-             explicitly flagged report",
-            contamination.status,
-            contamination.message
-        );
-    }
-    let (responses_file, generation, k) = match (&args.responses, &args.model) {
-        (Some(file), _) => (file.clone(), None, args.k.unwrap_or(1)),
-        (None, Some(model)) => {
-            let (file, info) = generate_cmd(&args, model, &tasks)?;
-            let k = args.k.unwrap_or(info.samples);
-            (file, Some(info), k)
-        }
+/// The settings of `eval run`, resolved once from the arguments (defaults, notes about them).
+fn run_settings(args: &RunArgs) -> anyhow::Result<EvalSettings> {
+    let responses = match (&args.responses, &args.model) {
+        (Some(file), _) => ResponseSource::File(file.clone()),
+        (None, Some(model)) => ResponseSource::Generate(generation_settings(args, model)?),
         (None, None) => bail!("give --responses FILE or --model DIR"),
     };
-    let responses =
-        task::load_responses(&responses_file, &tasks).context("could not load the responses")?;
-    let inputs = report::Inputs {
-        tasks_file: args.tasks.display().to_string(),
-        tasks_sha256: sha256_file(&args.tasks)?,
-        responses_file: responses_file.display().to_string(),
-        responses_sha256: sha256_file(&responses_file)?,
-        task_set_id: task::task_set_id(&tasks),
-        generation,
-    };
-
-    let samples = responses.len().max(1) as u64;
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::with_draw_target(
-            Some(samples),
-            indicatif::ProgressDrawTarget::stderr(),
-        )
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>8.bold} [{bar:30}] {pos}/{len} samples {elapsed}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix("scoring");
-    let results = score::score_all(&tasks, &responses, &|| bar.inc(1));
-    bar.finish_and_clear();
-
-    let rep = report::build_report(&tasks, &results, inputs, k, contamination);
-    report::write_run(&args.out, &results, &rep).context("could not write the run folder")?;
-    eprintln!(
-        "wrote {} ({} samples), report.json and report.md",
-        args.out.join("results.jsonl").display(),
-        results.len()
-    );
-    if rep.contamination.status != report::ContaminationStatus::Clean {
-        eprintln!(
-            "warning: contamination {:?}: {}",
-            rep.contamination.status, rep.contamination.message
-        );
-    }
-    if args.json {
-        emit(&(serde_json::to_string_pretty(&rep)? + "\n"))
-    } else {
-        emit(&report::to_markdown(&rep))
-    }
+    Ok(EvalSettings {
+        tasks: args.tasks.clone(),
+        responses,
+        out: args.out.clone(),
+        k: args.k,
+        trained_from: args.adapter.clone().or_else(|| args.trained_from.clone()),
+        strict: args.strict,
+    })
 }
 
-/// Generates `args.samples` responses per task with `model` (and `args.adapter`), writes them to
-/// `<out>/responses.jsonl`, and says what generated them.
-fn generate_cmd(
-    args: &RunArgs,
-    model: &Path,
-    tasks: &[task::Task],
-) -> anyhow::Result<(PathBuf, report::GenerationInputs)> {
+fn generation_settings(args: &RunArgs, model: &Path) -> anyhow::Result<GenerationSettings> {
     let samples = args.samples.unwrap_or(1);
-    let top_p = args.top_p.unwrap_or(1.0);
-    let seed = args.seed.unwrap_or(0);
-    let max_tokens = args.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let temperature = match args.temperature {
         Some(t) => t,
         None if samples > 1 => {
@@ -289,111 +239,101 @@ fn generate_cmd(
     }
     let sampling = generate::SamplingParams {
         temperature,
-        top_p,
-        max_new_tokens: usize::try_from(max_tokens).unwrap_or(usize::MAX),
+        top_p: args.top_p.unwrap_or(1.0),
+        max_new_tokens: usize::try_from(args.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS))
+            .unwrap_or(usize::MAX),
         stop: args.stop.clone(),
     };
     sampling.validate()?;
-    let device = args.device.open()?;
-    let formatter = args.template_var.iter().fold(
-        ChatFormatter::from_model_dir(model).with_context(|| {
-            format!(
-                "loading the tokenizer and chat template from {}",
-                model.display()
-            )
-        })?,
-        |f, (name, value)| f.with_var(name, value.clone()),
-    );
-    let (qwen, adapter) = generate::load_model(model, args.adapter.as_deref(), &device)
-        .with_context(|| format!("loading the model from {}", model.display()))?;
-    let eos = generate::eos_token_ids(model, formatter.tokenizer())?;
-    if eos.is_empty() {
-        eprintln!(
-            "warning: {} names no eos_token_id (generation_config.json, config.json) or eos_token (tokenizer_config.json); responses end only at --max-tokens or --stop",
-            model.display()
-        );
-    }
-    let generator = generate::Generator::new(qwen, formatter.tokenizer().clone(), eos.clone());
-    let label = match &args.adapter {
-        Some(a) => format!("{} + {}", model.display(), a.display()),
-        None => model.display().to_string(),
-    };
-    let total = tasks.len() as u64 * samples as u64;
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
+    Ok(GenerationSettings {
+        model: model.to_path_buf(),
+        adapter: args.adapter.clone(),
+        samples,
+        sampling,
+        seed: args.seed.unwrap_or(0),
+        template_vars: args.template_var.clone(),
+        device: args.device,
+    })
+}
+
+/// A stderr progress bar, hidden under `--json`.
+fn bar(hidden: bool, total: u64, template: &str, prefix: &'static str) -> ProgressBar {
+    let bar = if hidden {
+        ProgressBar::hidden()
     } else {
-        indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::stderr(),
-        )
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>10.bold} [{bar:30}] {pos}/{len} samples {msg} {elapsed}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template(template)
+            .expect("static template")
+            .progress_chars("=> "),
     );
-    bar.set_prefix("generating");
-    let start = std::time::Instant::now();
-    let mut tokens = 0u64;
-    let opts = eval_generate::GenerateOptions {
-        samples,
-        sampling: sampling.clone(),
-        seed,
-    };
-    let lines =
-        eval_generate::generate_responses(&generator, &formatter, tasks, &opts, &label, &mut |r| {
-            tokens += r.tokens as u64;
-            let rate = tokens as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{rate:.1} tok/s"));
+    bar.set_prefix(prefix);
+    bar
+}
+
+fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
+    let settings = run_settings(&args)?;
+    // Scoring reports from its worker threads: the current bar sits behind a lock.
+    let current = std::sync::Mutex::new(ProgressBar::hidden());
+    let current_bar = || current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let on_event = |event: RunEvent<'_>| match event {
+        RunEvent::GenerationStarted { total } => {
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = bar(
+                args.json,
+                total,
+                "{prefix:>10.bold} [{bar:30}] {pos}/{len} samples {msg} {elapsed}",
+                "generating",
+            );
+        }
+        RunEvent::Generated { tokens_per_second } => {
+            let bar = current_bar();
+            bar.set_message(format!("{tokens_per_second:.1} tok/s"));
             bar.inc(1);
-        })
-        .context("generation failed")?;
-    bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
-    fs_err::create_dir_all(&args.out)?;
-    let file = args.out.join("responses.jsonl");
-    crate::core::fs::write_atomic(&file, eval_generate::to_jsonl(&lines)?.as_bytes())?;
-    let mut stop_reasons = std::collections::BTreeMap::new();
-    for l in &lines {
-        *stop_reasons
-            .entry(l.stop_reason.as_str().to_string())
-            .or_insert(0u64) += 1;
-    }
-    let generated_tokens: u64 = lines.iter().map(|l| l.tokens as u64).sum();
-    eprintln!(
-        "generated {} responses ({generated_tokens} tokens, {:.1} tok/s) into {}",
-        lines.len(),
-        generated_tokens as f64 / secs.max(1e-9),
-        file.display()
-    );
-    let info = report::GenerationInputs {
-        model_dir: model.display().to_string(),
-        model_config_sha256: sha256_file(&model.join("config.json"))?,
-        adapter: adapter.map(|a| report::AdapterInputs {
-            dir: args
-                .adapter
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            format: a.format.as_str().to_string(),
-            weights_file: a.weights.display().to_string(),
-            weights_sha256: a.weights_sha256,
-        }),
-        samples,
-        temperature,
-        top_p,
-        max_tokens: sampling.max_new_tokens,
-        stop: args.stop.clone(),
-        seed,
-        eos_token_ids: eos,
-        generated_tokens,
-        stop_reasons,
-        device: format!("{:?}", args.device).to_lowercase(),
-        template_vars: args.template_var.iter().cloned().collect(),
+        }
+        RunEvent::GenerationFinished {
+            responses,
+            tokens,
+            tokens_per_second,
+            file,
+        } => {
+            current_bar().finish_and_clear();
+            eprintln!(
+                "generated {responses} responses ({tokens} tokens, {tokens_per_second:.1} tok/s) into {}",
+                file.display()
+            );
+        }
+        RunEvent::ScoringStarted { total } => {
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = bar(
+                args.json,
+                total,
+                "{prefix:>8.bold} [{bar:30}] {pos}/{len} samples {elapsed}",
+                "scoring",
+            );
+        }
+        RunEvent::Scored => current_bar().inc(1),
+        RunEvent::ScoringFinished => current_bar().finish_and_clear(),
+        RunEvent::Warning(w) => eprintln!("warning: {w}"),
     };
-    Ok((file, info))
+    let done = crate::eval::run(&settings, &on_event)?;
+    let rep = &done.report;
+    eprintln!(
+        "wrote {} ({} samples), report.json and report.md",
+        done.results_file.display(),
+        done.samples
+    );
+    if rep.contamination.status != report::ContaminationStatus::Clean {
+        eprintln!(
+            "warning: contamination {:?}: {}",
+            rep.contamination.status, rep.contamination.message
+        );
+    }
+    if args.json {
+        emit(&(serde_json::to_string_pretty(rep)? + "\n"))
+    } else {
+        eprint!("{}", report::to_markdown(rep));
+        Ok(())
+    }
 }
 
 /// `NAME=VALUE` with VALUE as JSON when it parses, else as a string.
@@ -420,36 +360,38 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<bool> {
             args.max_drop
         );
     }
-    let a = report::load_report(&args.a)?;
-    let b = report::load_report(&args.b)?;
-    let decision = compare::gate(&a, &b, args.max_drop);
+    let decision = crate::eval::compare_runs(&args.a, &args.b, args.max_drop)?;
     if args.json {
         emit(&(serde_json::to_string_pretty(&decision)? + "\n"))?;
     } else {
-        emit(&compare::to_markdown(&decision))?;
+        eprint!("{}", compare::to_markdown(&decision));
     }
     Ok(decision.passed)
 }
 
 fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
-    let format = match args.format {
-        ImportFormat::LuauBench => import::Format::LuauBench,
-        ImportFormat::Plain => import::Format::Plain,
-        ImportFormat::Opengameeval => import::Format::OpenGameEval,
+    let (format, name) = match args.format {
+        ImportFormat::LuauBench => (evalset::Format::LuauBench, "luau-bench"),
+        ImportFormat::Plain => (evalset::Format::Plain, "plain"),
+        ImportFormat::Opengameeval => (evalset::Format::OpenGameEval, "opengameeval"),
     };
-    let imported = import::import(format, &args.input)?;
-    for w in &imported.warnings {
-        eprintln!("warning: {w}");
-    }
-    if imported.tasks.is_empty() {
-        bail!("{}: no tasks to import", args.input.display());
-    }
-    crate::core::fs::write_atomic(&args.out, task::tasks_to_jsonl(&imported.tasks)?.as_bytes())?;
+    let imported = evalset::import_to_file(format, &args.input, &args.out, &mut |w| {
+        eprintln!("warning: {w}")
+    })?;
     eprintln!(
         "imported {} tasks into {}",
         imported.tasks.len(),
         args.out.display()
     );
+    if args.json {
+        let summary = ImportSummary {
+            out: args.out.display().to_string(),
+            tasks: imported.tasks.len(),
+            format: name,
+            warnings: imported.warnings,
+        };
+        emit(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
+    }
     Ok(())
 }
 
@@ -512,7 +454,14 @@ mod tests {
         let EvalCommand::Import(i) = a.command else {
             panic!()
         };
-        assert_eq!(i.format, ImportFormat::LuauBench);
+        assert_eq!((i.format, i.json), (ImportFormat::LuauBench, false));
+        let a = parse(&[
+            "import", "--format", "plain", "in.jsonl", "--out", "x", "--json",
+        ]);
+        let EvalCommand::Import(i) = a.command else {
+            panic!()
+        };
+        assert!(i.json);
         assert!(Cli::try_parse_from([
             "eval",
             "run",
@@ -688,7 +637,7 @@ mod tests {
             &out.display().to_string(),
         ]))
         .unwrap();
-        let tasks = task::load_tasks(&out).unwrap();
+        let tasks = crate::eval::task::load_tasks(&out).unwrap();
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].checks.patterns, vec!["GetService".to_string()]);
     }

@@ -47,4 +47,3 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
         fs_err::read_to_string(path).map_err(|e| ConfigError::new(path, None, e.to_string()))?;
     parse_toml(path, &text)
 }
-

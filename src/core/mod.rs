@@ -1,8 +1,10 @@
-//! The bottom layer: records shared by stages (document, provenance, message, exclusion), ids,
+//! The bottom layer: records shared by stages (document, provenance, message, exclusion, eval
+//! task), ids,
 //! config parsing with file:line errors, atomic file writes, hashing and RNG. Nothing here
 //! imports a stage.
 
 pub mod config;
+pub mod eval_task;
 pub mod exclusion;
 pub mod fs;
 pub mod hash;
@@ -10,6 +12,7 @@ pub mod id;
 pub mod message;
 pub mod record;
 
+pub use eval_task::EvalTask;
 pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
 pub use message::{Message, Role};

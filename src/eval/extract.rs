@@ -136,7 +136,7 @@ pub fn extract(reply: &str) -> Extraction {
         return out;
     }
     let untagged_pick = pick_longest(blocks.iter().enumerate().filter(|(_, b)| {
-        b.lang.is_none() && !b.text.trim().is_empty() && parse_luau(&b.text).is_ok()
+        b.lang.is_none() && !b.text.trim().is_empty() && crate::luau::parse_ast(&b.text).is_ok()
     }));
     if let Some((i, b)) = untagged_pick {
         out.rule = ExtractionRule::UntaggedFence;
@@ -144,79 +144,11 @@ pub fn extract(reply: &str) -> Extraction {
         out.block_index = Some(i);
         return out;
     }
-    if !text.trim().is_empty() && parse_luau(text).is_ok() {
+    if !text.trim().is_empty() && crate::luau::parse_ast(text).is_ok() {
         out.rule = ExtractionRule::WholeText;
         out.code = Some(text.to_string());
     }
     out
-}
-
-/// A parse error with a 1-based position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct LuauParseError {
-    pub line: u32,
-    pub column: u32,
-    pub message: String,
-}
-
-/// Deeper bracket/block nesting than this is refused before parsing: full_moon is a recursive
-/// descent parser and a hostile reply of a million `(` would overflow the host's stack. Luau's own
-/// parser refuses far shallower nesting, so no code that compiles is refused here.
-pub const MAX_NESTING: usize = 1000;
-
-fn nesting_depth(code: &str) -> usize {
-    let mut depth: isize = 0;
-    let mut max: isize = 0;
-    let bytes = code.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
-            }
-            match &code[start..i] {
-                "do" | "then" | "function" | "repeat" => depth += 1,
-                "end" | "until" => depth -= 1,
-                _ => {}
-            }
-            max = max.max(depth);
-            continue;
-        }
-        match c {
-            b'(' | b'{' | b'[' => depth += 1,
-            b')' | b'}' | b']' => depth -= 1,
-            _ => {}
-        }
-        max = max.max(depth);
-        i += 1;
-    }
-    max.max(0) as usize
-}
-
-/// Parses Luau with full_moon, refusing absurd nesting first (see [`MAX_NESTING`]).
-pub fn parse_luau(code: &str) -> Result<full_moon::ast::Ast, LuauParseError> {
-    let depth = nesting_depth(code);
-    if depth > MAX_NESTING {
-        return Err(LuauParseError {
-            line: 1,
-            column: 1,
-            message: format!("nesting depth {depth} exceeds {MAX_NESTING}; refused before parsing"),
-        });
-    }
-    let result = full_moon::parse_fallible(code, full_moon::LuaVersion::luau());
-    match result.errors().first() {
-        None => Ok(result.into_ast()),
-        Some(e) => {
-            let (start, _) = e.range();
-            Err(LuauParseError {
-                line: start.line() as u32,
-                column: start.character() as u32,
-                message: e.error_message().into_owned(),
-            })
-        }
-    }
 }
 
 #[cfg(test)]
@@ -286,10 +218,10 @@ mod tests {
 
     #[test]
     fn parse_errors_have_positions() {
-        let err = parse_luau("local x = 1\nlocal = 2\n").unwrap_err();
+        let err = crate::luau::parse_ast("local x = 1\nlocal = 2\n").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(
-            parse_luau("local x: number = 1\nx += 1\nlocal s = `v{x}`\n").is_ok(),
+            crate::luau::parse_ast("local x: number = 1\nx += 1\nlocal s = `v{x}`\n").is_ok(),
             "Luau syntax must parse"
         );
     }
@@ -297,7 +229,7 @@ mod tests {
     #[test]
     fn absurd_nesting_is_refused_without_parsing() {
         let code = "(".repeat(200_000);
-        let err = parse_luau(&code).unwrap_err();
+        let err = crate::luau::parse_ast(&code).unwrap_err();
         assert!(err.message.contains("nesting depth"));
         assert_eq!(extract(&code).rule, ExtractionRule::NoCode);
     }

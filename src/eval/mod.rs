@@ -3,7 +3,7 @@
 //! The pipeline is `task` (what to ask and how to check it) -> `extract` (find the code in a
 //! response) -> `score` (parse with full_moon, compile with the real Luau compiler, type-check
 //! with Luau's analyzer in `typecheck` when the task asks, run the task's tests in `sandbox`) ->
-//! `report` (per-task JSONL, per-category pass@k) -> `compare` (promotion gate). `import` turns other projects' task files into ours; `generate` writes the responses
+//! `report` (per-task JSONL, per-category pass@k) -> `compare` (promotion gate). Task files are read (and other projects' formats imported) by [`crate::evalset`]; `generate` writes the responses
 //! with the trainer's model when no precomputed responses are given.
 //!
 //! What this module must never do: count a check it could not run as passed (it says `n/a` with a
@@ -14,9 +14,9 @@
 pub mod compare;
 pub mod extract;
 pub mod generate;
-pub mod import;
 pub mod link;
 pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod score;
 pub mod task;
@@ -37,20 +37,9 @@ pub enum EvalError {
         message: String,
     },
 
-    #[error("{path}: task `{id}` is invalid: {message}")]
-    InvalidTask {
-        path: PathBuf,
-        id: String,
-        message: String,
-    },
-
-    #[error("{path}: task id `{id}` appears more than once (lines {first} and {second}); give every task a unique id")]
-    DuplicateTask {
-        path: PathBuf,
-        id: String,
-        first: usize,
-        second: usize,
-    },
+    /// Reading or importing a task set.
+    #[error(transparent)]
+    EvalSet(#[from] crate::evalset::EvalSetError),
 
     #[error("{path}:{line}: response for task `{task_id}` sample {sample} appears twice; give each sample its own `sample` index")]
     DuplicateResponse {
@@ -63,17 +52,24 @@ pub enum EvalError {
     #[error("{path}: responses name tasks that are not in the task file: {ids}; check that you scored the right task set")]
     UnknownTasks { path: PathBuf, ids: String },
 
-    #[error("{path}: {message}")]
-    Import { path: PathBuf, message: String },
-
     #[error("{path}: not a vcurate eval report ({message}); pass the `report.json` written by `vcurate eval run`")]
     BadReport { path: PathBuf, message: String },
 
     #[error("could not write JSON: {0}")]
     Json(#[from] serde_json::Error),
+
+    #[error("refusing to report under --strict: contamination {status}: {message}. Run without --strict to get an explicitly flagged report")]
+    StrictContamination { status: String, message: String },
+
+    #[error("{what}: {message}")]
+    Generation { what: String, message: String },
 }
 
 pub type Result<T, E = EvalError> = std::result::Result<T, E>;
+
+pub use run::{
+    compare_runs, run, EvalRun, EvalSettings, GenerationSettings, ResponseSource, RunEvent,
+};
 
 #[cfg(test)]
 mod shipped_task_set {

@@ -238,19 +238,8 @@ struct RunState {
     restored: RefCell<Vec<String>>,
 }
 
-/// Strips mlua's traceback and wrapping from an error so messages stay one readable line.
-pub fn clean_error(e: &mlua::Error) -> String {
-    let raw = match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
-        mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::MemoryError(m) => m.clone(),
-        mlua::Error::CallbackError { cause, .. } => return clean_error(cause),
-        mlua::Error::WithContext { cause, .. } => return clean_error(cause),
-        other => other.to_string(),
-    };
-    let cut = raw.find("\nstack traceback:").unwrap_or(raw.len());
-    raw[..cut].trim().to_string()
-}
+/// Strips mlua's traceback and wrapping from an error (shared with the Luau layer).
+pub use crate::luau::compile::clean_error;
 
 fn limit_kind_of(e: &mlua::Error, state: &RunState) -> Option<LimitKind> {
     if let Some(k) = state.limit.get() {

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{extract, parse_luau, Extraction, ExtractionRule};
+use super::extract::{extract, Extraction, ExtractionRule};
 use super::sandbox::{
     self, harness_begin_line, harness_finish_line, CaseResult, HarnessProgress, Isolated,
     LimitKind, Program, RunStatus, SandboxOptions,
@@ -370,32 +370,11 @@ pub struct SampleResult {
 }
 
 /// A compile error from the Luau compiler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileError {
-    pub line: Option<u32>,
-    pub message: String,
-}
+pub use crate::luau::CompileError;
 
 /// Compiles Luau source with the Luau compiler (mlua's vendored Luau), without running it.
 pub fn compile_luau(code: &str) -> Result<(), CompileError> {
-    match mlua::chunk::Compiler::new().compile(code) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let message = sandbox::clean_error(&e);
-            // Luau reports `:LINE: message` (sometimes after a chunk name).
-            let re = regex::Regex::new(r"(?s)^(?:[^\n]*?:)?(\d+): (.*)$").expect("static regex");
-            match re.captures(&message) {
-                Some(c) => Err(CompileError {
-                    line: c[1].parse().ok(),
-                    message: c[2].to_string(),
-                }),
-                None => Err(CompileError {
-                    line: None,
-                    message,
-                }),
-            }
-        }
-    }
+    crate::luau::compile(code, "answer")
 }
 
 /// The unbiased pass@k estimator of Chen et al. (2021), `1 - C(n-c, k) / C(n, k)`, computed as
@@ -530,7 +509,7 @@ fn check_code(
     timings: &mut Timings,
 ) -> (CheckResults, Option<RunSummary>, Verdict) {
     let t = Instant::now();
-    let parsed = parse_luau(code);
+    let parsed = crate::luau::parse_ast(code);
     timings.parse_ms = ms(t);
     let parse = if !task.checks.parse {
         CheckOutcome::skipped()

@@ -13,7 +13,6 @@ pub mod git;
 pub mod jsonl;
 pub mod local;
 pub mod lock;
-pub mod luau;
 pub mod manifest;
 pub mod status;
 pub mod units;

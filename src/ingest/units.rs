@@ -10,8 +10,8 @@ use crate::core::{
     Provenance, SkipReason, SourceKind, Span, UnitKind,
 };
 use crate::ingest::docs::{self, LuauProbe};
-use crate::ingest::luau;
 use crate::ingest::manifest::Source;
+use crate::luau;
 
 const LFS_MAGIC: &[u8] = b"version https://git-lfs.github.com/spec/v1";
 

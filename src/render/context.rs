@@ -15,7 +15,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use serde::Serialize;
 
 use crate::core::{Attribution, Document, FunctionSpan, SourceKind, UnitKind};
-use crate::ingest::luau;
+use crate::luau;
 
 /// The coarse kind of content a document holds, as `applies-to.languages` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::core::{sha256_hex, Attribution, CandidateKind, Document, Exclusion, Message, Role, Stage};
-use crate::ingest::luau;
+use crate::luau;
 use crate::render::context::{
     document_code_lines, markdown_blocks, DocView, FunctionItem, Language,
 };
@@ -652,7 +652,7 @@ pub(crate) mod tests {
             user.contains("A pure-Luau signal: connect handlers"),
             "{user}"
         );
-        let analysis = crate::ingest::luau::analyze(&signal.text);
+        let analysis = crate::luau::analyze(&signal.text);
         for f in &analysis.functions {
             assert!(
                 user.contains(&format!("`function {}(", f.name)),

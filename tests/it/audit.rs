@@ -235,10 +235,10 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
         .unwrap();
     assert_eq!(
         lines[&chat.id],
-        vcurate::ingest::luau::code_lines(MODULE),
+        vcurate::luau::code_lines(MODULE),
         "the assistant's fenced luau block, parsed"
     );
-    assert_eq!(vcurate::ingest::luau::code_lines(MODULE), 16);
+    assert_eq!(vcurate::luau::code_lines(MODULE), 16);
 }
 
 #[test]

@@ -288,7 +288,9 @@ fn generation_with_base_and_adapter_scores_and_gates() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("temperature 0.8"), "{}", stderr(&o));
-    assert!(stdout(&o).contains("pass@2"), "{}", stdout(&o));
+    // Without --json the Markdown report is for people: stderr, nothing on stdout.
+    assert!(stderr(&o).contains("pass@2"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 
     // Errors: an adapter made for another model shape names its file; a folder without an
     // adapter says so; --model and --responses clash.

@@ -145,9 +145,14 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
             sample.to_str().unwrap(),
             "--out",
             tasks.to_str().unwrap(),
+            "--json",
         ],
     );
     assert!(imported.status.success(), "{}", stderr(&imported));
+    let summary: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(summary["format"], "plain");
+    assert_eq!(summary["out"], tasks.to_str().unwrap());
+    assert!(summary["tasks"].as_u64().unwrap() > 0, "{summary}");
     let shipped =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dataset/evals/luau-basics.jsonl");
     let eval = |tasks: &std::path::Path, run: &str, extra: &[&str]| {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
 use crate::audit::config::EvalSetFormat;
-use crate::audit::contamination::{ContaminationIndex, EvalTask, IndexStats};
+use crate::audit::contamination::{ContaminationIndex, IndexStats, TaskTexts};
+use crate::core::EvalTask;
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::snapshot::exclusions::string_list_column;
 use crate::workspace::Workspace;
@@ -115,33 +116,22 @@ impl AuditJob for Contamination {
 }
 
 /// The tasks of every registered eval set, as contamination inputs (ids `<set>/<task>`).
-pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<EvalTask>, AuditError> {
+pub fn load_eval_tasks(ws: &Workspace) -> Result<Vec<TaskTexts>, AuditError> {
     let mut out = Vec::new();
     for (name, tasks) in load_eval_sets(ws)? {
         for t in tasks {
-            let mut texts: Vec<String> = t
-                .prompt
-                .iter()
-                .chain(t.system.iter())
-                .chain(t.reference.iter())
-                .cloned()
-                .collect();
-            texts.extend(t.messages.iter().map(|m| m.content.clone()));
-            texts.extend(t.checks.tests.iter().map(|x| x.code.clone()));
-            out.push(EvalTask {
+            out.push(TaskTexts {
                 id: format!("{name}/{}", t.id),
-                texts,
+                texts: t.protected_texts(),
             });
         }
     }
     Ok(out)
 }
 
-/// Every registered eval set, by name, as vcurate tasks.
-pub fn load_eval_sets(
-    ws: &Workspace,
-) -> Result<Vec<(String, Vec<crate::eval::task::Task>)>, AuditError> {
-    use crate::eval::import::{import, Format};
+/// Every registered eval set, by name, as vcurate tasks (read by the shared `evalset` layer).
+pub fn load_eval_sets(ws: &Workspace) -> Result<Vec<(String, Vec<EvalTask>)>, AuditError> {
+    use crate::evalset::{import, tasks::load_tasks, Format};
     let mut out = Vec::new();
     for set in &ws.config.eval_sets {
         let path = ws.root.join(&set.path);
@@ -151,7 +141,7 @@ pub fn load_eval_sets(
             message: e.to_string(),
         };
         let tasks = match set.format {
-            EvalSetFormat::Tasks => crate::eval::task::load_tasks(&path).map_err(|e| err(&e))?,
+            EvalSetFormat::Tasks => load_tasks(&path).map_err(|e| err(&e))?,
             EvalSetFormat::Plain => import(Format::Plain, &path).map_err(|e| err(&e))?.tasks,
             EvalSetFormat::LuauBench => {
                 import(Format::LuauBench, &path).map_err(|e| err(&e))?.tasks

@@ -42,7 +42,7 @@ impl AuditJob for Quality {
             .map(|d| {
                 let (parses, compiles, compile_error) = match &d.luau {
                     Some(l) => {
-                        let c = crate::ingest::luau::compile(&d.text, &d.provenance.path);
+                        let c = crate::luau::compile(&d.text, &d.provenance.path);
                         (
                             Some(l.parse_ok),
                             Some(c.is_ok()),

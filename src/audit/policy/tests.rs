@@ -1,7 +1,7 @@
 use super::*;
-use crate::core::hash::SplitMix64;
 use crate::audit::license::{LicenseVerdict, Status};
 use crate::audit::test_support::doc;
+use crate::core::hash::SplitMix64;
 use crate::core::RightsBasis;
 
 fn verdict(d: &Document, spdx: &str, status: Status) -> LicenseVerdict {
