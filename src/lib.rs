@@ -10,6 +10,7 @@ pub mod core;
 pub mod eval;
 pub mod export;
 pub mod ingest;
+pub mod model;
 pub mod quickstart;
 pub mod render;
 pub mod report;

@@ -15,8 +15,9 @@ use anyhow::{bail, Context};
 
 use crate::eval::generate as eval_generate;
 use crate::eval::{compare, import, report, score, task};
-use crate::train::candle::generate;
-use crate::train::chat::ChatFormatter;
+use crate::model::candle::generate::load_model;
+use crate::model::chat::ChatFormatter;
+use crate::model::generate;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -107,7 +108,7 @@ pub struct RunArgs {
     pub template_var: Vec<(String, serde_json::Value)>,
     /// Tensor device for --model.
     #[arg(long, value_enum, default_value = "cpu", requires = "model")]
-    pub device: crate::train::config::DeviceKind,
+    pub device: crate::model::DeviceKind,
     /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -304,7 +305,7 @@ fn generate_cmd(
         })?,
         |f, (name, value)| f.with_var(name, value.clone()),
     );
-    let (qwen, adapter) = generate::load_model(model, args.adapter.as_deref(), &device)
+    let (qwen, adapter) = load_model(model, args.adapter.as_deref(), &device)
         .with_context(|| format!("loading the model from {}", model.display()))?;
     let eos = generate::eos_token_ids(model, formatter.tokenizer())?;
     if eos.is_empty() {

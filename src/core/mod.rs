@@ -9,6 +9,7 @@ pub mod hash;
 pub mod id;
 pub mod message;
 pub mod record;
+pub mod training;
 
 pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
