@@ -12,6 +12,7 @@ pub mod evalset;
 pub mod export;
 pub mod ingest;
 pub mod luau;
+pub mod model;
 pub mod quickstart;
 pub mod render;
 pub mod report;

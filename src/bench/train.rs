@@ -11,11 +11,13 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use serde::Serialize;
 
+use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::weights::write_random_checkpoint;
+use crate::model::qwen3::Qwen3Config;
+use crate::model::weights::BaseConfig;
+use crate::model::{LoraConfig, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
-use crate::train::candle::qwen3::{write_random_checkpoint, Qwen3, Qwen3Config};
 use crate::train::candle::CandleBackend;
-use crate::train::config::BaseConfig;
-use crate::train::lora::{LoraConfig, TargetModule};
 use crate::train::{Result, TrainError};
 
 /// The shapes both sides of the comparison use.

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::eval::{compare, report, EvalSettings, GenerationSettings, ResponseSource, RunEvent};
 use crate::evalset;
-use crate::train::candle::generate;
+use crate::model::generate;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -109,7 +109,7 @@ pub struct RunArgs {
     pub template_var: Vec<(String, serde_json::Value)>,
     /// Tensor device for --model.
     #[arg(long, value_enum, default_value = "cpu", requires = "model")]
-    pub device: crate::train::config::DeviceKind,
+    pub device: crate::model::device::DeviceKind,
     /// Folder for results.jsonl, report.json and report.md (and responses.jsonl with --model).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

@@ -1,9 +1,7 @@
-//! `vcurate train`: fine-tune a LoRA adapter straight from a snapshot's examples (its train and
-//! valid splits), no JSONL round trip; `vcurate train fuse` folds an adapter into its base.
-//!
-//! Besides what [`crate::train::fit`] writes, the output folder gets `training.json` (the
-//! snapshot and workspace the run trained from: `vcurate eval` uses it to check contamination)
-//! and `loss.svg` (train and validation loss by step).
+//! `vcurate train`: fine-tune a LoRA adapter straight from a snapshot's examples
+//! ([`crate::train::run()`]); `vcurate train fuse` folds an adapter into its base
+//! ([`crate::train::fuse::fuse`]). Parses the flags, resolves the config, calls the library,
+//! draws progress on stderr and prints the report.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,11 +9,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::train::candle::qwen3::{Qwen3, Qwen3Config};
-use crate::train::candle::CandleBackend;
-use crate::train::chat::{ChatFormatter, Message};
-use crate::train::config::{TrainConfig, TrainingRecord, TRAINING_RECORD};
-use crate::train::data::make_batches;
+use crate::model::DeviceKind;
+use crate::train::config::TrainConfig;
+use crate::train::{TrainEvent, TrainSettings};
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
@@ -44,7 +40,7 @@ pub struct TrainArgs {
     pub steps: Option<usize>,
     /// Tensor device (overrides `device` in the config).
     #[arg(long, value_enum)]
-    pub device: Option<crate::train::config::DeviceKind>,
+    pub device: Option<DeviceKind>,
     /// Print the run summary as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
@@ -146,66 +142,11 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
         return fuse(f);
     }
     let ws = Workspace::discover(dir)?;
-    let snaps = ws.dataset_dir().join("snapshots");
-    let snapshot = args.snapshot.as_deref().expect("clap requires --snapshot");
-    let id = crate::snapshot::freeze::resolve(&snaps, snapshot)?;
-    let cfg = resolve(&args)?;
-    let examples = crate::export::load_examples(&snaps.join(&id))?;
-    let formatter = ChatFormatter::from_model_dir(&cfg.model).with_context(|| {
-        format!(
-            "loading the tokenizer and chat template from {}",
-            cfg.model.display()
-        )
-    })?;
-    let tokenize = |split: &str| -> anyhow::Result<Vec<_>> {
-        examples
-            .iter()
-            .filter(|e| e.split == split)
-            .map(|e| {
-                let msgs: Vec<Message> = e
-                    .messages
-                    .iter()
-                    .map(|m| Message {
-                        role: m.role.clone(),
-                        content: m.content.clone(),
-                    })
-                    .collect();
-                formatter
-                    .tokenize(&msgs)
-                    .with_context(|| format!("example {}", e.id))
-            })
-            .collect()
+    let settings = TrainSettings {
+        snapshot: args.snapshot.clone().expect("clap requires --snapshot"),
+        config: resolve(&args)?,
     };
-    let (train, valid) = (tokenize("train")?, tokenize("valid")?);
-    if train.is_empty() {
-        bail!("snapshot {id} has no train examples");
-    }
-    let (train_batches, cut) = make_batches(
-        &train,
-        cfg.data.batch_size,
-        cfg.data.max_seq_len,
-        0,
-        cfg.seed,
-    );
-    let (valid_batches, _) = make_batches(
-        &valid,
-        cfg.data.batch_size,
-        cfg.data.max_seq_len,
-        0,
-        cfg.seed,
-    );
-    if cut.truncated > 0 || cut.dropped_no_target > 0 {
-        eprintln!("note: {} examples truncated to {} tokens ({} tokens cut), {} dropped with no assistant tokens left", cut.truncated, cfg.data.max_seq_len, cut.tokens_cut, cut.dropped_no_target);
-    }
-    let model_cfg = Qwen3Config::from_file(&cfg.model.join("config.json"))?;
-    let model = Qwen3::load_with(
-        &cfg.model,
-        &cfg.lora,
-        cfg.seed,
-        &cfg.device.open()?,
-        &cfg.base,
-    )?;
-    let mut backend = CandleBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)?;
+    let cfg = &settings.config;
     let bar = ProgressBar::with_draw_target(
         Some(cfg.optim.steps as u64),
         if args.json {
@@ -221,14 +162,13 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
     );
     let started = std::time::Instant::now();
     let mut tokens = 0usize;
-    let report = crate::train::fit::fit(
-        &mut backend,
-        &cfg,
-        &train_batches,
-        &valid_batches,
-        model_cfg.num_hidden_layers,
-        &cfg.model.display().to_string(),
-        |log| {
+    let report = crate::train::run(&ws, &settings, &mut |event| match event {
+        TrainEvent::Batched(cut) => {
+            if cut.truncated > 0 || cut.dropped_no_target > 0 {
+                bar.suspend(|| eprintln!("note: {} examples truncated to {} tokens ({} tokens cut), {} dropped with no assistant tokens left", cut.truncated, cfg.data.max_seq_len, cut.tokens_cut, cut.dropped_no_target));
+            }
+        }
+        TrainEvent::Step(log) => {
             tokens += log.tokens;
             bar.set_position(log.step as u64 + 1);
             bar.set_message(format!(
@@ -236,73 +176,15 @@ pub fn run(dir: Option<&Path>, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 log.loss,
                 tokens as f64 / started.elapsed().as_secs_f64().max(1e-9)
             ));
-        },
-    )?;
+        }
+    })?;
     bar.finish_and_clear();
-    let record = TrainingRecord {
-        snapshot: id.clone(),
-        workspace: std::path::absolute(&ws.root)?,
-        model: cfg.model.clone(),
-        train_examples: train.len(),
-        valid_examples: valid.len(),
-    };
-    let json = serde_json::to_string_pretty(&record).expect("record serialises");
-    crate::core::fs::write_atomic(&cfg.output.join(TRAINING_RECORD), (json + "\n").as_bytes())?;
-    write_loss_curve(&cfg.output)?;
-    let summary = serde_json::json!({
-        "snapshot": id,
-        "train_examples": train.len(),
-        "valid_examples": valid.len(),
-        "steps_run": report.steps_run,
-        "last_loss": report.last_loss,
-        "best_val_loss": report.best_val_loss,
-        "tokens_per_s": report.tokens_per_s,
-        "output": cfg.output,
-    });
     if args.json {
-        super::print_json(&summary)?;
+        super::print_json(&report)?;
     } else {
-        eprintln!("trained {} steps on snapshot {id} ({} train / {} valid examples): last loss {:.4}; adapters in {}", report.steps_run, train.len(), valid.len(), report.last_loss, cfg.output.display());
+        eprintln!("trained {} steps on snapshot {} ({} train / {} valid examples): last loss {:.4}; adapters in {}", report.steps_run, report.snapshot, report.train_examples, report.valid_examples, report.last_loss, report.output.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `loss.svg` from `metrics.jsonl`: train loss and validation loss by step.
-fn write_loss_curve(out: &Path) -> anyhow::Result<()> {
-    use crate::report::{line_chart, Series};
-    let metrics = out.join("metrics.jsonl");
-    let text = fs_err::read_to_string(&metrics)?;
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not JSON", metrics.display(), i + 1))?;
-        let step = v["step"].as_f64().unwrap_or(f64::NAN);
-        if let Some(l) = v["loss"].as_f64() {
-            train.push((step, l));
-        }
-        if let Some(l) = v["val_loss"].as_f64() {
-            valid.push((step, l));
-        }
-    }
-    let svg = line_chart(
-        "Training loss",
-        "optimizer step",
-        "mean NLL per target token",
-        &[
-            Series {
-                label: "train".into(),
-                color: "#4a78b5",
-                points: train,
-            },
-            Series {
-                label: "validation".into(),
-                color: "#d9822b",
-                points: valid,
-            },
-        ],
-    );
-    crate::core::fs::write_atomic(&out.join("loss.svg"), svg.as_bytes())?;
-    Ok(())
 }
 
 fn fuse(args: &FuseArgs) -> anyhow::Result<ExitCode> {

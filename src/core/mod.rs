@@ -11,6 +11,7 @@ pub mod hash;
 pub mod id;
 pub mod message;
 pub mod record;
+pub mod training;
 
 pub use eval_task::EvalTask;
 pub use exclusion::{Exclusion, Stage};

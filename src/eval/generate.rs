@@ -1,6 +1,6 @@
-//! Responses to a task set from the trainer's model (base, or base + adapter): each task's
-//! conversation (system prompt, prompt or messages) rendered with the model's chat template and
-//! its generation prompt, `samples` continuations per task, each with its own seed.
+//! Responses to a task set from a model of [`crate::model`] (base, or base + adapter): each
+//! task's conversation (system prompt, prompt or messages) rendered with the model's chat
+//! template and its generation prompt, `samples` continuations per task, each with its own seed.
 //!
 //! The output is the responses JSONL that `vcurate eval run --responses` reads (extra keys
 //! `tokens`, `prompt_tokens` and `stop_reason` ride along; the reader allows them), so a
@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::task::{Response, Role, Task};
-use crate::train::candle::generate::{GenerateError, Generator, SamplingParams, StopReason};
-use crate::train::chat::{ChatFormatter, Message};
+use crate::core::Message;
+use crate::model::chat::ChatFormatter;
+use crate::model::generate::{Decoder, GenerateError, Generator, SamplingParams, StopReason};
 
 /// How many samples to draw and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,11 +55,10 @@ pub fn render_prompt(formatter: &ChatFormatter, task: &Task) -> Result<String, G
         .into_iter()
         .map(|m| Message {
             role: match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            }
-            .to_string(),
+                Role::System => crate::core::Role::System,
+                Role::User => crate::core::Role::User,
+                Role::Assistant => crate::core::Role::Assistant,
+            },
             content: m.content,
         })
         .collect();
@@ -67,8 +67,8 @@ pub fn render_prompt(formatter: &ChatFormatter, task: &Task) -> Result<String, G
 
 /// Generates `opts.samples` responses per task, in task order then sample order. The prompt of
 /// a task is fed once and its cache shared by the samples. `on_sample` is called after each.
-pub fn generate_responses(
-    generator: &Generator,
+pub fn generate_responses<M: Decoder>(
+    generator: &Generator<M>,
     formatter: &ChatFormatter,
     tasks: &[Task],
     opts: &GenerateOptions,

@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::core::training::TrainingRecord;
 use crate::eval::report::{Contamination, ContaminationStatus};
 use crate::eval::task::{task_hash, Task};
-use crate::train::config::TrainingRecord;
 
 /// The contamination verdict for scoring `tasks` on the base model plus the adapter in
 /// `adapter` (`None`: the base model alone, or precomputed responses).

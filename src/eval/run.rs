@@ -12,9 +12,10 @@ use super::generate as eval_generate;
 use super::report::{self, ContaminationStatus, Report};
 use super::{score, task, EvalError, Result};
 // The model layer; these paths move with it (see `src/model/`).
-use crate::train::candle::generate::{self, SamplingParams};
-use crate::train::chat::ChatFormatter;
-use crate::train::config::DeviceKind;
+use crate::model::candle::generate::load_model;
+use crate::model::chat::ChatFormatter;
+use crate::model::device::DeviceKind;
+use crate::model::generate::{self, SamplingParams};
 
 /// Everything one run needs, resolved once (by the CLI or a pipeline).
 #[derive(Debug, Clone)]
@@ -169,7 +170,7 @@ fn generate_responses(
     let formatter = g.template_vars.iter().fold(formatter, |f, (name, value)| {
         f.with_var(name, value.clone())
     });
-    let (qwen, adapter) = generate::load_model(model, g.adapter.as_deref(), &device)
+    let (qwen, adapter) = load_model(model, g.adapter.as_deref(), &device)
         .map_err(|e| model_error(format!("loading the model from {}", model.display()), e))?;
     let eos = generate::eos_token_ids(model, formatter.tokenizer()).map_err(|e| {
         model_error(

@@ -2,47 +2,12 @@
 //!
 //! The core hands a backend host-side batches (token ids + loss mask) and learning rates; the
 //! backend owns the model, the LoRA parameters, their gradients and the optimizer state. Tensors
-//! cross the seam only as [`HostTensor`] (f32, row-major), so adapters, checkpoints and metrics
-//! never depend on a tensor library. This module must not import any tensor library.
+//! cross the seam only as [`HostTensor`] (f32, row-major; see [`crate::model::tensor`]), so
+//! adapters, checkpoints and metrics never depend on a tensor library. This module must not
+//! import any tensor library.
 
-use crate::train::lora::{LoraConfig, LoraKey};
+use crate::model::{HostTensor, LoraConfig, LoraTensors};
 use crate::train::Result;
-
-/// A dense f32 tensor on the host, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-impl HostTensor {
-    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        assert_eq!(
-            shape.iter().product::<usize>(),
-            data.len(),
-            "HostTensor shape {shape:?} does not match {} values",
-            data.len()
-        );
-        Self { shape, data }
-    }
-
-    /// The transpose of a 2-D tensor (adapter formats differ in orientation).
-    pub fn transpose2(&self) -> HostTensor {
-        assert_eq!(self.shape.len(), 2, "transpose2 needs a 2-D tensor");
-        let (r, c) = (self.shape[0], self.shape[1]);
-        let mut out = vec![0f32; r * c];
-        for i in 0..r {
-            for j in 0..c {
-                out[j * r + i] = self.data[i * c + j];
-            }
-        }
-        HostTensor::new(vec![c, r], out)
-    }
-
-    pub fn sum_sq(&self) -> f64 {
-        self.data.iter().map(|&x| (x as f64) * (x as f64)).sum()
-    }
-}
 
 /// One micro-batch: `batch` rows of `seq_len` token ids, right-padded.
 ///
@@ -67,15 +32,6 @@ impl Batch {
             })
             .sum()
     }
-}
-
-/// One LoRA pair in the canonical (PEFT) orientation: `a` is `[rank, in]`, `b` is `[out, rank]`,
-/// and the layer computes `y = x W^T + scale * (x A^T) B^T`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoraTensors {
-    pub key: LoraKey,
-    pub a: HostTensor,
-    pub b: HostTensor,
 }
 
 /// AdamW state for resume: step count and the two moments of every LoRA tensor, in

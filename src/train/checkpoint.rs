@@ -10,8 +10,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::adapter::{read_safetensors, write_safetensors};
-use crate::train::backend::{Backend, HostTensor, LoraTensors, OptimizerState};
+use crate::model::adapter::{read_safetensors, write_safetensors};
+use crate::model::{HostTensor, LoraTensors};
+use crate::train::backend::{Backend, OptimizerState};
 use crate::train::{Result, TrainError};
 
 pub const RESUME_WEIGHTS: &str = "resume.safetensors";

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::weights::BaseConfig;
+use crate::model::{DeviceKind, LoraConfig};
 use crate::train::backend::AdamWParams;
-use crate::train::lora::LoraConfig;
 use crate::train::{Result, TrainError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,59 +33,6 @@ pub struct TrainConfig {
     pub data: DataConfig,
     #[serde(default, rename = "loop")]
     pub run: LoopConfig,
-}
-
-/// The tensor device of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceKind {
-    #[default]
-    Cpu,
-    Cuda,
-    Metal,
-}
-
-impl DeviceKind {
-    /// Open the device; a GPU missing from this build or this machine is a clear error.
-    pub fn open(self) -> Result<candle_core::Device> {
-        let gpu = |name: &str, feature: &str, r: candle_core::Result<candle_core::Device>| {
-            r.map_err(|e| {
-                TrainError::Config(format!(
-                    "cannot open the {name} device ({e}); build vcurate with `--features {feature}` on a machine with one, or use device = \"cpu\""
-                ))
-            })
-        };
-        match self {
-            DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
-            DeviceKind::Cuda => gpu("CUDA", "cuda", candle_core::Device::new_cuda(0)),
-            DeviceKind::Metal => gpu("Metal", "metal", candle_core::Device::new_metal(0)),
-        }
-    }
-}
-
-/// How the frozen base model is held in memory.
-///
-/// An MLX-quantized checkpoint stays quantized (QLoRA: ~4.5 bits per weight at 4 bits, group
-/// 64) unless `dequantize`; a dense checkpoint is quantized at load with `quantize_bits`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BaseConfig {
-    /// Expand a quantized checkpoint to dense f32 (faster steps, 7x the memory).
-    pub dequantize: bool,
-    /// Quantize a dense checkpoint's projection and embedding matrices at load (2-8 bits).
-    pub quantize_bits: Option<u32>,
-    /// Group size for `quantize_bits`: 32, 64 or 128.
-    pub quantize_group_size: usize,
-}
-
-impl Default for BaseConfig {
-    fn default() -> Self {
-        Self {
-            dequantize: false,
-            quantize_bits: None,
-            quantize_group_size: 64,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -217,43 +165,6 @@ impl TrainConfig {
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
-    }
-}
-
-/// `training.json`, written beside a run's adapters: what the run trained on. `vcurate eval`
-/// reads it to check that the snapshot's contamination audit covered the task set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRecord {
-    pub snapshot: String,
-    /// The workspace root whose `dataset/snapshots/<snapshot>` the run read.
-    pub workspace: PathBuf,
-    pub model: PathBuf,
-    pub train_examples: usize,
-    pub valid_examples: usize,
-}
-
-pub const TRAINING_RECORD: &str = "training.json";
-
-impl TrainingRecord {
-    /// The record of the run an adapter came from: `adapter_dir/training.json`, or its parent's
-    /// (an adapter is often given as the run's `mlx/` or `peft/` folder). `None` when there is
-    /// none (an adapter trained elsewhere).
-    pub fn find(adapter_dir: &Path) -> Result<Option<(PathBuf, TrainingRecord)>> {
-        for dir in [Some(adapter_dir), adapter_dir.parent()]
-            .into_iter()
-            .flatten()
-        {
-            let path = dir.join(TRAINING_RECORD);
-            if path.is_file() {
-                let text = fs_err::read_to_string(&path)?;
-                let rec = serde_json::from_str(&text).map_err(|source| TrainError::Json {
-                    path: path.clone(),
-                    source,
-                })?;
-                return Ok(Some((path, rec)));
-            }
-        }
-        Ok(None)
     }
 }
 

@@ -2,17 +2,11 @@
 //! mask. Backend-neutral; must not depend on a tensor library or a tokenizer.
 
 use crate::core::hash::SplitMix64;
+use crate::model::chat::Tokenized;
 use crate::train::backend::Batch;
 
-/// One tokenized example: `mask[i] = 1` where token `i` was written by the assistant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tokenized {
-    pub tokens: Vec<u32>,
-    pub mask: Vec<u8>,
-}
-
 /// What batching had to cut or drop.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TruncationReport {
     /// Examples longer than `max_len`, cut to it.
     pub truncated: usize,

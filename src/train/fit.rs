@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use crate::model::adapter;
 use crate::train::backend::{Backend, Batch};
 use crate::train::config::TrainConfig;
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{self, StepOptions};
-use crate::train::{adapter, checkpoint, Result};
+use crate::train::{checkpoint, Result};
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +38,8 @@ fn write_adapters<B: Backend>(
 ) -> Result<()> {
     let tensors = b.lora_tensors()?;
     adapter::write_mlx(&dir.join("mlx"), b.lora_config(), n_layers, &tensors)?;
-    adapter::write_peft(&dir.join("peft"), b.lora_config(), n_layers, base, &tensors)
+    adapter::write_peft(&dir.join("peft"), b.lora_config(), n_layers, base, &tensors)?;
+    Ok(())
 }
 
 /// Train `backend` on `train`, validating on `valid`. `n_layers` is the model's layer count

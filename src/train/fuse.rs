@@ -14,8 +14,10 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
-use crate::train::candle::qwen3::{load_checkpoint_tensors, Qwen3Config};
-use crate::train::{adapter, Result, TrainError};
+use crate::model::adapter;
+use crate::model::candle::weights::load_checkpoint_tensors;
+use crate::model::qwen3::Qwen3Config;
+use crate::train::{Result, TrainError};
 
 /// What [`fuse`] wrote.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,16 +6,19 @@
 use std::path::Path;
 
 use candle_core::Device;
-use vcurate::train::adapter;
+use vcurate::core::{Message, Role};
+use vcurate::model::adapter;
+use vcurate::model::candle::qwen3::Qwen3;
+use vcurate::model::candle::weights::write_random_checkpoint;
+use vcurate::model::chat::ChatFormatter;
+use vcurate::model::generate::{self, Generator, SamplingParams, StopReason};
+use vcurate::model::qwen3::Qwen3Config;
+use vcurate::model::{LoraConfig, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend};
-use vcurate::train::candle::generate::{self, Generator, SamplingParams, StopReason};
-use vcurate::train::candle::qwen3::{write_random_checkpoint, Qwen3, Qwen3Config};
 use vcurate::train::candle::CandleBackend;
-use vcurate::train::chat::{ChatFormatter, Message};
 use vcurate::train::data::make_batches;
 use vcurate::train::schedule::Schedule;
 use vcurate::train::trainer::{self, StepOptions};
-use vcurate::train::{LoraConfig, TargetModule};
 
 use crate::util::{schema, stderr, stdout, tiny_model, validate, vcurate};
 
@@ -37,14 +40,8 @@ fn task_line() -> String {
 fn train_adapter(model_dir: &Path, out: &Path) {
     let formatter = ChatFormatter::from_model_dir(model_dir).unwrap();
     let conversation = [
-        Message {
-            role: "user".into(),
-            content: PROMPT.into(),
-        },
-        Message {
-            role: "assistant".into(),
-            content: ANSWER.into(),
-        },
+        Message::new(Role::User, PROMPT),
+        Message::new(Role::Assistant, ANSWER),
     ];
     let example = formatter.tokenize(&conversation).unwrap();
     let (batches, _) = make_batches(&[example], 1, 256, 0, 0);

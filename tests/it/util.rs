@@ -90,16 +90,15 @@ pub fn stdout(o: &Output) -> String {
 /// model hub is reachable from tests, so they build their own. The model's vocabulary has 20
 /// ids more than the tokenizer's.
 pub fn tiny_model(dir: &Path, corpus: &[&str], tokenizer_vocab: usize) {
-    vcurate::train::chat::write_tiny_tokenizer(dir, corpus, tokenizer_vocab).unwrap();
-    let config: vcurate::train::candle::qwen3::Qwen3Config =
-        serde_json::from_value(serde_json::json!({
-            "model_type": "qwen3", "vocab_size": tokenizer_vocab + 20, "hidden_size": 32,
-            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-            "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
-            "tie_word_embeddings": false
-        }))
-        .unwrap();
-    vcurate::train::candle::qwen3::write_random_checkpoint(
+    vcurate::model::chat::write_tiny_tokenizer(dir, corpus, tokenizer_vocab).unwrap();
+    let config: vcurate::model::qwen3::Qwen3Config = serde_json::from_value(serde_json::json!({
+        "model_type": "qwen3", "vocab_size": tokenizer_vocab + 20, "hidden_size": 32,
+        "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": false
+    }))
+    .unwrap();
+    vcurate::model::candle::weights::write_random_checkpoint(
         dir,
         &config,
         7,

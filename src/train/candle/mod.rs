@@ -1,24 +1,21 @@
-//! The candle backend: Qwen3 + LoRA on candle 0.11 (CPU; CUDA/Metal behind cargo features).
+//! The candle training backend: trains LoRA adapters on a [`crate::model::candle::qwen3::Qwen3`]
+//! (CPU; CUDA/Metal behind cargo features).
 //!
 //! Owns the model, the LoRA `Var`s (registered in a `candle_nn::VarMap` under their
 //! `model.layers.N.<module>.lora_{A,B}` names; base weights are plain tensors and never
-//! trainable), the accumulated gradients and the optimizer.
+//! trainable), the accumulated gradients and the optimizer. The model's forward pass is the
+//! model layer's; this module adds only what training needs (dropout draws, backward,
+//! gradient accumulation, AdamW).
 
-pub mod generate;
-pub mod ops;
 pub mod optim;
-pub mod quantized;
-pub mod qwen3;
 
 use candle_core::{Device, Tensor, Var};
 
 use crate::core::hash::SplitMix64;
-use crate::train::backend::{
-    AdamWParams, Backend, Batch, HostTensor, LoraTensors, OptimizerState, StepReport,
-};
-use crate::train::lora::LoraConfig;
+use crate::model::candle::qwen3::{ForwardCtx, Qwen3};
+use crate::model::{HostTensor, LoraConfig, LoraTensors};
+use crate::train::backend::{AdamWParams, Backend, Batch, OptimizerState, StepReport};
 use crate::train::{Result, TrainError};
-use qwen3::{ForwardCtx, Qwen3};
 
 pub struct CandleBackend {
     pub model: Qwen3,
@@ -36,26 +33,11 @@ pub struct CandleBackend {
 }
 
 fn to_host(t: &Tensor) -> Result<HostTensor> {
-    Ok(HostTensor::new(
-        t.dims().to_vec(),
-        t.to_dtype(candle_core::DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?,
-    ))
+    Ok(crate::model::candle::to_host(t)?)
 }
 
 fn from_host(h: &HostTensor, like: &Tensor) -> Result<Tensor> {
-    if h.shape != like.dims() {
-        return Err(TrainError::BadShape {
-            key: "LoRA tensor".into(),
-            got: h.shape.clone(),
-            expected: like.dims().to_vec(),
-        });
-    }
-    Ok(
-        Tensor::from_vec(h.data.clone(), h.shape.as_slice(), like.device())?
-            .to_dtype(like.dtype())?,
-    )
+    Ok(crate::model::candle::from_host(h, like)?)
 }
 
 impl CandleBackend {
@@ -242,17 +224,7 @@ impl Backend for CandleBackend {
     }
 
     fn lora_tensors(&self) -> Result<Vec<LoraTensors>> {
-        self.model
-            .lora
-            .iter()
-            .map(|(key, layer)| {
-                Ok(LoraTensors {
-                    key: *key,
-                    a: to_host(layer.a.as_tensor())?,
-                    b: to_host(layer.b.as_tensor())?,
-                })
-            })
-            .collect()
+        Ok(self.model.lora_tensors()?)
     }
 
     fn set_lora_tensors(&mut self, tensors: &[LoraTensors]) -> Result<()> {

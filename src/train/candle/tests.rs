@@ -5,33 +5,15 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::qwen3::{load_checkpoint_tensors, write_random_checkpoint, Qwen3, Qwen3Config};
 use super::CandleBackend;
-use crate::train::adapter;
+use crate::model::adapter;
+use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::weights::{load_checkpoint_tensors, write_random_checkpoint};
+use crate::model::qwen3::tiny_config;
+use crate::model::{LoraConfig, ModelError, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
-use crate::train::lora::{LoraConfig, TargetModule};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{self, StepOptions};
-use crate::train::TrainError;
-
-pub(crate) fn tiny_config(tied: bool) -> Qwen3Config {
-    Qwen3Config {
-        model_type: "qwen3".into(),
-        vocab_size: 64,
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        num_key_value_heads: 2,
-        head_dim: Some(8),
-        rope_theta: 10_000.0,
-        rms_norm_eps: 1e-6,
-        tie_word_embeddings: tied,
-        attention_bias: false,
-        max_position_embeddings: Some(128),
-        rope_scaling: None,
-    }
-}
 
 fn all_targets(rank: usize) -> LoraConfig {
     LoraConfig {
@@ -169,7 +151,7 @@ fn whole_model_lora_gradient_matches_finite_differences() {
     }
     let b = batch();
     let loss = |m: &Qwen3| -> Tensor {
-        let mut ctx = super::qwen3::ForwardCtx { rng: None };
+        let mut ctx = crate::model::candle::qwen3::ForwardCtx { rng: None };
         m.nll_sum(&b.tokens, &b.loss_mask, b.batch, b.seq_len, &mut ctx)
             .unwrap()
             .0
@@ -349,7 +331,7 @@ fn missing_or_misshapen_weights_are_named() {
     let err = Qwen3::from_tensors(cfg.clone(), t, &all_targets(2), 0, dir.path(), DType::F32)
         .unwrap_err();
     assert!(
-        matches!(&err, TrainError::MissingWeight { key, .. } if key == "model.layers.1.self_attn.q_norm.weight"),
+        matches!(&err, ModelError::MissingWeight { key, .. } if key == "model.layers.1.self_attn.q_norm.weight"),
         "{err}"
     );
     let mut t = load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu).unwrap();
@@ -664,8 +646,8 @@ fn fit_writes_metrics_adapters_best_and_resumes() {
 /// op's (several tiles, f64), and both gradients match central finite differences.
 #[test]
 fn quantized_matmul_forward_and_backward_match_dense_and_finite_differences() {
-    use super::quantized::Weight;
-    use crate::train::quant::QuantMatrix;
+    use crate::model::candle::quantized::Weight;
+    use crate::model::quant::QuantMatrix;
     let (rows, cols, n) = (300, 64, 3); // 300 rows: two tiles of 256
     let mut rng = crate::core::hash::SplitMix64::new(5);
     let w: Vec<f32> = (0..rows * cols).map(|_| rng.unit() as f32 - 0.5).collect();
@@ -724,7 +706,7 @@ fn quantized_matmul_forward_and_backward_match_dense_and_finite_differences() {
 /// trains (loss falls on a repeated batch) with every LoRA parameter receiving a gradient.
 #[test]
 fn qlora_matches_its_dense_twin_and_trains() {
-    use crate::train::config::BaseConfig;
+    use crate::model::weights::BaseConfig;
     let dir = tempfile::tempdir().unwrap();
     let cfg = tiny_config(true);
     write_random_checkpoint(dir.path(), &cfg, 21, DType::F32).unwrap();
@@ -745,7 +727,7 @@ fn qlora_matches_its_dense_twin_and_trains() {
     );
     // The dense twin: the same quantized values, expanded.
     let mut twin = qmodel.clone();
-    twin.embed_tokens = super::quantized::Weight::Dense(
+    twin.embed_tokens = crate::model::candle::quantized::Weight::Dense(
         qmodel
             .embed_tokens
             .to_dense(DType::F32, &Device::Cpu)
@@ -754,7 +736,7 @@ fn qlora_matches_its_dense_twin_and_trains() {
     for l in &mut twin.layers {
         for m in TargetModule::ALL {
             let lin = l.linear_mut(m);
-            lin.weight = super::quantized::Weight::Dense(
+            lin.weight = crate::model::candle::quantized::Weight::Dense(
                 lin.weight.to_dense(DType::F32, &Device::Cpu).unwrap(),
             );
         }
@@ -888,7 +870,7 @@ fn fused_model_equals_base_plus_adapter() {
 /// Write `src`'s checkpoint in MLX's quantized layout: every projection and the embedding as
 /// `weight` (u32) + `scales` + `biases`, `quantization` in config.json.
 fn write_mlx_quantized(src: &Path, dst: &Path, bits: u32, group: usize) {
-    use crate::train::quant::QuantMatrix;
+    use crate::model::quant::QuantMatrix;
     fs_err::create_dir_all(dst).unwrap();
     let raw = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
     let mut out = HashMap::new();
@@ -934,9 +916,9 @@ fn write_mlx_quantized(src: &Path, dst: &Path, bits: u32, group: usize) {
 /// rows), for a dense and a quantized head, and its gradient matches central finite differences.
 #[test]
 fn masked_nll_matches_the_plain_graph_and_finite_differences() {
-    use super::ops::log_softmax_last_dim;
-    use super::quantized::{masked_nll_chunked, Weight};
-    use crate::train::quant::QuantMatrix;
+    use crate::model::candle::ops::log_softmax_last_dim;
+    use crate::model::candle::quantized::{masked_nll_chunked, Weight};
+    use crate::model::quant::QuantMatrix;
     let (n, hidden, vocab) = (70, 32, 50);
     let mut rng = crate::core::hash::SplitMix64::new(9);
     let w: Vec<f32> = (0..vocab * hidden)

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::{Result, TrainError};
+use crate::model::{ModelError, Result};
 
 /// A linear layer of a Qwen3/Llama-style decoder block that can carry a LoRA adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -128,21 +128,21 @@ impl LoraConfig {
 
     pub fn validate(&self) -> Result<()> {
         if self.rank == 0 {
-            return Err(TrainError::Config("lora.rank must be at least 1".into()));
+            return Err(ModelError::Config("lora.rank must be at least 1".into()));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(TrainError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "lora.dropout must be in [0, 1), got {}",
                 self.dropout
             )));
         }
         if self.targets.is_empty() {
-            return Err(TrainError::Config(
+            return Err(ModelError::Config(
                 "lora.targets is empty; name at least one of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj".into(),
             ));
         }
         if self.num_layers == Some(0) {
-            return Err(TrainError::Config(
+            return Err(ModelError::Config(
                 "lora.num_layers = 0 adapts nothing; omit it to adapt every layer".into(),
             ));
         }
@@ -153,7 +153,7 @@ impl LoraConfig {
     pub fn layers(&self, n_layers: usize) -> Result<std::ops::Range<usize>> {
         let n = self.num_layers.unwrap_or(n_layers);
         if n > n_layers {
-            return Err(TrainError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "lora.num_layers = {n} but the model has only {n_layers} layers"
             )));
         }

@@ -28,16 +28,16 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::json;
 
-use crate::train::backend::{HostTensor, LoraTensors};
-use crate::train::lora::{LoraConfig, LoraKey, TargetModule};
-use crate::train::{Result, TrainError};
+use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::model::tensor::{HostTensor, LoraTensors};
+use crate::model::{ModelError, Result};
 
 pub const MLX_WEIGHTS: &str = "adapters.safetensors";
 pub const PEFT_WEIGHTS: &str = "adapter_model.safetensors";
 pub const ADAPTER_CONFIG: &str = "adapter_config.json";
 
-fn adapter_err(path: &Path, message: impl Into<String>) -> TrainError {
-    TrainError::Adapter {
+fn adapter_err(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Adapter {
         path: path.to_path_buf(),
         message: message.into(),
     }
@@ -77,11 +77,11 @@ pub fn read_safetensors(
     path: &Path,
 ) -> Result<(BTreeMap<String, HostTensor>, HashMap<String, String>)> {
     let bytes = fs_err::read(path)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| TrainError::Safetensors {
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Safetensors {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| TrainError::Safetensors {
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| ModelError::Safetensors {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -104,7 +104,7 @@ pub fn read_safetensors(
                 .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
             other => {
-                return Err(TrainError::BadDtype {
+                return Err(ModelError::BadDtype {
                     key: name,
                     dtype: format!("{other:?}"),
                 })
@@ -209,7 +209,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = fs_err::read_to_string(path)?;
-    serde_json::from_str(&text).map_err(|source| TrainError::Json {
+    serde_json::from_str(&text).map_err(|source| ModelError::Json {
         path: path.to_path_buf(),
         source,
     })
@@ -393,4 +393,16 @@ pub fn read_peft(dir: &Path) -> Result<(LoraConfig, Vec<LoraTensors>)> {
         false,
     )?;
     Ok((cfg, pairs))
+}
+
+/// The adapter a model was loaded with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedAdapter {
+    /// The folder holding the adapter files (a `vcurate train` output resolves to its `mlx/`).
+    pub dir: std::path::PathBuf,
+    pub format: AdapterFormat,
+    /// The safetensors file with the adapter weights.
+    pub weights: std::path::PathBuf,
+    pub weights_sha256: String,
+    pub config: LoraConfig,
 }

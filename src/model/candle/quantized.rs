@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
 
-use crate::train::quant::QuantMatrix;
+use crate::model::quant::QuantMatrix;
 
 /// Rows of `W` dequantized at once; bounds the op's scratch memory to `TILE * in` floats.
 const TILE: usize = 256;

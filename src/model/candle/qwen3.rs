@@ -1,4 +1,7 @@
-//! Qwen3 dense decoder, written from differentiable ops, with LoRA on selected projections.
+//! Qwen3 dense decoder on candle, written from differentiable ops, with LoRA on selected
+//! projections. One forward serves training (whole sequences, dropout, gradients to the LoRA
+//! `Var`s) and generation (new tokens after a [`KvCache`], detached); the two differ only in
+//! where attention's keys and values come from.
 //!
 //! Architecture and weight names follow Hugging Face transformers
 //! (`src/transformers/models/qwen3/modeling_qwen3.py`: `Qwen3Attention` applies `q_norm`/`k_norm`,
@@ -13,137 +16,19 @@
 //! the LoRA `Var`s are trainable. Must not call fused candle kernels (see [`super::ops`]).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var, D};
-use serde::{Deserialize, Serialize};
 
+use super::kv_cache::{self, KvCache};
 use super::ops;
 use super::quantized::Weight;
+use super::weights::load_checkpoint_weights;
 use crate::core::hash::SplitMix64;
-use crate::train::config::BaseConfig;
-use crate::train::lora::{LoraConfig, LoraKey, TargetModule};
-use crate::train::quant::QuantMatrix;
-use crate::train::{Result, TrainError};
-
-/// The fields of a Hugging Face `config.json` that define a Qwen3 dense model. Other fields
-/// (`architectures`, `torch_dtype`, ...) are ignored: this file is written by others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Qwen3Config {
-    #[serde(default = "default_model_type")]
-    pub model_type: String,
-    pub vocab_size: usize,
-    pub hidden_size: usize,
-    pub intermediate_size: usize,
-    pub num_hidden_layers: usize,
-    pub num_attention_heads: usize,
-    pub num_key_value_heads: usize,
-    /// Qwen3 sets this explicitly (128 for 0.6B although hidden/heads = 64).
-    #[serde(default)]
-    pub head_dim: Option<usize>,
-    #[serde(default = "default_rope_theta")]
-    pub rope_theta: f64,
-    #[serde(default = "default_rms_eps")]
-    pub rms_norm_eps: f64,
-    #[serde(default)]
-    pub tie_word_embeddings: bool,
-    #[serde(default)]
-    pub attention_bias: bool,
-    #[serde(default)]
-    pub max_position_embeddings: Option<usize>,
-    #[serde(default)]
-    pub rope_scaling: Option<serde_json::Value>,
-}
-
-fn default_model_type() -> String {
-    "qwen3".into()
-}
-fn default_rope_theta() -> f64 {
-    1_000_000.0
-}
-fn default_rms_eps() -> f64 {
-    1e-6
-}
-
-impl Qwen3Config {
-    pub fn head_dim(&self) -> usize {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads)
-    }
-
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let text = fs_err::read_to_string(path)?;
-        let cfg: Qwen3Config = serde_json::from_str(&text).map_err(|source| TrainError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        if !matches!(self.model_type.as_str(), "qwen3" | "qwen2" | "llama") {
-            return Err(TrainError::Config(format!(
-                "model_type `{}` is not supported; the trainer implements Qwen3 dense models",
-                self.model_type
-            )));
-        }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
-        {
-            return Err(TrainError::Config(format!(
-                "num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
-                self.num_attention_heads, self.num_key_value_heads
-            )));
-        }
-        if self.head_dim() % 2 != 0 {
-            return Err(TrainError::Config("head_dim must be even for RoPE".into()));
-        }
-        if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err(TrainError::Config(
-                "rope_scaling is not supported yet; remove it or train without long-context scaling"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Every weight the model needs, with its shape, in checkpoint key names.
-    pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let h = self.hidden_size;
-        let hd = self.head_dim();
-        let q = self.num_attention_heads * hd;
-        let kv = self.num_key_value_heads * hd;
-        let i = self.intermediate_size;
-        let mut out = vec![(
-            "model.embed_tokens.weight".to_string(),
-            vec![self.vocab_size, h],
-        )];
-        for l in 0..self.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            out.push((format!("{p}.input_layernorm.weight"), vec![h]));
-            out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-            out.push((format!("{p}.self_attn.q_proj.weight"), vec![q, h]));
-            out.push((format!("{p}.self_attn.k_proj.weight"), vec![kv, h]));
-            out.push((format!("{p}.self_attn.v_proj.weight"), vec![kv, h]));
-            out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q]));
-            if self.attention_bias {
-                out.push((format!("{p}.self_attn.q_proj.bias"), vec![q]));
-                out.push((format!("{p}.self_attn.k_proj.bias"), vec![kv]));
-                out.push((format!("{p}.self_attn.v_proj.bias"), vec![kv]));
-            }
-            out.push((format!("{p}.self_attn.q_norm.weight"), vec![hd]));
-            out.push((format!("{p}.self_attn.k_norm.weight"), vec![hd]));
-            out.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
-            out.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
-            out.push((format!("{p}.mlp.down_proj.weight"), vec![h, i]));
-        }
-        out.push(("model.norm.weight".to_string(), vec![h]));
-        if !self.tie_word_embeddings {
-            out.push(("lm_head.weight".to_string(), vec![self.vocab_size, h]));
-        }
-        out
-    }
-}
+use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::model::qwen3::Qwen3Config;
+use crate::model::weights::BaseConfig;
+use crate::model::{LoraTensors, ModelError, Result};
 
 /// A trainable low-rank update on a frozen linear layer.
 #[derive(Debug, Clone)]
@@ -246,186 +131,6 @@ pub struct Qwen3 {
     pub dtype: DType,
 }
 
-/// Read every tensor of a Hugging Face checkpoint directory (`model.safetensors`, or the shards
-/// named in `model.safetensors.index.json`), converted to `dtype`. MLX affine-quantized modules
-/// (`X.weight` uint32 + `X.scales` + `X.biases`, with `quantization: {group_size, bits}` and
-/// per-module overrides in `config.json`, as mlx-lm writes them) are dequantized to dense.
-pub fn load_checkpoint_tensors(
-    dir: &Path,
-    dtype: DType,
-    device: &Device,
-) -> Result<HashMap<String, Tensor>> {
-    let base = BaseConfig {
-        dequantize: true,
-        ..BaseConfig::default()
-    };
-    load_checkpoint_weights(dir, &base, device)?
-        .into_iter()
-        .map(|(k, w)| Ok((k, w.to_dense(dtype, device)?)))
-        .collect()
-}
-
-/// Read a checkpoint directory as base weights: dense tensors (f32, f16 or bf16, converted to
-/// f32), MLX-quantized modules kept packed ([`Weight::Quant`], QLoRA) unless
-/// `base.dequantize`, and, with `base.quantize_bits`, dense projection and embedding matrices
-/// quantized at load.
-pub fn load_checkpoint_weights(
-    dir: &Path,
-    base: &BaseConfig,
-    device: &Device,
-) -> Result<HashMap<String, Weight>> {
-    let index = dir.join("model.safetensors.index.json");
-    let files: Vec<PathBuf> = if index.exists() {
-        let text = fs_err::read_to_string(&index)?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| TrainError::Json {
-                path: index.clone(),
-                source,
-            })?;
-        let mut shards: Vec<String> = v["weight_map"]
-            .as_object()
-            .ok_or_else(|| TrainError::Safetensors {
-                path: index.clone(),
-                message: "no `weight_map` object".into(),
-            })?
-            .values()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect();
-        shards.sort();
-        shards.dedup();
-        shards.into_iter().map(|s| dir.join(s)).collect()
-    } else {
-        vec![dir.join("model.safetensors")]
-    };
-    let mut raw = HashMap::new();
-    for file in files {
-        if !file.exists() {
-            return Err(TrainError::Safetensors {
-                path: file,
-                message: "file not found; is this a Hugging Face model directory?".into(),
-            });
-        }
-        // Quantized weights are packed on the host; the dense rest goes to `device`.
-        let tensors = candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| {
-            TrainError::Safetensors {
-                path: file.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        raw.extend(tensors);
-    }
-    let config_path = dir.join("config.json");
-    let quant = if config_path.exists() {
-        let text = fs_err::read_to_string(&config_path)?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| TrainError::Json {
-                path: config_path.clone(),
-                source,
-            })?;
-        v.get("quantization").cloned()
-    } else {
-        None
-    };
-    let mut out = take_mlx_quantized(&mut raw, quant.as_ref())?;
-    for (k, t) in raw {
-        match t.dtype() {
-            DType::F32 | DType::F16 | DType::BF16 => {}
-            other => {
-                return Err(TrainError::BadDtype {
-                    key: k,
-                    dtype: format!("{other:?}"),
-                })
-            }
-        }
-        let t = t.to_dtype(DType::F32)?;
-        let w = match base.quantize_bits {
-            Some(bits) if quantizable(&k, &t, base.quantize_group_size) => {
-                let (rows, cols) = t.dims2()?;
-                Weight::Quant(std::sync::Arc::new(QuantMatrix::quantize(
-                    &t.flatten_all()?.to_vec1::<f32>()?,
-                    rows,
-                    cols,
-                    bits,
-                    base.quantize_group_size,
-                )?))
-            }
-            _ => Weight::Dense(t.to_device(device)?),
-        };
-        out.insert(k, w);
-    }
-    if base.dequantize {
-        for w in out.values_mut() {
-            if w.is_quantized() {
-                *w = Weight::Dense(w.to_dense(DType::F32, device)?);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Projection and embedding matrices are quantized at load; norms and biases never are.
-fn quantizable(key: &str, t: &Tensor, group: usize) -> bool {
-    let matrix = key.ends_with("_proj.weight")
-        || key == "model.embed_tokens.weight"
-        || key == "lm_head.weight";
-    matrix && t.rank() == 2 && t.dims()[1] % group == 0
-}
-
-/// Remove every MLX-quantized `X.weight` (with `X.scales`, `X.biases`) from `tensors` and return
-/// it packed, under `X.weight`.
-fn take_mlx_quantized(
-    tensors: &mut HashMap<String, Tensor>,
-    quant: Option<&serde_json::Value>,
-) -> Result<HashMap<String, Weight>> {
-    let modules: Vec<String> = tensors
-        .keys()
-        .filter_map(|k| k.strip_suffix(".scales").map(str::to_string))
-        .collect();
-    let mut out = HashMap::new();
-    for m in modules {
-        let q = quant.ok_or_else(|| {
-            TrainError::Config(format!(
-                "`{m}.scales` found but config.json has no `quantization` section"
-            ))
-        })?;
-        let own = q.get(&m).filter(|v| v.is_object()).unwrap_or(q);
-        let bits = own["bits"].as_u64().or(q["bits"].as_u64());
-        let group = own["group_size"].as_u64().or(q["group_size"].as_u64());
-        let (Some(bits), Some(group)) = (bits, group) else {
-            return Err(TrainError::Config(format!(
-                "config.json `quantization` lacks bits/group_size for `{m}`"
-            )));
-        };
-        let missing = |k: &str| TrainError::Config(format!("quantized module `{m}` lacks `{k}`"));
-        let w = tensors
-            .remove(&format!("{m}.weight"))
-            .ok_or_else(|| missing("weight"))?;
-        let s = tensors
-            .remove(&format!("{m}.scales"))
-            .ok_or_else(|| missing("scales"))?;
-        let b = tensors
-            .remove(&format!("{m}.biases"))
-            .ok_or_else(|| missing("biases"))?;
-        let (rows, words) = w.dims2()?;
-        let cols = words * 32 / bits as usize;
-        let matrix = QuantMatrix::new(
-            w.flatten_all()?.to_vec1::<u32>()?,
-            s.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
-            b.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
-            rows,
-            cols,
-            bits as u32,
-            group as usize,
-        )
-        .map_err(|e| TrainError::Config(format!("quantized module `{m}`: {e}")))?;
-        out.insert(
-            format!("{m}.weight"),
-            Weight::Quant(std::sync::Arc::new(matrix)),
-        );
-    }
-    Ok(out)
-}
-
 impl Qwen3 {
     /// Load `config.json` + safetensors from a Hugging Face model directory and attach LoRA
     /// adapters initialised from `seed`.
@@ -444,7 +149,7 @@ impl Qwen3 {
         let config = Qwen3Config::from_file(&dir.join("config.json"))?;
         let weights = load_checkpoint_weights(dir, base, device)?;
         if !device.is_cpu() && weights.values().any(Weight::is_quantized) {
-            return Err(TrainError::Config(
+            return Err(ModelError::Config(
                 "a quantized base (QLoRA) trains on the CPU backend only; set `base.dequantize = true` to train it dense on this device".into(),
             ));
         }
@@ -483,7 +188,7 @@ impl Qwen3 {
         let mut take = |key: &str| -> Result<Weight> {
             let t = tensors
                 .remove(key)
-                .ok_or_else(|| TrainError::MissingWeight {
+                .ok_or_else(|| ModelError::MissingWeight {
                     path: origin.to_path_buf(),
                     key: key.to_string(),
                 })?;
@@ -493,7 +198,7 @@ impl Qwen3 {
                 Weight::Quant(q) => vec![q.rows, q.cols],
             };
             if got != *want {
-                return Err(TrainError::BadShape {
+                return Err(ModelError::BadShape {
                     key: key.to_string(),
                     got,
                     expected: want.clone(),
@@ -508,7 +213,7 @@ impl Qwen3 {
         let vector = |key: &str, w: Weight| -> Result<Tensor> {
             match w {
                 Weight::Dense(d) => Ok(d),
-                Weight::Quant(_) => Err(TrainError::Config(format!(
+                Weight::Quant(_) => Err(ModelError::Config(format!(
                     "`{key}` is quantized; only linear and embedding weights may be"
                 ))),
             }
@@ -582,6 +287,20 @@ impl Qwen3 {
         Ok(model)
     }
 
+    /// The current LoRA parameters on the host, sorted by key (canonical orientation).
+    pub fn lora_tensors(&self) -> Result<Vec<LoraTensors>> {
+        self.lora
+            .iter()
+            .map(|(key, layer)| {
+                Ok(LoraTensors {
+                    key: *key,
+                    a: super::to_host(layer.a.as_tensor())?,
+                    b: super::to_host(layer.b.as_tensor())?,
+                })
+            })
+            .collect()
+    }
+
     /// The base model alone: every adapter detached (generation without an adapter).
     pub fn without_lora(mut self) -> Self {
         for layer in &mut self.layers {
@@ -635,15 +354,72 @@ impl Qwen3 {
 
     /// The last layer's output `[batch * seq, hidden]` (before the final norm).
     pub fn hidden(&self, tokens: &Tensor, ctx: &mut ForwardCtx) -> candle_core::Result<Tensor> {
+        self.decoder(tokens, ctx, None)
+    }
+
+    /// Feeds `ids` at absolute positions `cache.len()..`, appends their keys and values to
+    /// `cache`, and returns the final hidden states `[ids.len(), hidden]` (before the final
+    /// norm; detached; no dropout). The same computation as [`Qwen3::forward`] restricted to the
+    /// new rows, with RoPE at the absolute positions.
+    pub fn forward_hidden_cached(
+        &self,
+        ids: &[u32],
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let tokens = Tensor::from_slice(ids, (1, ids.len()), self.device())?;
+        self.decoder(&tokens, &mut ForwardCtx { rng: None }, Some(cache))
+    }
+
+    /// [`Qwen3::forward_hidden_cached`] then the LM head: logits `[ids.len(), vocab]`.
+    pub fn forward_cached(&self, ids: &[u32], cache: &mut KvCache) -> candle_core::Result<Tensor> {
+        let x = self.forward_hidden_cached(ids, cache)?;
+        Ok(self.logits(&x)?.detach())
+    }
+
+    /// The decoder stack, the one implementation of a Qwen3 layer: token ids `[batch, seq]` to
+    /// the last layer's output `[batch * seq, hidden]` (before the final norm).
+    ///
+    /// Without a cache (training, scoring) the rows are whole sequences at positions `0..seq`
+    /// with a causal mask. With a cache (generation; `batch` must be 1) the tokens sit at
+    /// absolute positions `cache.len()..`, attend to every cached key and value, append theirs,
+    /// and every tensor kept across calls or returned is detached, so no autograd graph
+    /// outlives a step.
+    fn decoder(
+        &self,
+        tokens: &Tensor,
+        ctx: &mut ForwardCtx,
+        mut cache: Option<&mut KvCache>,
+    ) -> candle_core::Result<Tensor> {
         let (b, t) = tokens.dims2()?;
         let cfg = &self.config;
         let (h, hd) = (cfg.hidden_size, cfg.head_dim());
         let (nq, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let device = tokens.device();
-        let mask = ops::causal_mask(t, self.dtype, device)?;
-        let (cos, sin) = ops::rope_tables(t, hd, cfg.rope_theta, self.dtype, device)?;
+        let past = match cache.as_deref() {
+            None => 0,
+            Some(cache) => {
+                if b != 1 || cache.n_layers() != self.layers.len() {
+                    candle_core::bail!(
+                        "a KV cache of {} layers serves one sequence of a {}-layer model; got {b} rows",
+                        cache.n_layers(),
+                        self.layers.len()
+                    );
+                }
+                cache.len()
+            }
+        };
+        let (cos, sin) = ops::rope_tables_at(past, t, hd, cfg.rope_theta, self.dtype, device)?;
+        // Generating one token after the cache: it may see everything, no mask needed.
+        let mask = if cache.is_none() || t > 1 {
+            Some(ops::causal_mask_after(past, t, self.dtype, device)?)
+        } else {
+            None
+        };
         let mut x = self.embed(&tokens.flatten_all()?)?.reshape((b * t, h))?;
-        for layer in &self.layers {
+        if cache.is_some() {
+            x = x.detach();
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
             let xn = ops::rms_norm(&x, &layer.input_layernorm, cfg.rms_norm_eps)?;
             let heads =
                 |y: Tensor, n: usize, norm: Option<&Tensor>| -> candle_core::Result<Tensor> {
@@ -659,14 +435,26 @@ impl Qwen3 {
             let v = heads(layer.v_proj.forward(&xn, ctx)?, nkv, None)?;
             let q = ops::rope(&q, &cos, &sin)?;
             let k = ops::rope(&k, &cos, &sin)?;
-            let att = ops::attention(&q, &k, &v, Some(&mask))?
-                .transpose(1, 2)?
-                .reshape((b * t, nq * hd))?;
+            let att = match cache.as_deref_mut() {
+                None => ops::attention(&q, &k, &v, mask.as_ref())?,
+                Some(cache) => {
+                    let q = q.contiguous()?.detach();
+                    let (k, v) = cache.append(i, &k.detach(), &v.detach())?;
+                    kv_cache::grouped_attention(&q, &k, &v, mask.as_ref())?
+                }
+            };
+            let att = att.transpose(1, 2)?.reshape((b * t, nq * hd))?;
             x = (x + layer.o_proj.forward(&att, ctx)?)?;
             let xn = ops::rms_norm(&x, &layer.post_attention_layernorm, cfg.rms_norm_eps)?;
             let gate = layer.gate_proj.forward(&xn, ctx)?.silu()?;
             let up = layer.up_proj.forward(&xn, ctx)?;
             x = (x + layer.down_proj.forward(&(gate * up)?, ctx)?)?;
+            if cache.is_some() {
+                x = x.detach();
+            }
+        }
+        if let Some(cache) = cache {
+            cache.advance(t);
         }
         Ok(x)
     }
@@ -768,41 +556,4 @@ impl Qwen3 {
         let nll = (picked * mask)?.sum_all()?.neg()?;
         Ok((nll, count))
     }
-}
-
-/// Write a Qwen3 checkpoint with random weights (`config.json` + `model.safetensors`) for tests
-/// and benchmarks. Norm weights are near 1, projections ~N-ish(0, 1/sqrt(fan_in)).
-pub fn write_random_checkpoint(
-    dir: &Path,
-    config: &Qwen3Config,
-    seed: u64,
-    dtype: DType,
-) -> Result<()> {
-    fs_err::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(config).expect("config serialises");
-    fs_err::write(dir.join("config.json"), json)?;
-    let mut rng = SplitMix64::new(seed);
-    let mut map = HashMap::new();
-    for (key, shape) in config.weight_shapes() {
-        let n: usize = shape.iter().product();
-        let data: Vec<f32> = if shape.len() == 1 && !key.ends_with(".bias") {
-            (0..n)
-                .map(|_| 1.0 + 0.1 * (rng.unit() as f32 - 0.5))
-                .collect()
-        } else {
-            let fan_in = *shape.last().unwrap() as f64;
-            let bound = (3.0 / fan_in).sqrt();
-            (0..n)
-                .map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32)
-                .collect()
-        };
-        let t = Tensor::from_vec(data, shape, &Device::Cpu)?.to_dtype(dtype)?;
-        map.insert(key, t);
-    }
-    let path = dir.join("model.safetensors");
-    candle_core::safetensors::save(&map, &path).map_err(|e| TrainError::Safetensors {
-        path,
-        message: e.to_string(),
-    })?;
-    Ok(())
 }

@@ -10,7 +10,7 @@
 //!
 //! Bits and group size can be inferred from the shapes given `in`. Host-side; no tensor library.
 
-use crate::train::{Result, TrainError};
+use crate::model::{ModelError, Result};
 
 /// Infer `(bits, group_size)` from the packed and scale shapes of a `[out, in]` matrix.
 pub fn infer_bits_group(
@@ -23,14 +23,14 @@ pub fn infer_bits_group(
         || (packed_cols * 32) % in_dim != 0
         || in_dim % scale_cols != 0
     {
-        return Err(TrainError::Config(format!(
+        return Err(ModelError::Config(format!(
             "cannot infer quantization of a {in_dim}-column matrix from {packed_cols} packed words and {scale_cols} scales per row"
         )));
     }
     let bits = (packed_cols * 32 / in_dim) as u32;
     let group = in_dim / scale_cols;
     if !(2..=8).contains(&bits) || !matches!(group, 32 | 64 | 128) {
-        return Err(TrainError::Config(format!(
+        return Err(ModelError::Config(format!(
             "unsupported MLX quantization: {bits} bits, group size {group} (expected bits 2-8, groups 32/64/128)"
         )));
     }
@@ -72,7 +72,7 @@ impl QuantMatrix {
             || scales.len() != rows * (cols / group_size)
             || biases.len() != scales.len()
         {
-            return Err(TrainError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "quantized tensor sizes ({} words, {} scales, {} biases) do not fit a {rows}x{cols} matrix at {bits} bits, group {group_size}",
                 packed.len(),
                 scales.len(),
@@ -102,7 +102,7 @@ impl QuantMatrix {
         group_size: usize,
     ) -> Result<Self> {
         if dense.len() != rows * cols {
-            return Err(TrainError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{} values do not form a {rows}x{cols} matrix",
                 dense.len()
             )));

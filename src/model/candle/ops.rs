@@ -1,4 +1,5 @@
-//! Differentiable building blocks for the training path, written from candle's basic ops.
+//! Differentiable building blocks of the candle models, written from candle's basic ops (the
+//! training forward and the generation forward use the same ones).
 //!
 //! Every function here is composed only of ops that candle's autograd differentiates
 //! (`candle-core` `src/backprop.rs`: matmul, broadcast arithmetic, exp, sqrt, recip, sum, max,
@@ -87,10 +88,18 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
 
 /// Additive causal mask `[seq, seq]`: 0 on and below the diagonal, -inf above.
 pub fn causal_mask(seq_len: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..seq_len)
-        .flat_map(|i| (0..seq_len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+    causal_mask_after(0, seq_len, dtype, device)
+}
+
+/// Additive mask `[n, past + n]` for `n` new tokens after `past` cached ones (generation with a
+/// KV cache): new token `i` (absolute position `past + i`) sees every cached token and the new
+/// tokens up to itself. With `past = 0` this is [`causal_mask`].
+pub fn causal_mask_after(past: usize, n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let total = past + n;
+    let mask: Vec<f32> = (0..n)
+        .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
-    Tensor::from_vec(mask, (seq_len, seq_len), device)?.to_dtype(dtype)
+    Tensor::from_vec(mask, (n, total), device)?.to_dtype(dtype)
 }
 
 /// Repeat each key/value head `n_rep` times along the head axis (grouped-query attention; KV head

@@ -1,6 +1,8 @@
-//! Chat examples to token ids with an assistant-only loss mask, using the model's own
-//! `tokenizer.json` (tokenizers crate) and the `chat_template` of its `tokenizer_config.json`
-//! (rendered with minijinja).
+//! A model's tokenizer and chat template: conversations ([`crate::core::Message`]s) to the text a
+//! model reads (generation prompts) and to token ids with an assistant-only loss mask (training),
+//! using the model's own `tokenizer.json` (tokenizers crate) and the `chat_template` of its
+//! `tokenizer_config.json` (rendered with minijinja; roles reach the template as the strings
+//! `system`, `user`, `assistant`).
 //!
 //! Hugging Face templates are Jinja with Python string methods (`.strip()`, `.startswith()`,
 //! `.split()`, ...; e.g. Qwen3's template), which minijinja does not have: the common ones are
@@ -14,16 +16,16 @@ use std::path::Path;
 
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
-use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use crate::train::data::Tokenized;
-use crate::train::{Result, TrainError};
+use crate::core::{Message, Role};
+use crate::model::{ModelError, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
+/// One tokenized conversation: `mask[i] = 1` where token `i` was written by the assistant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tokenized {
+    pub tokens: Vec<u32>,
+    pub mask: Vec<u8>,
 }
 
 pub struct ChatFormatter {
@@ -114,7 +116,7 @@ impl ChatFormatter {
     pub fn from_model_dir(dir: &Path) -> Result<Self> {
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| {
-            TrainError::Config(format!(
+            ModelError::Config(format!(
                 "{}: cannot load tokenizer: {e}",
                 tok_path.display()
             ))
@@ -122,7 +124,7 @@ impl ChatFormatter {
         let cfg_path = dir.join("tokenizer_config.json");
         let text = fs_err::read_to_string(&cfg_path)?;
         let cfg: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| TrainError::Json {
+            serde_json::from_str(&text).map_err(|source| ModelError::Json {
                 path: cfg_path.clone(),
                 source,
             })?;
@@ -138,7 +140,7 @@ impl ChatFormatter {
             _ => String::new(),
         };
         if template.is_empty() {
-            return Err(TrainError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{}: no `chat_template`; this trainer needs the model's chat template",
                 cfg_path.display()
             )));
@@ -163,7 +165,7 @@ impl ChatFormatter {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
         env.add_template_owned("chat", template.to_string())
-            .map_err(|e| TrainError::Config(format!("chat template does not parse: {e}")))?;
+            .map_err(|e| ModelError::Config(format!("chat template does not parse: {e}")))?;
         Ok(Self {
             env,
             tokenizer,
@@ -193,7 +195,7 @@ impl ChatFormatter {
             ..builtin,
             ..Value::from(minijinja::value::Serde(&self.vars))
         })
-        .map_err(|e| TrainError::Config(format!("chat template failed to render: {e}")))
+        .map_err(|e| ModelError::Config(format!("chat template failed to render: {e}")))
     }
 
     /// Token ids of the rendered conversation and a mask that is 1 on tokens that start inside
@@ -202,13 +204,13 @@ impl ChatFormatter {
         let full = self.render(messages, false)?;
         let mut spans = Vec::new();
         for (i, m) in messages.iter().enumerate() {
-            if m.role != "assistant" {
+            if m.role != Role::Assistant {
                 continue;
             }
             let before = self.render(&messages[..i], true)?;
             let upto = self.render(&messages[..=i], false)?;
             if !upto.starts_with(&before) || !full.starts_with(&upto) {
-                return Err(TrainError::Config(format!(
+                return Err(ModelError::Config(format!(
                     "the chat template is not prefix-stable at message {i}; cannot tell which tokens the assistant wrote"
                 )));
             }
@@ -217,7 +219,7 @@ impl ChatFormatter {
         let enc = self
             .tokenizer
             .encode(full.as_str(), false)
-            .map_err(|e| TrainError::Config(format!("tokenizer failed: {e}")))?;
+            .map_err(|e| ModelError::Config(format!("tokenizer failed: {e}")))?;
         let mask = enc
             .get_offsets()
             .iter()
@@ -245,7 +247,7 @@ pub fn write_tiny_tokenizer(dir: &Path, corpus: &[&str], vocab_size: usize) -> R
     use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
     use tokenizers::pre_tokenizers::byte_level::ByteLevel;
     use tokenizers::{AddedToken, TokenizerBuilder};
-    let bad = |e: tokenizers::Error| TrainError::Config(format!("building a test tokenizer: {e}"));
+    let bad = |e: tokenizers::Error| ModelError::Config(format!("building a test tokenizer: {e}"));
     let mut trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab_size)
         .min_frequency(1)
@@ -300,14 +302,8 @@ mod tests {
         fs_err::write(dir.path().join("tokenizer_config.json"), cfg.to_string()).unwrap();
         let f = ChatFormatter::from_model_dir(dir.path()).unwrap();
         let msgs = vec![
-            Message {
-                role: "user".into(),
-                content: "how do I print a value?".into(),
-            },
-            Message {
-                role: "assistant".into(),
-                content: "  print(x)\n".into(),
-            },
+            Message::new(Role::User, "how do I print a value?"),
+            Message::new(Role::Assistant, "  print(x)\n"),
         ];
         let text = f.render(&msgs, false).unwrap();
         assert_eq!(
@@ -347,10 +343,7 @@ mod tests {
         let tok = tiny_bpe(dir.path());
         let t = "{{ 'a,b'.split(',')[1] }}|{{ 'xxhixx'.strip('x') }}|{{ 'abc'.startswith('ab') }}|{{ {'k': 1}.get('k') }}|{{ {'k': 1}.get('z', 5) }}|{% if messages|length == 0 %}{{ raise_exception('need messages') }}{% endif %}";
         let f = ChatFormatter::new(tok, t, String::new(), String::new()).unwrap();
-        let m = vec![Message {
-            role: "user".into(),
-            content: "x".into(),
-        }];
+        let m = vec![Message::new(Role::User, "x")];
         assert_eq!(f.render(&m, false).unwrap(), "b|hi|True|1|5|");
         let err = f.render(&[], false).unwrap_err().to_string();
         assert!(err.contains("need messages"), "{err}");
@@ -368,18 +361,9 @@ mod tests {
         let dir = std::env::var("VCURATE_QWEN3_DIR").expect("set VCURATE_QWEN3_DIR");
         let f = ChatFormatter::from_model_dir(Path::new(&dir)).unwrap();
         let msgs = [
-            Message {
-                role: "system".into(),
-                content: "You write Luau.".into(),
-            },
-            Message {
-                role: "user".into(),
-                content: "Sum a list.".into(),
-            },
-            Message {
-                role: "assistant".into(),
-                content: "local function sum(t) return 0 end".into(),
-            },
+            Message::new(Role::System, "You write Luau."),
+            Message::new(Role::User, "Sum a list."),
+            Message::new(Role::Assistant, "local function sum(t) return 0 end"),
         ];
         let text = f.render(&msgs, false).unwrap();
         assert_eq!(
@@ -418,10 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tok = tiny_bpe(dir.path());
         let template = "{%- if enable_thinking is defined and enable_thinking is false %}NOTHINK {% endif -%}{{ add_generation_prompt }} {{ messages | length }}";
-        let msgs = [Message {
-            role: "user".into(),
-            content: "hi".into(),
-        }];
+        let msgs = [Message::new(Role::User, "hi")];
         let plain =
             ChatFormatter::new(tok.clone(), template, String::new(), String::new()).unwrap();
         assert_eq!(plain.render(&msgs, true).unwrap(), "True 1");

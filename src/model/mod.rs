@@ -1,0 +1,76 @@
+//! The model layer shared by `train` and `eval`: what a causal language model is and how to run
+//! it, independent of why (training or generation).
+//!
+//! Backend-neutral parts, which never touch a tensor library:
+//! - [`config`]: the architecture a model folder holds, from `config.json`'s `model_type`;
+//! - [`qwen3`]: the Qwen3 architecture's configuration and checkpoint weight names;
+//! - [`lora`], [`adapter`], [`tensor`]: LoRA targets and keys, and the mlx-lm and PEFT adapter
+//!   files (read and write) over host tensors;
+//! - [`quant`]: MLX affine quantization of weight matrices;
+//! - [`weights`]: how the frozen base weights are held in memory ([`weights::BaseConfig`]);
+//! - [`chat`]: the model's tokenizer and chat template;
+//! - [`generate`]: sampling, stop rules and the generation loop over a [`generate::Decoder`].
+//!
+//! Tensor backends, one module each: [`candle`] (CPU; CUDA/Metal behind cargo features), which
+//! implements the architectures (one forward per architecture for training and for generation
+//! with a KV cache) and loads safetensors checkpoints. A second architecture (Qwen3.5) adds
+//! `qwen3_5.rs` beside [`qwen3`], a variant of [`config::Architecture`] and its backend
+//! implementation; a second backend (MLX) adds a module beside [`candle`] that implements
+//! [`generate::Decoder`] and reads the same configs, adapters and quantized weights.
+//!
+//! This layer must never depend on `train` or `eval` (optimizers, schedules, datasets, scoring):
+//! they depend on it.
+
+pub mod adapter;
+pub mod candle;
+pub mod chat;
+pub mod config;
+pub mod device;
+pub mod generate;
+pub mod lora;
+pub mod quant;
+pub mod qwen3;
+pub mod tensor;
+pub mod weights;
+
+pub use device::DeviceKind;
+pub use lora::{LoraConfig, LoraKey, TargetModule};
+pub use tensor::{HostTensor, LoraTensors};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading a model folder, its weights, tokenizer, chat
+/// template or an adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("tensor backend error: {0}")]
+    Candle(#[from] ::candle_core::Error),
+    #[error("{path}: invalid JSON: {source}; fix or regenerate the file")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: not a readable safetensors file: {message}")]
+    Safetensors { path: PathBuf, message: String },
+    #[error("{path}: missing tensor `{key}`; is this a Qwen3 checkpoint in Hugging Face layout?")]
+    MissingWeight { path: PathBuf, key: String },
+    #[error(
+        "tensor `{key}` has shape {got:?}, expected {expected:?}; config.json and weights disagree"
+    )]
+    BadShape {
+        key: String,
+        got: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("unsupported dtype {dtype} for tensor `{key}`; expected f32, f16 or bf16")]
+    BadDtype { key: String, dtype: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("adapter file {path}: {message}")]
+    Adapter { path: PathBuf, message: String },
+}
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
