@@ -127,16 +127,15 @@ fn report(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.notice {
         let profile = args.profile.clone().unwrap_or_else(|| "publish".into());
+        let allowed: std::collections::HashSet<&str> = report
+            .documents
+            .iter()
+            .filter(|r| r.decisions.get(&profile).is_some_and(|dec| dec.allowed))
+            .map(|r| r.id.as_str())
+            .collect();
         let admitted: Vec<_> = docs
             .iter()
-            .filter(|d| {
-                report
-                    .documents
-                    .iter()
-                    .find(|r| r.id == d.id)
-                    .and_then(|r| r.decisions.get(&profile))
-                    .is_some_and(|dec| dec.allowed)
-            })
+            .filter(|d| allowed.contains(d.id.as_str()))
             .cloned()
             .collect();
         let text = license_report::notice(&admitted, &verdicts);
