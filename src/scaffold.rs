@@ -57,4 +57,3 @@ expected-license = "MIT"             # optional cross-check, never a substitute 
 `license`, and a `[fields]` table mapping `source`, `license`, `rights-basis` to row fields
 (dotted paths such as `meta.license`).
 "#;
-

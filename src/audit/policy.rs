@@ -184,7 +184,6 @@ impl Policy {
     }
 
     /// The built-in default policy (what `vcurate init` writes).
-
     pub fn default_policy() -> Policy {
         Policy::parse(Path::new(POLICY_PATH), DEFAULT_POLICY).expect("the default policy is valid")
     }

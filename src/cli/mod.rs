@@ -171,7 +171,9 @@ mod tests {
     fn broken_pipe_is_recognised_through_serde_json_and_context() {
         let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         let json = serde_json::Error::io(io);
-        assert!(is_broken_pipe(&anyhow::Error::from(json).context("printing")));
+        assert!(is_broken_pipe(
+            &anyhow::Error::from(json).context("printing")
+        ));
         let other = serde_json::Error::io(std::io::Error::other("disk full"));
         assert!(!is_broken_pipe(&anyhow::Error::from(other)));
     }

@@ -18,7 +18,6 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
-
 pub fn run(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ws = Workspace::discover(dir)?;
     let snaps = ws.dataset_dir().join("snapshots");

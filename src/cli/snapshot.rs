@@ -52,8 +52,7 @@ pub fn run(dir: Option<&Path>, args: SnapshotArgs) -> anyhow::Result<ExitCode> {
             allow_contaminated,
             json,
         } => {
-            let manifest =
-                crate::snapshot::create(&ws, &CreateSettings { allow_contaminated })?;
+            let manifest = crate::snapshot::create(&ws, &CreateSettings { allow_contaminated })?;
             if json {
                 super::print_json(&manifest)?;
             } else {
@@ -119,4 +118,3 @@ pub fn run(dir: Option<&Path>, args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

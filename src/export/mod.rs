@@ -34,7 +34,9 @@ pub enum ExportError {
     NoExamples(String),
     #[error("{0}: {1}")]
     Malformed(PathBuf, String),
-    #[error("snapshot {0} has no license verdicts; run `vcurate audit` and re-create the snapshot")]
+    #[error(
+        "snapshot {0} has no license verdicts; run `vcurate audit` and re-create the snapshot"
+    )]
     NoLicenseVerdicts(String),
     #[error("unknown profile `{0}` (this snapshot's verdicts cover: train, publish)")]
     UnknownProfile(String),

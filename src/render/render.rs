@@ -14,7 +14,9 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{sha256_hex, Attribution, CandidateKind, Document, Exclusion, Message, Role, Stage};
+use crate::core::{
+    sha256_hex, Attribution, CandidateKind, Document, Exclusion, Message, Role, Stage,
+};
 use crate::luau;
 use crate::render::context::{
     document_code_lines, markdown_blocks, DocView, FunctionItem, Language,
@@ -904,7 +906,11 @@ pub(crate) mod tests {
                 }
                 None => {
                     assert!(!one_exchange, "{roles:?}");
-                    let x = out.excluded.iter().find(|x| x.document_ids[0] == d.id).unwrap();
+                    let x = out
+                        .excluded
+                        .iter()
+                        .find(|x| x.document_ids[0] == d.id)
+                        .unwrap();
                     assert_eq!(x.reason, REASON_TEMPLATE_SKIPPED);
                 }
             }

@@ -68,11 +68,7 @@ fn render(
     splits: &BTreeMap<String, String>,
     attributes: &[(String, DataFrame)],
     allow_contaminated: bool,
-) -> Result<(
-    DataFrame,
-    DataFrame,
-    BTreeSet<String>,
-)> {
+) -> Result<(DataFrame, DataFrame, BTreeSet<String>)> {
     use crate::render::{render_examples, RenderOptions};
     use polars::prelude::*;
     let registry = templates_registry(ws)?;

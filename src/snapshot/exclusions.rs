@@ -138,7 +138,10 @@ pub fn exclusions_from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Exclusio
         .zip(templates)
         .zip(items)
         .map(
-            |(((((((stage, step), reason), detail), document_ids), example_id), template), item)| {
+            |(
+                ((((((stage, step), reason), detail), document_ids), example_id), template),
+                item,
+            )| {
                 Exclusion {
                     stage,
                     step,
@@ -207,6 +210,9 @@ mod tests {
         // An empty table keeps its shape.
         write_exclusions(&path, &[]).unwrap();
         assert!(read_exclusions(&path).unwrap().is_empty());
-        assert_eq!(read_parquet(&path).unwrap().width(), EXCLUSION_COLUMNS.len());
+        assert_eq!(
+            read_parquet(&path).unwrap().width(),
+            EXCLUSION_COLUMNS.len()
+        );
     }
 }

@@ -8,7 +8,9 @@ use std::process::{Command, Output, Stdio};
 use crate::util::{schema, stderr, stdout, validate, vcurate};
 
 /// Runs the binary with stdout a pipe whose reading end is already closed, as `| head` leaves
-/// it once head has what it wants.
+/// it once head has what it wants. (`std::io::pipe` is newer than the crate's MSRV; only the
+/// tests use it, on the toolchain that runs them.)
+#[allow(clippy::incompatible_msrv)]
 fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -44,12 +46,24 @@ fn every_printing_command_ends_quietly_on_a_closed_pipe_and_json_matches_its_sch
     let commands: Vec<(Vec<&str>, Option<&str>)> = vec![
         (vec!["sources", "--json"], Some("cli-sources.schema.json")),
         (vec!["audit", "--json"], Some("cli-audit.schema.json")),
-        (vec!["snapshot", "list", "--json"], Some("cli-snapshot-list.schema.json")),
+        (
+            vec!["snapshot", "list", "--json"],
+            Some("cli-snapshot-list.schema.json"),
+        ),
         (vec!["snapshot", "show", &id], None),
-        (vec!["snapshot", "show", &id, "--json"], Some("snapshot-manifest.schema.json")),
-        (vec!["snapshot", "diff", &id, &id, "--json"], Some("cli-snapshot-diff.schema.json")),
+        (
+            vec!["snapshot", "show", &id, "--json"],
+            Some("snapshot-manifest.schema.json"),
+        ),
+        (
+            vec!["snapshot", "diff", &id, &id, "--json"],
+            Some("cli-snapshot-diff.schema.json"),
+        ),
         (vec!["license", "report"], None),
-        (vec!["report", "--snapshot", &id, "--json"], Some("cli-report.schema.json")),
+        (
+            vec!["report", "--snapshot", &id, "--json"],
+            Some("cli-report.schema.json"),
+        ),
         (
             vec!["export", "--snapshot", &id, "--out", &export_dir, "--json"],
             Some("cli-export.schema.json"),
@@ -69,7 +83,11 @@ fn every_printing_command_ends_quietly_on_a_closed_pipe_and_json_matches_its_sch
         );
         let out = vcurate(tmp.path(), &full);
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(!stdout(&out).is_empty(), "`vcurate {}` printed no data", args.join(" "));
+        assert!(
+            !stdout(&out).is_empty(),
+            "`vcurate {}` printed no data",
+            args.join(" ")
+        );
         if let Some(name) = schema_name {
             let value: serde_json::Value = serde_json::from_str(&stdout(&out))
                 .unwrap_or_else(|e| panic!("`vcurate {}`: {e}", args.join(" ")));
@@ -105,21 +123,35 @@ fn a_broken_user_template_fails_snapshot_create_and_a_missing_policy_is_an_error
     let (ws, _) = quickstart(tmp.path());
     let ws_s = ws.display().to_string();
     let templates = ws.join("dataset/templates");
-    std::fs::write(templates.join("implement-module.j2"), "{% block user %}{{ doc.text ").unwrap();
+    std::fs::write(
+        templates.join("implement-module.j2"),
+        "{% block user %}{{ doc.text ",
+    )
+    .unwrap();
     let out = vcurate(tmp.path(), &["-C", &ws_s, "snapshot", "create"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("implement-module") && err.contains("nothing was snapshotted"), "{err}");
+    assert!(
+        err.contains("implement-module") && err.contains("nothing was snapshotted"),
+        "{err}"
+    );
     assert_eq!(
         err.lines().filter(|l| l.starts_with("error:")).count(),
         1,
         "said once: {err}"
     );
-    assert_eq!(err.matches("unexpected end of input").count(), 1, "said once: {err}");
+    assert_eq!(
+        err.matches("unexpected end of input").count(),
+        1,
+        "said once: {err}"
+    );
 
     std::fs::remove_file(ws.join("licenses/policy.toml")).unwrap();
     let out = vcurate(tmp.path(), &["-C", &ws_s, "audit", "license"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("licenses/policy.toml") && err.contains("vcurate init"), "{err}");
+    assert!(
+        err.contains("licenses/policy.toml") && err.contains("vcurate init"),
+        "{err}"
+    );
 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
 use crate::audit::config::EvalSetFormat;
 use crate::audit::contamination::{ContaminationIndex, IndexStats, TaskTexts};
-use crate::core::EvalTask;
 use crate::audit::run::{AuditError, AuditOutput};
+use crate::core::EvalTask;
 use crate::snapshot::exclusions::string_list_column;
 use crate::workspace::Workspace;
 
