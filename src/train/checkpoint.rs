@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::adapter::{read_safetensors, write_safetensors};
 use crate::model::{HostTensor, LoraTensors};
 use crate::train::backend::{Backend, OptimizerState};
+use crate::model::ModelError;
 use crate::train::{Result, TrainError};
 
 pub const RESUME_WEIGHTS: &str = "resume.safetensors";
@@ -57,7 +58,7 @@ pub fn save<B: Backend>(backend: &B, dir: &Path, next_step: usize) -> Result<()>
 pub fn load<B: Backend>(backend: &mut B, dir: &Path) -> Result<usize> {
     let state_path = dir.join(TRAINER_STATE);
     let text = fs_err::read_to_string(&state_path)?;
-    let state: TrainerState = serde_json::from_str(&text).map_err(|source| TrainError::Json {
+    let state: TrainerState = serde_json::from_str(&text).map_err(|source| ModelError::Json {
         path: state_path.clone(),
         source,
     })?;

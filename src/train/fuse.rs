@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::model::adapter;
 use crate::model::candle::weights::load_checkpoint_tensors;
 use crate::model::qwen3::Qwen3Config;
+use crate::model::ModelError;
 use crate::train::{Result, TrainError};
 
 /// What [`fuse`] wrote.
@@ -62,7 +63,7 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
     let scale = lora.scale();
     for p in &pairs {
         let key = format!("{}.weight", p.key.module_name());
-        let w = tensors.get(&key).ok_or_else(|| TrainError::MissingWeight {
+        let w = tensors.get(&key).ok_or_else(|| ModelError::MissingWeight {
             path: base_dir.to_path_buf(),
             key: key.clone(),
         })?;
@@ -70,11 +71,12 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
         let b = Tensor::from_vec(p.b.data.clone(), p.b.shape.as_slice(), &device)?;
         let delta = (b.matmul(&a)? * scale)?;
         if delta.dims() != w.dims() {
-            return Err(TrainError::BadShape {
+            return Err(ModelError::BadShape {
                 key,
                 got: delta.dims().to_vec(),
                 expected: w.dims().to_vec(),
-            });
+            }
+            .into());
         }
         let fused = (w + delta)?;
         tensors.insert(key, fused);
@@ -85,7 +87,7 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
         .collect::<Result<_>>()?;
     fs_err::create_dir_all(out_dir)?;
     let weights = out_dir.join("model.safetensors");
-    candle_core::safetensors::save(&tensors, &weights).map_err(|e| TrainError::Safetensors {
+    candle_core::safetensors::save(&tensors, &weights).map_err(|e| ModelError::Safetensors {
         path: weights.clone(),
         message: e.to_string(),
     })?;
@@ -151,7 +153,7 @@ fn copy_small_files(base: &Path, out: &Path) -> Result<()> {
         if name == "config.json" {
             let text = fs_err::read_to_string(&path)?;
             let mut v: serde_json::Value =
-                serde_json::from_str(&text).map_err(|source| TrainError::Json {
+                serde_json::from_str(&text).map_err(|source| ModelError::Json {
                     path: path.clone(),
                     source,
                 })?;

@@ -44,26 +44,6 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("tensor backend error: {0}")]
-    Candle(#[from] ::candle_core::Error),
-    #[error("{path}: invalid JSON: {source}; fix or regenerate the file")]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{path}: not a readable safetensors file: {message}")]
-    Safetensors { path: PathBuf, message: String },
-    #[error("{path}: missing tensor `{key}`; is this a Qwen3 checkpoint in Hugging Face layout?")]
-    MissingWeight { path: PathBuf, key: String },
-    #[error(
-        "tensor `{key}` has shape {got:?}, expected {expected:?}; config.json and weights disagree"
-    )]
-    BadShape {
-        key: String,
-        got: Vec<usize>,
-        expected: Vec<usize>,
-    },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("adapter file {path}: {message}")]
@@ -98,3 +78,10 @@ pub enum TrainError {
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Tensor errors of the training loop are the model layer's (one message, one place).
+impl From<::candle_core::Error> for TrainError {
+    fn from(e: ::candle_core::Error) -> Self {
+        TrainError::Model(ModelError::Candle(e))
+    }
+}
