@@ -709,5 +709,8 @@ pub fn notice(docs: &[Document], verdicts: &[LicenseVerdict]) -> String {
     out
 }
 
+mod run;
+pub use run::{run, LicenseReportError, ReportFormat, ReportRun, ReportSettings};
+
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,6 @@
 //! responses JSONL `--responses` reads and scored from that file, so a generated run can be
 //! rescored.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -196,15 +195,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes to stdout; a closed pipe (`vcurate eval run ... | head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
 /// The settings of `eval run`, resolved once from the arguments (defaults, notes about them).
 fn run_settings(args: &RunArgs) -> anyhow::Result<EvalSettings> {
     let responses = match (&args.responses, &args.model) {
@@ -329,7 +319,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     if args.json {
-        emit(&(serde_json::to_string_pretty(rep)? + "\n"))
+        super::print_json(rep)
     } else {
         eprint!("{}", report::to_markdown(rep));
         Ok(())
@@ -362,7 +352,7 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<bool> {
     }
     let decision = crate::eval::compare_runs(&args.a, &args.b, args.max_drop)?;
     if args.json {
-        emit(&(serde_json::to_string_pretty(&decision)? + "\n"))?;
+        super::print_json(&decision)?;
     } else {
         eprint!("{}", compare::to_markdown(&decision));
     }
@@ -390,7 +380,7 @@ fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
             format: name,
             warnings: imported.warnings,
         };
-        emit(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
+        super::print_json(&summary)?;
     }
     Ok(())
 }
