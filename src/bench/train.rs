@@ -80,6 +80,30 @@ fn rss_mb(bytes: Option<u64>) -> Option<f64> {
 /// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
 /// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
 #[allow(clippy::too_many_arguments)]
+/// The token ids a training benchmark runs on, and where they came from: a JSON list of ids
+/// in `file` (real tokenized text), or 4096 pseudo-random ids (SplitMix64, seed 11).
+pub fn token_ids(file: Option<&Path>) -> Result<(Vec<u32>, String)> {
+    match file {
+        Some(path) => {
+            let text = fs_err::read_to_string(path)?;
+            let ids: Vec<u32> = serde_json::from_str(&text).map_err(|e| {
+                TrainError::Config(format!(
+                    "{}: expected a JSON list of token ids: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok((ids, path.display().to_string()))
+        }
+        None => {
+            let mut rng = crate::bench::Rng::new(11);
+            let ids = (0..4096)
+                .map(|_| (rng.next_u64() % 1_000_000) as u32)
+                .collect();
+            Ok((ids, "pseudo-random (SplitMix64 seed 11)".to_string()))
+        }
+    }
+}
+
 pub fn run(
     work: &Path,
     config: &str,

@@ -66,18 +66,20 @@ pub enum Which {
     },
 }
 
-pub fn run_dedup(docs: usize, seed: u64, out: &std::path::Path) -> anyhow::Result<()> {
-    eprintln!("generating {docs} documents with planted near duplicates and eval prompts");
-    let figures = crate::bench::dedup::bench_dedup(docs, seed)?;
-    crate::bench::write_figures(out, &figures)?;
-    super::print_json(&figures)?;
+/// Writes the figures to `out` and prints them as JSON on stdout.
+fn finish<T: serde::Serialize>(out: &std::path::Path, figures: &T) -> anyhow::Result<()> {
+    crate::bench::write_figures(out, figures)?;
+    super::print_json(figures)?;
     eprintln!("wrote {}", out.display());
     Ok(())
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
-        Which::Dedup { docs, seed, out } => run_dedup(docs, seed, &out)?,
+        Which::Dedup { docs, seed, out } => {
+            eprintln!("generating {docs} documents with planted near duplicates and eval prompts");
+            finish(&out, &crate::bench::dedup::bench_dedup(docs, seed)?)?;
+        }
         Which::Train {
             config,
             batch,
@@ -88,25 +90,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             qlora_bits,
             out,
         } => {
-            let (ids, source) = match &tokens {
-                Some(path) => {
-                    let ids: Vec<u32> = serde_json::from_str(&fs_err::read_to_string(path)?)
-                        .map_err(|e| {
-                            anyhow::anyhow!(
-                                "{}: expected a JSON list of token ids: {e}",
-                                path.display()
-                            )
-                        })?;
-                    (ids, path.display().to_string())
-                }
-                None => {
-                    let mut rng = crate::bench::Rng::new(11);
-                    let ids = (0..4096)
-                        .map(|_| (rng.next_u64() % 1_000_000) as u32)
-                        .collect();
-                    (ids, "pseudo-random (SplitMix64 seed 11)".to_string())
-                }
-            };
+            let (ids, source) = crate::bench::train::token_ids(tokens.as_deref())?;
             let tmp = tempfile::tempdir()?;
             let figures = crate::bench::train::run(
                 tmp.path(),
@@ -119,9 +103,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 &source,
                 qlora_bits,
             )?;
-            crate::bench::write_figures(&out, &figures)?;
-            super::print_json(&figures)?;
-            eprintln!("wrote {}", out.display());
+            finish(&out, &figures)?;
         }
         Which::Ingest {
             files,
@@ -134,10 +116,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "generating {files} Luau files x {lines} lines and {pages} docs pages in {}",
                 tmp.path().display()
             );
-            let figures = crate::bench::ingest::run(tmp.path(), files, lines, pages)?;
-            crate::bench::write_figures(&out, &figures)?;
-            super::print_json(&figures)?;
-            eprintln!("wrote {}", out.display());
+            finish(&out, &crate::bench::ingest::run(tmp.path(), files, lines, pages)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
