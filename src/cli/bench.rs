@@ -116,7 +116,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "generating {files} Luau files x {lines} lines and {pages} docs pages in {}",
                 tmp.path().display()
             );
-            finish(&out, &crate::bench::ingest::run(tmp.path(), files, lines, pages)?)?;
+            finish(
+                &out,
+                &crate::bench::ingest::run(tmp.path(), files, lines, pages)?,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -71,7 +71,11 @@ fn report(dir: Option<&Path>, args: ReportArgs) -> anyhow::Result<ExitCode> {
         s.documents, s.resolved, s.unresolved, s.with_conflicts
     )?;
     for (profile, n) in &done.admitted {
-        writeln!(err, "  {profile}: {n} admitted, {} refused", s.documents - n)?;
+        writeln!(
+            err,
+            "  {profile}: {n} admitted, {} refused",
+            s.documents - n
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -200,17 +200,8 @@ pub fn import_luau_bench(path: &Path) -> Result<Imported> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evalset::test_support::write;
     use crate::evalset::{import, Format};
-    use std::path::PathBuf;
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        if let Some(parent) = p.parent() {
-            fs_err::create_dir_all(parent).unwrap();
-        }
-        fs_err::write(&p, text).unwrap();
-        p
-    }
 
     // Shaped like luau-bench's templates/task_basic.yaml (inline docs, Jinja prompt, harness
     // with {{CODE}} and @@LUAU_BENCH_RESULT@@ markers).

@@ -146,3 +146,19 @@ fn json_str(v: &Json) -> Option<String> {
         _ => None,
     }
 }
+
+/// What the importers' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::{Path, PathBuf};
+
+    /// Writes `text` to `dir/name` (creating folders); returns the path.
+    pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            fs_err::create_dir_all(parent).unwrap();
+        }
+        fs_err::write(&p, text).unwrap();
+        p
+    }
+}

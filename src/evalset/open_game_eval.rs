@@ -293,16 +293,8 @@ pub fn import_opengameeval(path: &Path) -> Result<Imported> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evalset::test_support::write;
     use crate::evalset::{import, Format};
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        if let Some(parent) = p.parent() {
-            fs_err::create_dir_all(parent).unwrap();
-        }
-        fs_err::write(&p, text).unwrap();
-        p
-    }
 
     // Shaped like Roblox/open-game-eval Evals/001_make_cars_faster.lua (nested conversation
     // prompt, place, expected_tool_calls, Studio-only check functions).

@@ -221,14 +221,12 @@ impl ExportReport {
     }
 }
 
-/// Settings of one export.
+/// One export as [`export`] runs it: the settings, with the snapshot resolved and its
+/// documents' origins and license gate loaded.
 pub struct ExportOptions<'a> {
+    pub settings: &'a ExportSettings,
+    /// The resolved snapshot id.
     pub snapshot: String,
-    pub format: Format,
-    pub profile: String,
-    pub out: PathBuf,
-    pub provenance: bool,
-    pub drop_refused: bool,
     /// Where each document came from, by id.
     pub origins: &'a BTreeMap<String, DocOrigin>,
     /// The profile's verdict on an example (Err: why it is refused).
@@ -262,12 +260,8 @@ pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, Ex
     let check = |e: &ExportExample| gate.check(e);
     tracing::debug!(snapshot = %id, profile = %settings.profile, examples = examples.len(), "export");
     let opts = ExportOptions {
+        settings,
         snapshot: id,
-        format: settings.format,
-        profile: settings.profile.clone(),
-        out: settings.out.clone(),
-        provenance: settings.provenance,
-        drop_refused: settings.drop_refused,
         origins: &origins,
         gate: &check,
     };
@@ -328,7 +322,7 @@ pub fn export(
             Err(why) => refused.push((ex, why)),
         }
     }
-    if !refused.is_empty() && !opts.drop_refused {
+    if !refused.is_empty() && !opts.settings.drop_refused {
         let list = refused
             .iter()
             .take(20)
@@ -341,20 +335,20 @@ pub fn export(
             String::new()
         };
         return Err(ExportError::Refused {
-            profile: opts.profile.clone(),
+            profile: opts.settings.profile.clone(),
             count: refused.len(),
             list: format!("{list}{more}"),
         });
     }
-    fs_err::create_dir_all(&opts.out)?;
+    fs_err::create_dir_all(&opts.settings.out)?;
     let mut files = Vec::new();
     let mut lines = BTreeMap::new();
     for split in ["train", "valid", "test"] {
         let mut data = String::new();
         let mut side = String::new();
         for ex in kept.iter().filter(|e| e.split == split) {
-            let l =
-                line(ex, opts.format).map_err(|e| ExportError::Malformed(opts.out.clone(), e))?;
+            let l = line(ex, opts.settings.format)
+                .map_err(|e| ExportError::Malformed(opts.settings.out.clone(), e))?;
             data.push_str(&l);
             data.push('\n');
             let sources = ex
@@ -375,10 +369,15 @@ pub fn export(
             side.push('\n');
         }
         lines.insert(split.to_string(), data.lines().count());
-        write(&opts.out, &format!("{split}.jsonl"), &data, &mut files)?;
-        if opts.provenance {
+        write(
+            &opts.settings.out,
+            &format!("{split}.jsonl"),
+            &data,
+            &mut files,
+        )?;
+        if opts.settings.provenance {
             write(
-                &opts.out,
+                &opts.settings.out,
                 &format!("{split}.provenance.jsonl"),
                 &side,
                 &mut files,
@@ -395,11 +394,11 @@ pub fn export(
                 )
             })
             .collect();
-        write(&opts.out, "refused.jsonl", &text, &mut files)?;
+        write(&opts.settings.out, "refused.jsonl", &text, &mut files)?;
     }
-    write(&opts.out, "NOTICE", &notice(&kept), &mut files)?;
+    write(&opts.settings.out, "NOTICE", &notice(&kept), &mut files)?;
     write(
-        &opts.out,
+        &opts.settings.out,
         "README.md",
         &dataset_card(&kept, opts, &lines),
         &mut files,
@@ -407,16 +406,16 @@ pub fn export(
     // The manifest, in the format `sha256sum -c` reads.
     let mut sums = String::new();
     for f in &files {
-        let bytes = fs_err::read(opts.out.join(f))?;
+        let bytes = fs_err::read(opts.settings.out.join(f))?;
         let _ = writeln!(sums, "{}  {f}", crate::core::sha256_hex(&bytes));
     }
-    crate::core::fs::write_atomic(&opts.out.join("SHA256SUMS"), sums.as_bytes())?;
+    crate::core::fs::write_atomic(&opts.settings.out.join("SHA256SUMS"), sums.as_bytes())?;
     files.push("SHA256SUMS".into());
     Ok(ExportReport {
         snapshot: opts.snapshot.clone(),
-        format: opts.format,
-        profile: opts.profile.clone(),
-        out: opts.out.clone(),
+        format: opts.settings.format,
+        profile: opts.settings.profile.clone(),
+        out: opts.settings.out.clone(),
         lines,
         refused: refused.len(),
         files,
@@ -514,7 +513,7 @@ pub fn dataset_card(
     let _ = writeln!(
         s,
         "Exported with `vcurate export --format {:?} --profile {}`.\n",
-        opts.format, opts.profile
+        opts.settings.format, opts.settings.profile
     );
     s.push_str("| split | examples |\n|---|---|\n");
     for (k, v) in lines {

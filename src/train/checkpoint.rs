@@ -11,9 +11,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::adapter::{read_safetensors, write_safetensors};
+use crate::model::ModelError;
 use crate::model::{HostTensor, LoraTensors};
 use crate::train::backend::{Backend, OptimizerState};
-use crate::model::ModelError;
 use crate::train::{Result, TrainError};
 
 pub const RESUME_WEIGHTS: &str = "resume.safetensors";
