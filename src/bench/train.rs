@@ -77,9 +77,6 @@ fn rss_mb(bytes: Option<u64>) -> Option<f64> {
     bytes.map(|b| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0)
 }
 
-/// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
-/// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
-#[allow(clippy::too_many_arguments)]
 /// The token ids a training benchmark runs on, and where they came from: a JSON list of ids
 /// in `file` (real tokenized text), or 4096 pseudo-random ids (SplitMix64, seed 11).
 pub fn token_ids(file: Option<&Path>) -> Result<(Vec<u32>, String)> {
@@ -104,6 +101,9 @@ pub fn token_ids(file: Option<&Path>) -> Result<(Vec<u32>, String)> {
     }
 }
 
+/// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
+/// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     work: &Path,
     config: &str,
