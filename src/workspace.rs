@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod settings;
+
 pub use crate::core::config::{line_of, parse_toml, read_toml, ConfigError};
 
 pub const CONFIG_FILE: &str = "vcurate.toml";
@@ -32,12 +34,12 @@ pub struct Config {
     #[serde(default)]
     pub git: GitConfig,
     #[serde(default)]
-    pub audit: crate::audit::config::AuditConfig,
+    pub audit: settings::AuditConfig,
     #[serde(default)]
-    pub splits: crate::audit::config::SplitsConfig,
+    pub splits: settings::SplitsConfig,
     /// Eval sets registered for contamination checks.
     #[serde(default)]
-    pub eval_sets: Vec<crate::audit::config::EvalSetConfig>,
+    pub eval_sets: Vec<settings::EvalSetConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -39,9 +39,16 @@ pub struct ContaminationConfig {
 
 impl Default for ContaminationConfig {
     fn default() -> Self {
+        Self::from(&crate::workspace::settings::ContaminationSettings::default())
+    }
+}
+
+/// The `[audit.contamination]` settings; the parameters they do not name keep their defaults.
+impl From<&crate::workspace::settings::ContaminationSettings> for ContaminationConfig {
+    fn from(s: &crate::workspace::settings::ContaminationSettings) -> Self {
         Self {
-            ngram_words: 13,
-            substring_chars: 50,
+            ngram_words: s.ngram_words,
+            substring_chars: s.substring_chars,
             boilerplate_min_tasks: 5,
         }
     }

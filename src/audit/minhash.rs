@@ -59,10 +59,17 @@ pub struct NearDupConfig {
 
 impl Default for NearDupConfig {
     fn default() -> Self {
+        Self::from(&crate::workspace::settings::NearDedupSettings::default())
+    }
+}
+
+/// The `[audit.near-dedup]` settings; the parameters they do not name keep their defaults.
+impl From<&crate::workspace::settings::NearDedupSettings> for NearDupConfig {
+    fn from(s: &crate::workspace::settings::NearDedupSettings) -> Self {
         Self {
-            num_perm: 256,
-            threshold: 0.7,
-            shingle_size: 5,
+            num_perm: s.num_perm,
+            threshold: s.threshold,
+            shingle_size: s.shingle_size,
             bands: None,
             rows: None,
             false_positive_weight: 0.1,

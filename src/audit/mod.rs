@@ -2,7 +2,6 @@
 //! records every document it drops with a reason. Audits never rewrite documents.
 
 pub mod cluster;
-pub mod config;
 pub mod contamination;
 pub mod jobs;
 pub mod license;

@@ -8,22 +8,9 @@
 //! Normalized text is used only to compare documents. This module must never be used to rewrite
 //! a stored document (audits add attributes beside documents; see STYLE.md habit 7).
 
-use serde::{Deserialize, Serialize};
-
 use super::cluster::{Cluster, UnionFind};
 use crate::luau::lex::{lex, TokenKind};
-
-/// Which differences exact dedup ignores. The default ignores only whitespace noise.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct NormalizeOptions {
-    /// Remove Luau comments (`--` and `--[[ ]]`, never inside strings). Blank lines are removed
-    /// too, since a removed comment block leaves them behind.
-    pub strip_comments: bool,
-    /// Replace all layout by the token stream joined with single spaces (string literals kept
-    /// verbatim), so reformatted copies of the same code compare equal. Implies comment removal.
-    pub collapse_formatting: bool,
-}
+pub use crate::workspace::settings::NormalizeOptions;
 
 /// Normalize `text` as configured. The result ends with exactly one `\n` unless it is empty.
 pub fn normalize(text: &str, opts: &NormalizeOptions) -> String {

@@ -110,7 +110,7 @@ fn render(
         let tasks = crate::audit::run::load_eval_tasks(ws)?;
         let index = crate::audit::contamination::ContaminationIndex::build(
             &tasks,
-            &ws.config.audit.contamination.to_config(),
+            &(&ws.config.audit.contamination).into(),
         )?;
         let texts: Vec<String> = out
             .examples

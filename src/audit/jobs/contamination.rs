@@ -8,11 +8,11 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
-use crate::audit::config::EvalSetFormat;
 use crate::audit::contamination::{ContaminationIndex, IndexStats, TaskTexts};
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::core::EvalTask;
 use crate::snapshot::exclusions::string_list_column;
+use crate::workspace::settings::EvalSetFormat;
 use crate::workspace::Workspace;
 
 pub struct Contamination;
@@ -49,7 +49,7 @@ impl AuditJob for Contamination {
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let (name, docs) = (self.name(), ctx.docs);
         let tasks = load_eval_tasks(ctx.ws)?;
-        let index = ContaminationIndex::build(&tasks, &ctx.config().contamination.to_config())
+        let index = ContaminationIndex::build(&tasks, &(&ctx.config().contamination).into())
             .map_err(|e| failed(name, e))?;
         let hits = index.scan_many(&ctx.texts);
         // Distinct task ids per document (one task can match by n-gram and by substring).

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::config::AuditConfig;
 use super::run::{AuditError, AuditOutput};
 use crate::core::{Document, Exclusion, Stage};
 use crate::snapshot;
+use crate::workspace::settings::AuditConfig;
 use crate::workspace::Workspace;
 
 pub mod contamination;

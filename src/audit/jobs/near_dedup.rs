@@ -33,7 +33,7 @@ impl AuditJob for NearDedup {
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let (name, cfg, docs) = (self.name(), ctx.config(), ctx.docs);
         let rank = ctx.keeper_rank(self.deps())?;
-        let result = near_duplicates_ranked(&ctx.texts, Some(&rank), &cfg.near_dedup.to_config())
+        let result = near_duplicates_ranked(&ctx.texts, Some(&rank), &(&cfg.near_dedup).into())
             .map_err(|e| failed(name, e))?;
         let mut best = vec![None::<f64>; docs.len()];
         for &(a, b, j) in &result.pairs {

@@ -6,10 +6,10 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{failed, summary_json, AuditContext, AuditJob};
-use crate::audit::config::GroupBy;
 use crate::audit::minhash::near_duplicates_ranked;
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::audit::split::{assign_splits, leak_free_keys, verify_splits, LeakReport, SplitConfig};
+use crate::workspace::settings::GroupBy;
 
 pub struct Splits;
 
@@ -38,7 +38,7 @@ impl AuditJob for Splits {
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let (name, docs, cfg, texts) = (self.name(), ctx.docs, ctx.config(), &ctx.texts);
         let s = &ctx.ws.config.splits;
-        let near = near_duplicates_ranked(texts, None, &cfg.near_dedup.to_config())
+        let near = near_duplicates_ranked(texts, None, &(&cfg.near_dedup).into())
             .map_err(|e| failed(name, e))?;
         let groups: Vec<String> = docs
             .iter()
@@ -59,7 +59,7 @@ impl AuditJob for Splits {
         let leaks = verify_splits(
             texts,
             &assignment.splits,
-            &cfg.near_dedup.to_config(),
+            &(&cfg.near_dedup).into(),
             &cfg.exact_dedup,
         )
         .map_err(|e| failed(name, e))?;

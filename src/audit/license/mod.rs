@@ -36,31 +36,9 @@ pub use crate::audit::license_expr::{
 pub mod recognize;
 pub mod verdict;
 
+pub use crate::workspace::settings::LicenseConfig;
 pub use recognize::{license_body, match_text, TextMatch};
 pub use verdict::{detect, root_licenses};
-
-/// Settings of the license audit (`[audit.license]` in `vcurate.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
-pub struct LicenseConfig {
-    /// Minimum text-match score (0..1) for a license file to count as a known license. Real
-    /// MIT/Apache/GPL files score above 0.98; MIT with one added clause scores about 0.92.
-    pub text_threshold: f64,
-    /// Verdicts with a lower confidence are unresolved (sent to review).
-    pub min_confidence: f64,
-    /// Confidence of a README statement, the weakest evidence.
-    pub readme_confidence: f64,
-}
-
-impl Default for LicenseConfig {
-    fn default() -> Self {
-        LicenseConfig {
-            text_threshold: 0.95,
-            min_confidence: 0.5,
-            readme_confidence: 0.5,
-        }
-    }
-}
 
 /// Whether a verdict can be acted on or needs a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

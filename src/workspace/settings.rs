@@ -1,13 +1,14 @@
-//! Audit settings in `vcurate.toml`: `[audit]`, `[splits]` and `[[eval-sets]]`. Strict like
-//! every human-written file: unknown keys are errors naming file and line.
+//! The settings sections of `vcurate.toml` that the audits read: `[audit]` (with its
+//! `exact-dedup`, `near-dedup`, `contamination` and `license` tables), `[splits]` and
+//! `[[eval-sets]]`. They are plain data owned by the workspace; each audit turns its section into
+//! its own parameters (`audit::minhash::NearDupConfig` from [`NearDedupSettings`], ...), so this
+//! module depends on nothing above `core`. Strict like every human-written file: unknown keys
+//! are errors naming file and line.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
-use super::contamination::ContaminationConfig;
-use super::minhash::NearDupConfig;
-use super::normalize::NormalizeOptions;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -29,7 +30,7 @@ pub struct AuditConfig {
     pub exact_dedup: NormalizeOptions,
     pub near_dedup: NearDedupSettings,
     pub contamination: ContaminationSettings,
-    pub license: super::license::LicenseConfig,
+    pub license: LicenseConfig,
 }
 
 impl Default for AuditConfig {
@@ -46,7 +47,7 @@ impl Default for AuditConfig {
             exact_dedup: NormalizeOptions::default(),
             near_dedup: NearDedupSettings::default(),
             contamination: ContaminationSettings::default(),
-            license: super::license::LicenseConfig::default(),
+            license: LicenseConfig::default(),
         }
     }
 }
@@ -63,23 +64,11 @@ pub struct NearDedupSettings {
 
 impl Default for NearDedupSettings {
     fn default() -> Self {
-        let d = NearDupConfig::default();
         NearDedupSettings {
-            threshold: d.threshold,
-            num_perm: d.num_perm,
-            shingle_size: d.shingle_size,
+            threshold: 0.7,
+            num_perm: 256,
+            shingle_size: 5,
             drop: true,
-        }
-    }
-}
-
-impl NearDedupSettings {
-    pub fn to_config(&self) -> NearDupConfig {
-        NearDupConfig {
-            threshold: self.threshold,
-            num_perm: self.num_perm,
-            shingle_size: self.shingle_size,
-            ..NearDupConfig::default()
         }
     }
 }
@@ -93,20 +82,9 @@ pub struct ContaminationSettings {
 
 impl Default for ContaminationSettings {
     fn default() -> Self {
-        let d = ContaminationConfig::default();
         ContaminationSettings {
-            ngram_words: d.ngram_words,
-            substring_chars: d.substring_chars,
-        }
-    }
-}
-
-impl ContaminationSettings {
-    pub fn to_config(&self) -> ContaminationConfig {
-        ContaminationConfig {
-            ngram_words: self.ngram_words,
-            substring_chars: self.substring_chars,
-            ..ContaminationConfig::default()
+            ngram_words: 13,
+            substring_chars: 50,
         }
     }
 }
@@ -166,4 +144,39 @@ pub struct EvalSetConfig {
     /// Relative to the workspace root.
     pub path: PathBuf,
     pub format: EvalSetFormat,
+}
+
+/// Which differences exact dedup ignores. The default ignores only whitespace noise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
+pub struct NormalizeOptions {
+    /// Remove Luau comments (`--` and `--[[ ]]`, never inside strings). Blank lines are removed
+    /// too, since a removed comment block leaves them behind.
+    pub strip_comments: bool,
+    /// Replace all layout by the token stream joined with single spaces (string literals kept
+    /// verbatim), so reformatted copies of the same code compare equal. Implies comment removal.
+    pub collapse_formatting: bool,
+}
+
+/// Settings of the license audit (`[audit.license]` in `vcurate.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct LicenseConfig {
+    /// Minimum text-match score (0..1) for a license file to count as a known license. Real
+    /// MIT/Apache/GPL files score above 0.98; MIT with one added clause scores about 0.92.
+    pub text_threshold: f64,
+    /// Verdicts with a lower confidence are unresolved (sent to review).
+    pub min_confidence: f64,
+    /// Confidence of a README statement, the weakest evidence.
+    pub readme_confidence: f64,
+}
+
+impl Default for LicenseConfig {
+    fn default() -> Self {
+        LicenseConfig {
+            text_threshold: 0.95,
+            min_confidence: 0.5,
+            readme_confidence: 0.5,
+        }
+    }
 }
