@@ -13,10 +13,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "document.schema.json",
             to(schema_for!(crate::core::Document)),
         ),
-        (
-            "example.schema.json",
-            to(schema_for!(crate::render::Example)),
-        ),
+        ("example.schema.json", to(schema_for!(crate::core::Example))),
         (
             "skip-record.schema.json",
             to(schema_for!(crate::core::SkipRecord)),

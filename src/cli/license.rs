@@ -1,4 +1,5 @@
-//! `vcurate license report`: the license verdict of every ingested document, as CSV, JSON or
+//! `vcurate license report`: the license verdict of every ingested document (as the license
+//! audit concluded it: run `vcurate audit license` first), as CSV, JSON or
 //! an SPDX 2.3 JSON document, with the gate decisions of the policy's profiles; optionally the
 //! NOTICE text for what a profile admits. The report is `audit::license_report::run`'s; this
 //! file writes it where asked.
@@ -21,6 +22,9 @@ pub struct LicenseArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum LicenseCommand {
     /// Report the license of every ingested document, with its evidence and the gate's decision.
+    ///
+    /// Reads the verdicts of the license audit (`vcurate audit license` or `vcurate audit`),
+    /// so the report and the snapshot's gate agree by construction.
     Report(ReportArgs),
 }
 

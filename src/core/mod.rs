@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod eval_task;
+pub mod example;
 pub mod exclusion;
 pub mod fs;
 pub mod hash;
@@ -14,6 +15,7 @@ pub mod record;
 pub mod training;
 
 pub use eval_task::EvalTask;
+pub use example::Example;
 pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
 pub use message::{Message, Role};

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{ExportError, ExportExample};
+use super::ExportError;
+use crate::core::Example;
 
 /// The profile's verdict on each document of a snapshot: allowed, and why (not).
 pub struct LicenseGate {
@@ -47,7 +48,7 @@ impl LicenseGate {
     }
 
     /// Ok, or why the example is refused (every refused document with its reason).
-    pub fn check(&self, e: &ExportExample) -> Result<(), String> {
+    pub fn check(&self, e: &Example) -> Result<(), String> {
         let refused: Vec<String> = e
             .doc_ids
             .iter()

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::Attribution;
+use crate::core::{Attribution, Example, Exclusion, Message, Role, Stage};
+use crate::snapshot::examples::SplitExample;
 use crate::workspace::Workspace;
 
 mod gate;
@@ -46,19 +47,11 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
-/// One chat turn.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Turn {
-    pub role: String,
-    pub content: String,
-}
-
 /// The export line shapes (`schemas/export-*.schema.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatLine {
-    pub messages: Vec<Turn>,
+    pub messages: Vec<Message>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -106,57 +99,22 @@ pub enum Format {
     Text,
 }
 
-/// An example as export needs it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ExportExample {
-    pub id: String,
-    pub template: String,
-    pub template_hash: String,
-    pub doc_ids: Vec<String>,
-    pub messages: Vec<Turn>,
-    pub licenses: Vec<String>,
-    pub attributions: Vec<Attribution>,
-    /// train | valid | test
-    #[serde(default)]
-    pub split: String,
-}
-
 /// The examples of a snapshot folder, each with its split.
-pub fn load_examples(snapshot_dir: &Path) -> Result<Vec<ExportExample>, ExportError> {
+pub fn load_examples(snapshot_dir: &Path) -> Result<Vec<SplitExample>, ExportError> {
     let path = snapshot_dir.join("examples.parquet");
-    let bad = |m: String| ExportError::Malformed(path.clone(), m);
     if !path.exists() {
         return Err(ExportError::NoExamples(snapshot_dir.display().to_string()));
     }
-    let df = crate::snapshot::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
-    let col = |n: &str| -> Result<Vec<String>, ExportError> {
-        Ok(df
-            .column(n)
-            .and_then(|c| c.str().cloned())
-            .map_err(|e| bad(e.to_string()))?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
-    };
-    let (records, splits) = (col("record")?, col("split")?);
-    records
-        .iter()
-        .zip(splits)
-        .map(|(r, split)| {
-            let mut e: ExportExample = serde_json::from_str(r)
-                .map_err(|e| bad(format!("a malformed example record: {e}")))?;
-            e.split = split;
-            Ok(e)
-        })
-        .collect()
+    crate::snapshot::examples::read_examples(snapshot_dir)
+        .map_err(|e| ExportError::Malformed(path, e.to_string()))
 }
 
 /// The line of an example in a format. The assistant turn is last in every chat line (mlx-lm
 /// masks and trains on what follows the prompt); completions fold system and user turns into
 /// the prompt; text joins the turns with role headers.
-pub fn line(ex: &ExportExample, format: Format) -> Result<String, String> {
+pub fn line(ex: &Example, format: Format) -> Result<String, String> {
     let last = ex.messages.last().ok_or("an example without messages")?;
-    if last.role != "assistant" {
+    if last.role != Role::Assistant {
         return Err(format!(
             "example {} does not end with an assistant turn",
             ex.id
@@ -230,7 +188,7 @@ pub struct ExportOptions<'a> {
     /// Where each document came from, by id.
     pub origins: &'a BTreeMap<String, DocOrigin>,
     /// The profile's verdict on an example (Err: why it is refused).
-    pub gate: &'a dyn Fn(&ExportExample) -> Result<(), String>,
+    pub gate: &'a dyn Fn(&Example) -> Result<(), String>,
 }
 
 /// Settings of the export stage (`vcurate export`).
@@ -257,7 +215,7 @@ pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, Ex
     let examples = load_examples(&snap)?;
     let origins = load_origins(&snap)?;
     let gate = LicenseGate::load(&snap, &id, &settings.profile)?;
-    let check = |e: &ExportExample| gate.check(e);
+    let check = |e: &Example| gate.check(e);
     tracing::debug!(snapshot = %id, profile = %settings.profile, examples = examples.len(), "export");
     let opts = ExportOptions {
         settings,
@@ -306,9 +264,24 @@ pub fn load_origins(snapshot_dir: &Path) -> Result<BTreeMap<String, DocOrigin>, 
     Ok(out)
 }
 
+/// An example the profile refuses, as the one exclusion record (`refused.jsonl` holds one per
+/// line, `schemas/exclusion.schema.json`).
+fn refusal(e: &Example, profile: &str, why: String) -> Exclusion {
+    Exclusion {
+        stage: Stage::Export,
+        step: profile.into(),
+        reason: "license_refused".into(),
+        detail: format!("not allowed under profile `{profile}`: {why}"),
+        document_ids: e.doc_ids.clone(),
+        example_id: Some(e.id.clone()),
+        template: Some(e.template.clone()),
+        item: e.item.clone(),
+    }
+}
+
 /// Writes an export.
 pub fn export(
-    examples: &[ExportExample],
+    examples: &[SplitExample],
     opts: &ExportOptions,
 ) -> Result<ExportReport, ExportError> {
     if examples.is_empty() {
@@ -317,16 +290,23 @@ pub fn export(
     let mut refused = Vec::new();
     let mut kept = Vec::new();
     for ex in examples {
-        match (opts.gate)(ex) {
+        match (opts.gate)(&ex.example) {
             Ok(()) => kept.push(ex),
-            Err(why) => refused.push((ex, why)),
+            Err(why) => refused.push(refusal(&ex.example, &opts.settings.profile, why)),
         }
     }
     if !refused.is_empty() && !opts.settings.drop_refused {
         let list = refused
             .iter()
             .take(20)
-            .map(|(e, w)| format!("  {} (documents {}): {w}", e.id, e.doc_ids.join(", ")))
+            .map(|r| {
+                format!(
+                    "  {} (documents {}): {}",
+                    r.example_id.as_deref().unwrap_or_default(),
+                    r.document_ids.join(", "),
+                    r.detail
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let more = if refused.len() > 20 {
@@ -346,7 +326,7 @@ pub fn export(
     for split in ["train", "valid", "test"] {
         let mut data = String::new();
         let mut side = String::new();
-        for ex in kept.iter().filter(|e| e.split == split) {
+        for ex in kept.iter().filter(|e| e.split == split).map(|e| &e.example) {
             let l = line(ex, opts.settings.format)
                 .map_err(|e| ExportError::Malformed(opts.settings.out.clone(), e))?;
             data.push_str(&l);
@@ -387,15 +367,11 @@ pub fn export(
     if !refused.is_empty() {
         let text: String = refused
             .iter()
-            .map(|(e, w)| {
-                format!(
-                    "{}\n",
-                    serde_json::json!({"example_id": e.id, "doc_ids": e.doc_ids, "reason": w})
-                )
-            })
+            .map(|r| serde_json::to_string(r).expect("an exclusion serializes") + "\n")
             .collect();
         write(&opts.settings.out, "refused.jsonl", &text, &mut files)?;
     }
+    let kept: Vec<&Example> = kept.iter().map(|e| &e.example).collect();
     write(&opts.settings.out, "NOTICE", &notice(&kept), &mut files)?;
     write(
         &opts.settings.out,
@@ -429,7 +405,7 @@ fn write(dir: &Path, name: &str, text: &str, files: &mut Vec<String>) -> std::io
 }
 
 /// Every attribution the exported examples require, once each, sorted.
-pub fn notice(examples: &[&ExportExample]) -> String {
+pub fn notice(examples: &[&Example]) -> String {
     let lines: BTreeSet<String> = examples
         .iter()
         .flat_map(|e| e.attributions.iter().map(Attribution::line))
@@ -468,7 +444,7 @@ pub fn size_category(n: usize) -> &'static str {
 
 /// The dataset card: a Hugging Face YAML header, then counts, audits and known limitations.
 pub fn dataset_card(
-    examples: &[&ExportExample],
+    examples: &[&Example],
     opts: &ExportOptions,
     lines: &BTreeMap<String, usize>,
 ) -> String {

@@ -64,7 +64,7 @@ use std::path::{Path, PathBuf};
 
 pub use context::{DocView, FunctionItem, FunctionView, Language};
 pub use render::{
-    render_examples, Example, RenderOptions, RenderOutput, TokenCounter, DEFAULT_MAX_TOKENS,
+    render_examples, RenderOptions, RenderOutput, TokenCounter, DEFAULT_MAX_TOKENS,
     DEFAULT_MIN_CODE_LINES,
 };
 pub use template::{Registry, Template, TemplateSpec, TurnError};

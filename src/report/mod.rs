@@ -231,7 +231,7 @@ fn value_counts(
 ) -> Result<Vec<(String, f64)>, ReportError> {
     // A list column (the contamination audit's `tasks`) counts each of its values.
     if let DataType::List(_) = df.column(column)?.dtype() {
-        let values: Vec<String> = crate::snapshot::exclusions::read_string_lists(df, column)?
+        let values: Vec<String> = crate::snapshot::columns::read_string_lists(df, column)?
             .into_iter()
             .flatten()
             .filter(|v| !v.is_empty())

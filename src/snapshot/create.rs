@@ -70,7 +70,6 @@ fn render(
     allow_contaminated: bool,
 ) -> Result<(DataFrame, DataFrame, BTreeSet<String>)> {
     use crate::render::{render_examples, RenderOptions};
-    use polars::prelude::*;
     let registry = templates_registry(ws)?;
     let mut dropped: BTreeMap<&str, String> = BTreeMap::new();
     for v in excluded {
@@ -157,18 +156,8 @@ fn render(
             .cloned()
             .unwrap_or_else(|| "train".into())
     };
-    let ex = &out.examples;
-    let examples = df!(
-        "id" => ex.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-        "split" => ex.iter().map(|e| split_of(&e.doc_ids)).collect::<Vec<_>>(),
-        "template" => ex.iter().map(|e| e.template.clone()).collect::<Vec<_>>(),
-        "template_hash" => ex.iter().map(|e| e.template_hash.clone()).collect::<Vec<_>>(),
-        "task" => ex.iter().map(|e| e.task.clone()).collect::<Vec<_>>(),
-        "doc_ids" => ex.iter().map(|e| e.doc_ids.join(",")).collect::<Vec<_>>(),
-        "code_lines" => ex.iter().map(|e| e.code_lines).collect::<Vec<_>>(),
-        "tokens" => ex.iter().map(|e| e.tokens).collect::<Vec<_>>(),
-        "record" => ex.iter().map(|e| serde_json::to_string(e).expect("example serializes")).collect::<Vec<_>>(),
-    )?;
+    let splits: Vec<String> = out.examples.iter().map(|e| split_of(&e.doc_ids)).collect();
+    let examples = super::examples::examples_frame(&out.examples, &splits)?;
     let render_excluded = super::exclusions::exclusions_frame(&out.excluded)?;
     Ok((examples, render_excluded, matched))
 }
@@ -182,7 +171,7 @@ fn eval_set_coverage(
 ) -> Result<Vec<freeze::EvalSetCoverage>> {
     let mut matched = example_matches.clone();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
-        for tasks in super::exclusions::read_string_lists(df, "tasks")? {
+        for tasks in super::columns::read_string_lists(df, "tasks")? {
             matched.extend(tasks);
         }
     }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::columns::{read_string_lists, string_list_column};
 use super::store::{read_parquet, write_parquet, StoreError};
 use crate::core::{Exclusion, Stage};
 
@@ -23,38 +24,6 @@ pub const EXCLUSION_COLUMNS: [&str; 8] = [
     "template",
     "item",
 ];
-
-/// A list-of-strings column, one list per row.
-pub fn string_list_column<'a, I, R>(name: &str, rows: I) -> Column
-where
-    I: ExactSizeIterator<Item = R>,
-    R: IntoIterator<Item = &'a str>,
-{
-    let mut b = ListStringChunkedBuilder::new(name.into(), rows.len(), 0);
-    for r in rows {
-        b.append_values_iter(r.into_iter());
-    }
-    b.finish().into_column()
-}
-
-/// The lists of a list-of-strings column (a null list reads as empty).
-pub fn read_string_lists(df: &DataFrame, name: &str) -> PolarsResult<Vec<Vec<String>>> {
-    let col = df.column(name)?;
-    let list = col.list()?;
-    let mut out = Vec::with_capacity(list.len());
-    for s in list.amortized_iter() {
-        out.push(match s {
-            Some(s) => s
-                .as_ref()
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_string())
-                .collect(),
-            None => Vec::new(),
-        });
-    }
-    Ok(out)
-}
 
 /// The excluded table of some exclusions.
 pub fn exclusions_frame(rows: &[Exclusion]) -> PolarsResult<DataFrame> {

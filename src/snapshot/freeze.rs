@@ -395,26 +395,9 @@ fn example_rows(
     if !p.exists() {
         return Ok(BTreeMap::new());
     }
-    let df = read_parquet(&p)?;
-    let s = |n: &str| -> Result<Vec<String>, SnapshotError> {
-        Ok(df
-            .column(n)?
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
-    };
-    let (ids, templates, docs) = (s("id")?, s("template")?, s("doc_ids")?);
-    Ok((0..df.height())
-        .map(|i| {
-            (
-                ids[i].clone(),
-                (
-                    templates[i].clone(),
-                    docs[i].split(',').map(String::from).collect(),
-                ),
-            )
-        })
+    Ok(super::examples::read_examples(&dir.join(id))?
+        .into_iter()
+        .map(|e| (e.example.id, (e.example.template, e.example.doc_ids)))
         .collect())
 }
 

@@ -52,8 +52,8 @@ pub enum TrainError {
     NonFinite(f64, usize),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::freeze::SnapshotError),
-    #[error(transparent)]
-    Examples(#[from] crate::export::ExportError),
+    #[error("reading the snapshot's examples: {0}")]
+    Examples(#[from] crate::snapshot::StoreError),
     #[error("loading the tokenizer and chat template from {}", path.display())]
     Tokenizer {
         path: PathBuf,

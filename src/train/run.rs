@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::core::training::TrainingRecord;
-use crate::core::{Message, Role};
 use crate::model::candle::qwen3::Qwen3;
 use crate::model::chat::{ChatFormatter, Tokenized};
 use crate::model::qwen3::Qwen3Config;
-use crate::model::ModelError;
 use crate::train::candle::CandleBackend;
 use crate::train::config::TrainConfig;
 use crate::train::data::{make_batches, TruncationReport};
@@ -67,7 +65,7 @@ pub fn run(
     let cfg = &settings.config;
     let snaps = ws.dataset_dir().join("snapshots");
     let id = crate::snapshot::freeze::resolve(&snaps, &settings.snapshot)?;
-    let examples = crate::export::load_examples(&snaps.join(&id))?;
+    let examples = crate::snapshot::examples::read_examples(&snaps.join(&id))?;
     let formatter =
         ChatFormatter::from_model_dir(&cfg.model).map_err(|source| TrainError::Tokenizer {
             path: cfg.model.clone(),
@@ -78,17 +76,12 @@ pub fn run(
             .iter()
             .filter(|e| e.split == split)
             .map(|e| {
-                let example = |source: ModelError| TrainError::Example {
-                    id: e.id.clone(),
-                    source,
-                };
-                let msgs = e
-                    .messages
-                    .iter()
-                    .map(|m| Ok(Message::new(role(&m.role)?, m.content.clone())))
-                    .collect::<Result<Vec<_>, ModelError>>()
-                    .map_err(example)?;
-                formatter.tokenize(&msgs).map_err(example)
+                formatter
+                    .tokenize(&e.example.messages)
+                    .map_err(|source| TrainError::Example {
+                        id: e.example.id.clone(),
+                        source,
+                    })
             })
             .collect()
     };
@@ -148,18 +141,6 @@ pub fn run(
         tokens_per_s: report.tokens_per_s,
         output: cfg.output.clone(),
     })
-}
-
-/// The role of an example's turn as the chat template sees it.
-fn role(name: &str) -> Result<Role, ModelError> {
-    match name {
-        "system" => Ok(Role::System),
-        "user" => Ok(Role::User),
-        "assistant" => Ok(Role::Assistant),
-        other => Err(ModelError::Config(format!(
-            "role `{other}` is not one of system, user, assistant"
-        ))),
-    }
 }
 
 /// `loss.svg` from `metrics.jsonl`: train loss and validation loss by step.

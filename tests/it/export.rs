@@ -105,7 +105,7 @@ fn export_round_trip_provenance_and_the_publish_gate() {
                         let l: ChatLine = serde_json::from_str(line).unwrap();
                         assert_eq!(
                             l.messages.last().unwrap().role,
-                            "assistant",
+                            vcurate::core::Role::Assistant,
                             "assistant turn last"
                         );
                     }
@@ -197,6 +197,23 @@ fn export_round_trip_provenance_and_the_publish_gate() {
     assert!(refused > 0);
     let refusals = std::fs::read_to_string(pub_dir.join("refused.jsonl")).unwrap();
     assert_eq!(refusals.lines().count() as u64, refused);
+    // Each refusal is the one exclusion record every stage writes.
+    let exclusion = schema("exclusion.schema.json");
+    for l in refusals.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        validate(&exclusion, &exclusion, &v, "refusal").unwrap();
+        assert_eq!(
+            (
+                v["stage"].as_str(),
+                v["step"].as_str(),
+                v["reason"].as_str()
+            ),
+            (Some("export"), Some("publish"), Some("license_refused")),
+            "{l}"
+        );
+        assert!(v["example_id"].is_string() && !v["document_ids"].as_array().unwrap().is_empty());
+        assert!(v["detail"].as_str().unwrap().contains("MPL-2.0"), "{l}");
+    }
     let side: String = ["train", "valid", "test"]
         .iter()
         .map(|s| std::fs::read_to_string(pub_dir.join(format!("{s}.provenance.jsonl"))).unwrap())

@@ -8,10 +8,11 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
+use crate::audit::license::table::{serde_name, verdict_columns};
 use crate::audit::license::{self, LicenseVerdict, Status};
 use crate::audit::policy::Policy;
 use crate::audit::run::{AuditError, AuditOutput};
-use crate::snapshot::{self, exclusions::string_list_column};
+use crate::snapshot;
 
 pub struct License;
 
@@ -41,14 +42,6 @@ struct ProfileColumns {
     reason: Vec<String>,
 }
 
-/// A serde enum's snake_case name.
-fn serde_name(v: impl Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|s| s.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 impl AuditJob for License {
     fn name(&self) -> &'static str {
         "license"
@@ -64,18 +57,13 @@ impl AuditJob for License {
         let by_id: BTreeMap<&str, &LicenseVerdict> =
             verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
         let mut excluded = Vec::new();
-        let (mut spdx, mut confidence, mut status, mut conflicts, mut json_v) =
-            (vec![], vec![], vec![], vec![], vec![]);
+        let mut in_order = Vec::with_capacity(docs.len());
         let mut profile_cols: BTreeMap<&str, ProfileColumns> = BTreeMap::new();
         for d in docs {
             let v = by_id
                 .get(d.id.as_str())
                 .ok_or_else(|| failed(name, format!("no verdict for document {}", d.id)))?;
-            spdx.push(v.spdx.clone());
-            confidence.push(v.confidence);
-            status.push(serde_name(v.status));
-            conflicts.push(&v.conflicts);
-            json_v.push(serde_json::to_string(v).expect("verdict serializes"));
+            in_order.push(*v);
             for profile in ["train", "publish"] {
                 let dec = policy.decide(profile, v, d);
                 let cols = profile_cols.entry(profile).or_default();
@@ -93,15 +81,7 @@ impl AuditJob for License {
                 cols.reason.push(dec.reason);
             }
         }
-        let mut columns = vec![
-            Column::new("spdx".into(), spdx),
-            Column::new("confidence".into(), confidence),
-            Column::new("status".into(), status),
-            string_list_column(
-                "conflicts",
-                conflicts.iter().map(|c| c.iter().map(String::as_str)),
-            ),
-        ];
+        let mut columns = verdict_columns(&in_order)?;
         for (profile, cols) in profile_cols {
             columns.push(Column::new(format!("{profile}_class").into(), cols.class));
             columns.push(Column::new(
@@ -110,7 +90,6 @@ impl AuditJob for License {
             ));
             columns.push(Column::new(format!("{profile}_reason").into(), cols.reason));
         }
-        columns.push(Column::new("verdict".into(), json_v));
         let df = ctx.attributes(columns)?;
         let summary = LicenseSummary {
             per_license: per_license(&df)?,

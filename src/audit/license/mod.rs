@@ -34,6 +34,7 @@ pub use crate::audit::license_expr::{
 };
 
 pub mod recognize;
+pub mod table;
 pub mod verdict;
 
 pub use crate::workspace::settings::LicenseConfig;

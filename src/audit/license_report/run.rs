@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::{build, notice, to_csv, to_json, to_spdx, SpdxOptions, Summary};
-use crate::audit::license::{detect, root_licenses};
+use crate::audit::license::root_licenses;
+use crate::audit::license::table::read_verdicts;
 use crate::audit::policy::{Policy, POLICY_PATH};
 use crate::core::config::ConfigError;
 use crate::workspace::Workspace;
@@ -38,6 +39,12 @@ pub enum LicenseReportError {
     NoDocuments(PathBuf),
     #[error("unknown profile `{profile}`; {POLICY_PATH} defines: {known}")]
     UnknownProfile { profile: String, known: String },
+    #[error("no license audit of the ingested documents ({0} is missing); run `vcurate audit license` (or `vcurate audit`) first")]
+    NoAudit(PathBuf),
+    #[error(
+        "the license audit is older than the ingested store: {0}; rerun `vcurate audit license`"
+    )]
+    StaleAudit(String),
     #[error("reading the ingested store: {0}")]
     Store(#[from] crate::snapshot::StoreError),
     #[error(transparent)]
@@ -59,7 +66,8 @@ pub struct ReportRun {
     pub admitted: Vec<(String, usize)>,
 }
 
-/// Reports the license of every ingested document of the workspace.
+/// Reports the license of every ingested document of the workspace, as the license audit
+/// concluded it (`attributes/license.parquet`; the report never decides a license itself).
 pub fn run(ws: &Workspace, settings: &ReportSettings) -> Result<ReportRun, LicenseReportError> {
     let store = ws.store_dir();
     let docs = crate::snapshot::all_documents(&store)?;
@@ -85,9 +93,15 @@ pub fn run(ws: &Workspace, settings: &ReportSettings) -> Result<ReportRun, Licen
         }
         None => policy.file.profiles.keys().cloned().collect(),
     };
-    let cfg = &ws.config.audit.license;
-    let verdicts = detect(&docs, &evidence, &sources, cfg);
-    let roots = root_licenses(&evidence, cfg);
+    let table = crate::audit::run::audit_dir(ws)
+        .join("attributes")
+        .join("license.parquet");
+    if !table.is_file() {
+        return Err(LicenseReportError::NoAudit(table));
+    }
+    let verdicts = read_verdicts(&crate::snapshot::read_parquet(&table)?, &docs)
+        .map_err(|e| LicenseReportError::StaleAudit(e.to_string()))?;
+    let roots = root_licenses(&evidence, &ws.config.audit.license);
     let created = crate::ingest::default_ingest_time();
     let report = build(
         &docs,
@@ -200,6 +214,17 @@ mod tests {
             ..Default::default()
         };
         crate::ingest::run(&ws, &opts, &|_| {}).unwrap();
+        let settings = |format, notice: bool| ReportSettings {
+            format,
+            profile: None,
+            notice,
+        };
+        let e = run(&ws, &settings(ReportFormat::Csv, false)).err().unwrap();
+        assert!(
+            e.to_string().contains("run `vcurate audit license`"),
+            "the report reads the audit's verdicts: {e}"
+        );
+        crate::audit::run::run(&ws, &["license".to_string()], &|_| {}).unwrap();
 
         let settings = |format, notice: bool| ReportSettings {
             format,
