@@ -151,7 +151,7 @@ pub enum SplitError {
     Fractions { train: f64, valid: f64, test: f64 },
     #[error("split verifier got {splits} splits for {texts} texts; pass one split per text")]
     Length { texts: usize, splits: usize },
-    #[error("split `{split}` has a target of {target} but got no documents ({achieved}); {hint}")]
+    #[error("split `{split}` has a target of {target} but got no documents; achieved: {achieved}; {hint}")]
     Empty {
         split: &'static str,
         target: String,
@@ -309,7 +309,7 @@ impl SplitAssignment {
             .map(|s| {
                 let i = *s as usize;
                 format!(
-                    "split `{}` got {} of the kept documents against a target of {} ({}); {why}",
+                    "split `{}` got {} of the kept documents, target {}; achieved: {}; {why}",
                     s.as_str(),
                     pct(fr[i]),
                     pct(self.targets[i]),
@@ -947,7 +947,7 @@ mod tests {
         assert!(!w.is_empty());
         assert!(
             w.iter().any(|w| w.starts_with("split `train` got 90.0%")
-                && w.contains("target of 80.0%")
+                && w.contains("target 80.0%")
                 && w.contains("strict = false")),
             "{w:?}"
         );
