@@ -202,13 +202,21 @@ ngram-words = 13
 substring-chars = 50
 
 [splits]
+# Target fractions of the documents that pass the audits (what an export holds); they sum to 1.
+# A split with a non-zero target that gets no document fails the audit (mlx-lm refuses an empty
+# valid.jsonl); one more than 5 points off its target is a warning. 0 turns a split off.
 seed = 0
 train = 0.8
 valid = 0.1
 test = 0.1
-# Exact and near duplicates always share a split; "source" keeps each source in one split,
-# "file" keeps each file (with its sections) in one split.
+# Exact and near duplicates always share a split. On top of that, "source" keeps each source in
+# one split and "file" each file (with its sections or members). A group larger than the smallest
+# split's share is broken down (a source into its files, a file into its sections), so one big
+# docs source cannot take a whole split.
 group-by = "source"
+# true: never break a group down; the audit warns with the achieved fractions when that misses
+# the targets.
+strict = false
 
 # Eval sets that must not leak into training data (format: tasks | plain | luau-bench | open-game-eval).
 # [[eval-sets]]

@@ -77,6 +77,9 @@ pub struct AuditSummary {
     pub excluded: usize,
     pub excluded_by_reason: BTreeMap<String, usize>,
     pub summary: Value,
+    /// The summary's `warnings` (the CLI prints them on stderr): results that are usable but
+    /// probably not what was wanted, such as a split far from its target.
+    pub warnings: Vec<String>,
 }
 
 pub fn audit_dir(ws: &Workspace) -> PathBuf {
@@ -127,7 +130,15 @@ pub fn run(
     for job in plan {
         let name = job.name();
         on_start(name);
-        let output = job.run(&ctx)?;
+        let output = match job.run(&ctx) {
+            Ok(o) => o,
+            Err(e) => {
+                // A failed audit leaves no tables behind: an earlier run's would pass for this
+                // one's (a snapshot would freeze stale splits, say).
+                remove_tables(dir, name)?;
+                return Err(e);
+            }
+        };
         write_parquet(
             &dir.join("attributes").join(format!("{name}.parquet")),
             Ok(output.attributes),
@@ -146,10 +157,30 @@ pub fn run(
             documents: docs.len(),
             excluded: output.excluded.len(),
             excluded_by_reason: by_reason,
+            warnings: output.summary["warnings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.as_str().map(String::from))
+                .collect(),
             summary: output.summary,
         });
     }
     Ok(out)
+}
+
+/// Removes an audit's attribute, excluded and summary tables, where they exist.
+fn remove_tables(dir: &Path, audit: &str) -> Result<(), AuditError> {
+    for p in [
+        dir.join("attributes").join(format!("{audit}.parquet")),
+        excluded_path(dir, audit),
+        dir.join("summary").join(format!("{audit}.json")),
+    ] {
+        if p.exists() {
+            fs_err::remove_file(&p)?;
+        }
+    }
+    Ok(())
 }
 
 /// `excluded/<audit>.parquet` under the audit folder.

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::audit::jobs::splits::SplitsSummary;
 use crate::audit::run::{self, AuditSummary};
 use crate::workspace::Workspace;
 
@@ -31,6 +32,11 @@ pub fn run(dir: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
         eprint!("{}", summary_table(&summaries));
         eprintln!("Tables: {}", run::audit_dir(&ws).display());
     }
+    for s in &summaries {
+        for w in &s.warnings {
+            eprintln!("warning: {}: {w}", s.audit);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -53,6 +59,23 @@ pub fn summary_table(summaries: &[AuditSummary]) -> String {
             s.excluded,
             reasons.join(" ")
         ));
+    }
+    if let Some(splits) = summaries.iter().find(|s| s.audit == "splits") {
+        if let Ok(t) = serde_json::from_value::<SplitsSummary>(splits.summary.clone()) {
+            let part = |name: &str, n: usize, f: f64, target: f64| {
+                format!(
+                    "{name} {n} ({:.1}%, target {:.0}%)",
+                    f * 100.0,
+                    target * 100.0
+                )
+            };
+            out.push_str(&format!(
+                "splits of the kept documents: {}, {}, {}\n",
+                part("train", t.kept.train, t.fractions.train, t.targets.train),
+                part("valid", t.kept.valid, t.fractions.valid, t.targets.valid),
+                part("test", t.kept.test, t.fractions.test, t.targets.test),
+            ));
+        }
     }
     out
 }

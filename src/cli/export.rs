@@ -47,5 +47,8 @@ pub fn run(dir: Option<&Path>, args: ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("{}", report.summary());
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(ExitCode::SUCCESS)
 }

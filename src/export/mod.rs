@@ -158,6 +158,8 @@ pub struct ExportReport {
     pub lines: BTreeMap<String, usize>,
     pub refused: usize,
     pub files: Vec<String>,
+    /// What a trainer will trip over (an empty split file); also printed on stderr.
+    pub warnings: Vec<String>,
 }
 
 impl ExportReport {
@@ -388,6 +390,7 @@ pub fn export(
     crate::core::fs::write_atomic(&opts.settings.out.join("SHA256SUMS"), sums.as_bytes())?;
     files.push("SHA256SUMS".into());
     Ok(ExportReport {
+        warnings: empty_split_warnings(&lines),
         snapshot: opts.snapshot.clone(),
         format: opts.settings.format,
         profile: opts.settings.profile.clone(),
@@ -396,6 +399,23 @@ pub fn export(
         refused: refused.len(),
         files,
     })
+}
+
+/// mlx-lm refuses an empty `train.jsonl` or `valid.jsonl` for `--train` and an empty
+/// `test.jsonl` for `--test` (`mlx_lm/tuner/datasets.py`, `load_dataset`: "Validation set not
+/// found or empty").
+fn empty_split_warnings(lines: &BTreeMap<String, usize>) -> Vec<String> {
+    ["train", "valid", "test"]
+        .into_iter()
+        .filter(|s| lines.get(*s).copied().unwrap_or(0) == 0)
+        .map(|s| {
+            let flag = if s == "test" { "--test" } else { "--train" };
+            format!(
+                "{s}.jsonl is empty, and mlx-lm's {flag} refuses an empty {s} set; see the splits \
+                 audit's summary (dataset/audit/summary/splits.json) and the profile's refusals"
+            )
+        })
+        .collect()
 }
 
 fn write(dir: &Path, name: &str, text: &str, files: &mut Vec<String>) -> std::io::Result<()> {
@@ -502,4 +522,22 @@ pub fn dataset_card(
     }
     s.push_str("\n## Known limitations\n\n- Near-duplicate detection is MinHash-based (Jaccard 0.7 by default): pairs just below the threshold remain.\n- Contamination is checked only against the eval sets registered in the workspace.\n- Examples are rendered by templates; their prompts are synthetic even where the answers are real code.\n\nSee `NOTICE` for attributions and `*.provenance.jsonl` for the origin of every line.\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_split_file_is_a_warning_naming_what_refuses_it() {
+        let lines: BTreeMap<String, usize> = [("train", 9), ("valid", 0), ("test", 1)]
+            .into_iter()
+            .map(|(s, n)| (s.to_string(), n))
+            .collect();
+        let w = empty_split_warnings(&lines);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("valid.jsonl is empty, and mlx-lm's --train refuses"));
+        let none: BTreeMap<String, usize> = BTreeMap::new();
+        assert_eq!(empty_split_warnings(&none).len(), 3);
+    }
 }

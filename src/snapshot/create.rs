@@ -148,18 +148,50 @@ fn render(
         }
         out.examples = kept;
     }
-    // An example belongs to the split of its documents (they share one: splits group them).
-    let split_of = |doc_ids: &[String]| {
-        doc_ids
-            .iter()
-            .find_map(|d| splits.get(d))
-            .cloned()
-            .unwrap_or_else(|| "train".into())
-    };
-    let splits: Vec<String> = out.examples.iter().map(|e| split_of(&e.doc_ids)).collect();
-    let examples = super::examples::examples_frame(&out.examples, &splits)?;
+    // An example belongs to the split of its documents. The built-in templates render one
+    // document per example; an example built from documents in different splits would carry
+    // text of one split into another, so it is dropped with the reason.
+    let mut example_splits = Vec::new();
+    let mut kept = Vec::new();
+    for e in std::mem::take(&mut out.examples) {
+        match example_split(&e.doc_ids, splits) {
+            Ok(split) => {
+                example_splits.push(split);
+                kept.push(e);
+            }
+            Err(detail) => out.excluded.push(Exclusion {
+                stage: Stage::Render,
+                document_ids: e.doc_ids.clone(),
+                example_id: Some(e.id.clone()),
+                template: Some(e.template.clone()),
+                item: e.item.clone(),
+                step: "splits".into(),
+                reason: "split_conflict".into(),
+                detail,
+            }),
+        }
+    }
+    out.examples = kept;
+    let examples = super::examples::examples_frame(&out.examples, &example_splits)?;
     let render_excluded = super::exclusions::exclusions_frame(&out.excluded)?;
     Ok((examples, render_excluded, matched))
+}
+
+/// The split an example's documents share (`train` for documents the splits table does not
+/// know), or why it has none.
+fn example_split(doc_ids: &[String], splits: &BTreeMap<String, String>) -> Result<String, String> {
+    let found: BTreeSet<&str> = doc_ids
+        .iter()
+        .filter_map(|d| splits.get(d).map(String::as_str))
+        .collect();
+    match found.len() {
+        0 => Ok("train".into()),
+        1 => Ok(found.into_iter().next().expect("one split").to_string()),
+        _ => Err(format!(
+            "the example's documents are in different splits ({}); an example must not carry text of one split into another",
+            found.into_iter().collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 /// What the contamination checks covered: every registered eval set with its task hashes and
@@ -308,4 +340,23 @@ fn templates_registry(ws: &Workspace) -> Result<crate::render::Registry> {
     }
     tracing::debug!(dir = %dir.display(), "no templates in the workspace; rendering with the built-ins");
     crate::render::Registry::builtin().map_err(|source| CreateError::Templates { dir, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_example_takes_the_split_its_documents_share_or_has_none() {
+        let splits: BTreeMap<String, String> = [("a", "valid"), ("b", "valid"), ("c", "test")]
+            .into_iter()
+            .map(|(d, s)| (d.to_string(), s.to_string()))
+            .collect();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(example_split(&ids(&["a"]), &splits).unwrap(), "valid");
+        assert_eq!(example_split(&ids(&["a", "b"]), &splits).unwrap(), "valid");
+        assert_eq!(example_split(&ids(&["zz"]), &splits).unwrap(), "train");
+        let err = example_split(&ids(&["a", "c"]), &splits).unwrap_err();
+        assert!(err.contains("different splits (test, valid)"), "{err}");
+    }
 }

@@ -89,16 +89,21 @@ impl Default for ContaminationSettings {
     }
 }
 
-/// What keeps items together in one split.
+/// What keeps documents together in one split, on top of exact and near duplicates (which
+/// always share a split).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupBy {
-    /// A whole source (repository) goes to one split.
+    /// A source (repository) goes to one split; unless `strict`, a source larger than a split's
+    /// share is broken down into its files, and such a file into its sections or members.
     Source,
-    /// A file (with all its sections/members) goes to one split.
+    /// A file (with all its sections/members) goes to one split; unless `strict`, a file larger
+    /// than a split's share is broken down into its sections or members.
     File,
 }
 
+/// `[splits]`: target fractions of the documents that pass the audits, the seed, and the
+/// grouping.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct SplitsConfig {
@@ -108,6 +113,9 @@ pub struct SplitsConfig {
     pub test: f64,
     /// Exact and near duplicates always stay together; this adds the coarser grouping.
     pub group_by: GroupBy,
+    /// Never break a `group-by` group down, even one larger than a split's share; the audit then
+    /// warns with the achieved fractions when a split misses its target by more than 5 points.
+    pub strict: bool,
 }
 
 impl Default for SplitsConfig {
@@ -118,6 +126,7 @@ impl Default for SplitsConfig {
             valid: 0.1,
             test: 0.1,
             group_by: GroupBy::Source,
+            strict: false,
         }
     }
 }

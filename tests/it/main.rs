@@ -11,6 +11,7 @@ mod quickstart;
 mod render;
 mod schema;
 mod snapshot;
+mod splits;
 mod train;
 mod util;
 mod workspace;

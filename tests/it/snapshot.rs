@@ -40,7 +40,12 @@ fn build(dir: &Path, order: &[&str]) -> std::path::PathBuf {
             dir.join("local").display()
         ),
     );
-    write(&ws.join("vcurate.toml"), "[splits]\ngroup-by = \"file\"\n");
+    // Three documents, one of which loses its code later, cannot fill three splits: these tests
+    // are about snapshots, so everything is train.
+    write(
+        &ws.join("vcurate.toml"),
+        "[splits]\ngroup-by = \"file\"\ntrain = 1.0\nvalid = 0.0\ntest = 0.0\n",
+    );
     for id in order {
         let out = vcurate(&ws, &["ingest", "--source", id]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -241,7 +246,12 @@ fn rendered_examples_are_scanned_for_contamination_and_the_override_is_recorded(
             serde_json::json!({"id": "chunk", "category": "tables", "difficulty": "easy", "prompt": prompt, "expected_patterns": []})
         ),
     );
-    let mut cfg = std::fs::read_to_string(ws.join("vcurate.toml")).unwrap();
+    // One document cannot fill three splits: it is all train.
+    let mut cfg = std::fs::read_to_string(ws.join("vcurate.toml"))
+        .unwrap()
+        .replace("valid = 0.1", "valid = 0.0")
+        .replace("test = 0.1", "test = 0.0")
+        .replace("train = 0.8", "train = 1.0");
     cfg.push_str(
         "\n[[eval-sets]]\nname = \"bench\"\npath = \"evals/bench.jsonl\"\nformat = \"plain\"\n",
     );
