@@ -490,13 +490,12 @@ fn is_asset(path: &str) -> bool {
         return true;
     }
     let name = path.rsplit('/').next().unwrap_or(path);
-    match name.rsplit_once('.') {
-        Some((_, ext)) => !matches!(
-            ext.to_ascii_lowercase().as_str(),
-            "md" | "mdx" | "yaml" | "yml"
-        ),
-        None => false,
-    }
+    // An extension is a short run of letters and digits (`png`, `mp4`, `rbxm`).
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()));
+    ext.is_some_and(|e| !matches!(e.as_str(), "md" | "mdx" | "yaml" | "yml"))
 }
 
 #[cfg(test)]

@@ -82,7 +82,9 @@ pub struct DocUnit {
     pub anchor: Option<String>,
     /// Where the unit is in the input text (whole lines, trailing blank lines excluded).
     pub span: Span,
-    /// Sections: the section's Markdown as written. API: a Markdown rendering of the page or
+    /// Sections: the section's Markdown as written (ingest stores it through
+    /// [`clean_markdown`], so a document's text has media and relative links cleaned). API: a
+    /// Markdown rendering of the page or
     /// member (name, kind, signature, tags, deprecation, summary, description, parameters,
     /// returns, code sample ids); code from descriptions stays in its ```` ```lua ```` fences.
     pub text: String,
