@@ -3,7 +3,11 @@
 //! LoRA loader reads, see ml-explore/mlx-lm `mlx_lm/tuner/datasets.py`). Each row becomes a
 //! `chat_example` document whose text is the row's canonical JSON (only the training fields, keys
 //! in a fixed order). Per-row provenance comes from mapped fields (`[fields]` in the manifest).
-//! A row that is not valid JSON, or lacks both shapes, is a skip record naming its line.
+//! The file is read as bytes and split into lines before decoding: a line that is not UTF-8,
+//! not JSON, not one of the two shapes, or whose mapped provenance field has the wrong type is
+//! one `invalid_row` skip record naming its line, and the other rows still become documents
+//! (a scraped dataset with one mis-encoded row must not fail the whole source). A UTF-8 BOM
+//! before the first row is stripped and recorded in that row's steps.
 
 use serde_json::{json, Value};
 
@@ -56,7 +60,66 @@ pub fn canonical_row(row: &Value) -> Result<Value, String> {
     }
 }
 
-/// Ingests a JSONL dataset file.
+/// One line of a JSONL file: its 1-based number, where it is in the file, and its bytes
+/// without the line break.
+struct RawLine<'a> {
+    number: u32,
+    /// Byte range of the line in the file, its line break included.
+    start: u64,
+    end: u64,
+    bytes: &'a [u8],
+}
+
+/// Splits a file into lines at `\n` (a `\r` before it belongs to the break). Works on bytes so
+/// that one badly encoded line cannot hide the others.
+fn raw_lines(bytes: &[u8]) -> impl Iterator<Item = RawLine<'_>> {
+    let mut offset = 0u64;
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+        .map(move |(i, raw)| {
+            let start = offset;
+            offset += raw.len() as u64;
+            let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            RawLine {
+                number: i as u32 + 1,
+                start,
+                end: offset,
+                bytes: body,
+            }
+        })
+}
+
+/// A mapped provenance field of a row: `Ok(None)` when the row does not have it (or it is
+/// null), an error naming the field when it is there but not a string (falling back to the
+/// manifest's default would misstate the row's provenance).
+fn mapped_field(row: &Value, key: &str, path: Option<&str>) -> Result<Option<String>, String> {
+    let Some(path) = path else { return Ok(None) };
+    match lookup(row, path) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!(
+            "`{path}` (the `{key}` field in [fields]) must be a string, not {}; fix the row or the mapping",
+            json_type(other)
+        )),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Ingests a JSONL dataset file. Only an unreadable file fails the source: every line that
+/// cannot become a document (not UTF-8, not JSON, not one of the two shapes, a mapped field of
+/// the wrong type) is one `invalid_row` skip record whose detail starts with `line N:`.
 pub fn ingest(
     ctx: &UnitContext,
     progress: &(dyn Fn(Progress) + Sync),
@@ -70,34 +133,22 @@ pub fn ingest(
         path: path.clone(),
         message: e.to_string(),
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| IngestError::Read {
-        id: source.id.clone(),
-        path: path.clone(),
-        message: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-    })?;
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let line_count = bytes.split_inclusive(|&b| b == b'\n').count();
     progress(Progress::Start {
         id: &source.id,
-        files: lines.len() as u64,
+        files: line_count as u64,
     });
     let mut tables = SourceTables::default();
-    let mut offset = 0u64;
-    for (i, raw) in lines.iter().enumerate() {
-        let line_no = i as u32 + 1;
-        let start = offset;
-        offset += raw.len() as u64;
+    for raw in raw_lines(&bytes) {
+        let line_no = raw.number;
         progress(Progress::Advance {
             id: &source.id,
             n: 1,
         });
-        let line = raw.trim_end_matches(['\n', '\r']);
-        if line.trim().is_empty() {
-            continue;
-        }
         let bad = |detail: String| {
             skip(
                 source,
@@ -105,13 +156,37 @@ pub fn ingest(
                 SkipReason::InvalidRow,
                 format!("line {line_no}: {detail}"),
                 None,
-                Some(raw.len() as u64),
+                Some(raw.end - raw.start),
             )
         };
+        let mut steps = vec!["ingest".to_string()];
+        let mut body = raw.bytes;
+        if line_no == 1 {
+            if let Some(rest) = body.strip_prefix(b"\xef\xbb\xbf") {
+                body = rest;
+                steps.push("strip_bom".to_string());
+            }
+        }
+        let line = match std::str::from_utf8(body) {
+            Ok(l) => l,
+            Err(e) => {
+                tables.skipped.push(bad(format!(
+                    "not valid UTF-8 at byte {} of the line (byte {} of the file); re-encode the file as UTF-8",
+                    e.valid_up_to(),
+                    raw.start as usize + (raw.bytes.len() - body.len()) + e.valid_up_to()
+                )));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
         let row: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
-                tables.skipped.push(bad(format!("not valid JSON ({e})")));
+                tables.skipped.push(bad(format!(
+                    "not valid JSON ({e}); each line must hold one JSON object"
+                )));
                 continue;
             }
         };
@@ -122,13 +197,22 @@ pub fn ingest(
                 continue;
             }
         };
-        let field = |f: &Option<String>| {
-            f.as_deref()
-                .and_then(|p| lookup(&row, p))
-                .and_then(Value::as_str)
-                .map(String::from)
+        let fields = &source.fields;
+        let mapped = mapped_field(&row, "source", fields.source.as_deref()).and_then(|origin| {
+            Ok((
+                origin,
+                mapped_field(&row, "license", fields.license.as_deref())?,
+                mapped_field(&row, "rights-basis", fields.rights_basis.as_deref())?,
+            ))
+        });
+        let (origin, license, rights_basis) = match mapped {
+            Ok(m) => m,
+            Err(e) => {
+                tables.skipped.push(bad(e));
+                continue;
+            }
         };
-        let rights_basis = match field(&source.fields.rights_basis) {
+        let rights_basis = match rights_basis {
             Some(r) => match serde_json::from_value::<RightsBasis>(Value::String(r.clone())) {
                 Ok(rb) => rb,
                 Err(_) => {
@@ -139,7 +223,7 @@ pub fn ingest(
             None => source.rights_basis,
         };
         let mut candidates = Vec::new();
-        match field(&source.fields.license) {
+        match license {
             Some(l) => candidates.push(LicenseCandidate {
                 kind: CandidateKind::Row,
                 path: file.clone(),
@@ -153,6 +237,7 @@ pub fn ingest(
                 value: l,
             })),
         }
+        steps.push("canonicalize_row".to_string());
         let text = serde_json::to_string(&canonical).expect("json serializes");
         let sha = sha256_hex(text.as_bytes());
         tables.documents.push(Document {
@@ -165,14 +250,14 @@ pub fn ingest(
                 path: file.clone(),
                 blob_id: None,
                 span: Some(Span {
-                    byte_start: start,
-                    byte_end: offset,
+                    byte_start: raw.start,
+                    byte_end: raw.end,
                     line_start: line_no,
                     line_end: line_no,
                 }),
                 unit_kind: UnitKind::ChatExample,
                 unit_name: Some(format!("line {line_no}")),
-                origin: field(&source.fields.source),
+                origin,
                 rights_basis,
                 license_candidates: candidates,
                 prose_license: None,
@@ -180,7 +265,7 @@ pub fn ingest(
                 attribution: None,
                 ingest_time: ctx.ingest_time.clone(),
                 tool_version: crate::TOOL_VERSION.to_string(),
-                steps: vec!["ingest".into(), "canonicalize_row".into()],
+                steps,
             },
             bytes: text.len() as u64,
             text,

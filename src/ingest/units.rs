@@ -134,7 +134,8 @@ pub fn file_documents(
                       unit_name: Option<String>,
                       span: Option<Span>,
                       attribution: Option<Attribution>,
-                      cands: Vec<LicenseCandidate>| Provenance {
+                      cands: Vec<LicenseCandidate>,
+                      extra_steps: &[&str]| Provenance {
         source_id: source.id.clone(),
         source_kind: source.kind,
         url: ctx.url.clone(),
@@ -152,7 +153,11 @@ pub fn file_documents(
         attribution,
         ingest_time: ctx.ingest_time.clone(),
         tool_version: crate::TOOL_VERSION.to_string(),
-        steps: steps.clone(),
+        steps: steps
+            .iter()
+            .cloned()
+            .chain(extra_steps.iter().map(|s| s.to_string()))
+            .collect(),
     };
 
     let docs_settings = source
@@ -181,7 +186,7 @@ pub fn file_documents(
         let id = document_id(&source.id, path, "", &dec.sha256);
         return Ok(vec![Document {
             id,
-            provenance: provenance(UnitKind::File, None, None, None, candidates),
+            provenance: provenance(UnitKind::File, None, None, None, candidates, &[]),
             text: dec.text,
             sha256: dec.sha256,
             bytes: dec.bytes,
@@ -231,7 +236,20 @@ pub fn file_documents(
                 license,
                 author: d.author.clone(),
             };
-            let sha = sha256_hex(u.text.as_bytes());
+            // The stored text is the unit's prose as a reader of the page sees it: media out,
+            // relative links absolute (`docs::clean_markdown`); the span still points at the
+            // Markdown as written.
+            let location = docs::PageLocation {
+                site_url: &d.site_url,
+                path: rel,
+            };
+            let text = docs::clean_markdown(&u.text, &location);
+            let cleaned: &[&str] = if text != u.text {
+                &["clean_docs_markup"]
+            } else {
+                &[]
+            };
+            let sha = sha256_hex(text.as_bytes());
             let locator = format!(
                 "{}:{}-{}",
                 u.unit_kind.as_str(),
@@ -246,10 +264,11 @@ pub fn file_documents(
                     Some(u.span),
                     Some(attribution),
                     declared.clone(),
+                    cleaned,
                 ),
-                bytes: u.text.len() as u64,
+                bytes: text.len() as u64,
                 line_endings: dec.line_endings,
-                text: u.text,
+                text,
                 sha256: sha,
                 luau: None,
                 code_blocks: u.code_blocks,

@@ -56,6 +56,7 @@
 //! `template`: `name`, `task`.
 
 pub mod context;
+pub mod phrase;
 #[allow(clippy::module_inception)]
 pub mod render;
 pub mod template;

@@ -727,9 +727,10 @@ pub(crate) mod tests {
             .iter()
             .find(|e| e.doc_ids == vec![section.id.clone()])
             .expect("an example from the section");
+        // A noun heading is asked how it works, with the page title as context in front.
         assert_eq!(
             content(e, Role::User),
-            "How do I handle client to server in Roblox (remote events)? Please include Luau code."
+            "I'm working with remote events in Roblox. How does client to server work? Please include Luau code."
         );
         let a = content(e, Role::Assistant);
         assert!(!a.contains("Class."), "API links are made plain: {a}");
@@ -748,7 +749,7 @@ pub(crate) mod tests {
             "{:?}",
             e.attributions
         );
-        // Imperative headings are asked as they are.
+        // Imperative headings are asked as they are, after the page's topic.
         let create = docs
             .iter()
             .find(|d| d.provenance.unit_name.as_deref() == Some("Create a module"))
@@ -758,10 +759,9 @@ pub(crate) mod tests {
             .iter()
             .find(|e| e.doc_ids == vec![create.id.clone()])
         {
-            assert!(
-                content(e, Role::User).starts_with("How do I create a module in Roblox"),
-                "{}",
-                content(e, Role::User)
+            assert_eq!(
+                content(e, Role::User),
+                "I'm reusing code with module scripts in Roblox. How do I create a module? Please include Luau code."
             );
         }
         // Every docs example carries code, no example comes from a section without Luau.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{sha256_hex, Message, Role, SourceKind, UnitKind};
 use crate::render::context::Language;
+use crate::render::phrase;
 use crate::render::RenderError;
 use crate::workspace::{line_of, parse_toml, ConfigError};
 
@@ -482,95 +483,6 @@ fn skip_reason(err: &Error) -> Option<String> {
     None
 }
 
-/// Verbs that start an imperative heading ("Create a module", "Save on leave").
-const IMPERATIVE_VERBS: &[&str] = &[
-    "add",
-    "animate",
-    "annotate",
-    "apply",
-    "attach",
-    "avoid",
-    "bind",
-    "build",
-    "cache",
-    "call",
-    "cancel",
-    "change",
-    "check",
-    "choose",
-    "clean",
-    "clone",
-    "compare",
-    "configure",
-    "connect",
-    "convert",
-    "create",
-    "debug",
-    "declare",
-    "define",
-    "delete",
-    "destroy",
-    "detect",
-    "disable",
-    "display",
-    "enable",
-    "find",
-    "fire",
-    "get",
-    "handle",
-    "hide",
-    "implement",
-    "iterate",
-    "limit",
-    "listen",
-    "load",
-    "make",
-    "manage",
-    "move",
-    "organize",
-    "parse",
-    "play",
-    "prevent",
-    "protect",
-    "publish",
-    "query",
-    "read",
-    "receive",
-    "register",
-    "remove",
-    "render",
-    "replace",
-    "replicate",
-    "request",
-    "require",
-    "reset",
-    "respond",
-    "return",
-    "reuse",
-    "run",
-    "save",
-    "schedule",
-    "send",
-    "set",
-    "share",
-    "show",
-    "sort",
-    "spawn",
-    "start",
-    "stop",
-    "store",
-    "teleport",
-    "test",
-    "track",
-    "tween",
-    "update",
-    "use",
-    "validate",
-    "verify",
-    "wait",
-    "write",
-];
-
 /// The environment every template runs in: strict undefined variables, no auto-escaping (the
 /// output is training text, not HTML), `trim_blocks`/`lstrip_blocks` so tags on their own lines
 /// leave no blank lines, and vcurate's filters, tests and functions:
@@ -585,7 +497,10 @@ const IMPERATIVE_VERBS: &[&str] = &[
 ///   `` `Class.RemoteEvent:FireServer()|FireServer()` `` -> `` `FireServer()` ``,
 ///   `` `Class.Player` `` -> `` `Player` `` (`Enum.` kept), `<Alert>` tag lines dropped.
 /// - `x | reject_lines(prefix, ...)`: drops lines starting with any prefix (after indentation).
-/// - `x is imperative`: the first word is a common imperative verb ("Create", "Save").
+/// - `x is imperative`: the first word is a common imperative verb ("Create", "Keep").
+/// - `docs_question(heading, title)`: the question a person would ask to get a docs section
+///   as the answer, e.g. "I'm creating a timed bridge in Roblox. How do I keep the bridge from
+///   restarting?" (see [`crate::render::phrase`]).
 pub fn new_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -610,7 +525,7 @@ pub fn new_environment() -> Environment<'static> {
     env.add_filter("one_line", |s: String| {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
     });
-    env.add_filter("lower_first", |s: String| lower_first(&s));
+    env.add_filter("lower_first", |s: String| phrase::lower_first(&s));
     env.add_filter("clean_docs", |s: String| clean_docs(&s));
     env.add_filter(
         "reject_lines",
@@ -624,13 +539,9 @@ pub fn new_environment() -> Environment<'static> {
                 .join("\n")
         },
     );
-    env.add_test("imperative", |s: String| {
-        let first = s
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        IMPERATIVE_VERBS.contains(&first.as_str())
+    env.add_test("imperative", |s: String| phrase::is_imperative(&s));
+    env.add_function("docs_question", |heading: String, title: String| {
+        phrase::docs_question(&heading, &title)
     });
     env
 }
@@ -644,18 +555,6 @@ fn fence(code: &str, lang: &str) -> String {
     let ticks = "`".repeat(longest.max(2) + 1);
     let body = code.trim_end_matches('\n');
     format!("{ticks}{lang}\n{body}\n{ticks}")
-}
-
-fn lower_first(s: &str) -> String {
-    let first_word = s.split_whitespace().next().unwrap_or("");
-    if first_word.chars().skip(1).any(|c| c.is_uppercase()) {
-        return s.to_string();
-    }
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 fn clean_docs(s: &str) -> String {
@@ -877,9 +776,9 @@ mod tests {
     fn filters_behave() {
         assert_eq!(fence("a\n```\nb\n", "lua"), "````lua\na\n```\nb\n````");
         assert_eq!(fence("x", ""), "```\nx\n```");
-        assert_eq!(lower_first("Client to server"), "client to server");
-        assert_eq!(lower_first("DataStore keys"), "DataStore keys");
-        assert_eq!(lower_first("API keys"), "API keys");
+        assert_eq!(phrase::lower_first("Client to server"), "client to server");
+        assert_eq!(phrase::lower_first("DataStore keys"), "DataStore keys");
+        assert_eq!(phrase::lower_first("API keys"), "API keys");
         let docs = "Call `Class.RemoteEvent:FireServer()|FireServer()` on `Class.RemoteEvent` with `Enum.EasingStyle` and `Global.LuaGlobals.print()`.\n\n<Alert severity=\"info\">\nMind this.\n</Alert>\n\n```lua\nlocal s = `Class.X`\n```\n";
         assert_eq!(
             clean_docs(docs),

@@ -505,6 +505,119 @@ fn local_folder_and_jsonl_dataset() {
     );
 }
 
+/// Issue 11, item 6: one mis-encoded line in a scraped JSONL dataset failed the whole source
+/// ("not valid UTF-8 at byte 124"). Every bad line is now one `invalid_row` skip record with its
+/// line number and reason, and the good rows around it are still ingested.
+#[test]
+fn jsonl_bad_rows_are_skipped_one_by_one_and_the_source_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws_dir = workspace(tmp.path());
+    // (line bytes, what ingest must make of it): Some(reason prefix) for a skip, None for a row.
+    let lines: Vec<(Vec<u8>, Option<&str>)> = vec![
+        (
+            b"\xef\xbb\xbf{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"}]}\n".to_vec(),
+            None,
+        ),
+        (b"{\"prompt\":\"p\",\"completion\":\"c\"}\r\n".to_vec(), None),
+        // Latin-1 "caf\xe9": what a scraper that did not re-encode leaves behind.
+        (
+            b"{\"prompt\":\"caf\xe9\",\"completion\":\"x\"}\n".to_vec(),
+            Some("not valid UTF-8 at byte"),
+        ),
+        (
+            b"{\"prompt\": \"unterminated\n".to_vec(),
+            Some("not valid JSON"),
+        ),
+        (b"[1, 2]\n".to_vec(), Some("a row must be a JSON object")),
+        (
+            b"{\"messages\":\"hi\"}\n".to_vec(),
+            Some("`messages` must be an array"),
+        ),
+        (
+            b"{\"messages\":[{\"role\":\"user\",\"content\":5}]}\n".to_vec(),
+            Some("messages[0] has no string `content`"),
+        ),
+        (
+            b"{\"prompt\":\"p\",\"completion\":\"c\",\"meta\":{\"license\":{\"spdx\":\"MIT\"}}}\n"
+                .to_vec(),
+            Some("`meta.license` (the `license` field in [fields]) must be a string, not an object"),
+        ),
+        (b"\n".to_vec(), None),
+        (
+            b"{\"prompt\":\"q\",\"completion\":\"a\",\"meta\":{\"license\":\"Apache-2.0\"}}"
+                .to_vec(),
+            None,
+        ),
+    ];
+    let bytes: Vec<u8> = lines.iter().flat_map(|(l, _)| l.clone()).collect();
+    fs_err::create_dir_all(ws_dir.join("data")).unwrap();
+    fs_err::write(ws_dir.join("data/scraped.jsonl"), &bytes).unwrap();
+    write(&ws_dir.join("sources/scraped.toml"), "kind = \"jsonl\"\npath = \"data/scraped.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n[fields]\nlicense = \"meta.license\"\n");
+    let ws = Workspace::open(&ws_dir).unwrap();
+    let r = ingest::run(&ws, &opts(), &|_| {}).expect("bad rows never fail the source");
+    assert_eq!(r.sources.len(), 1);
+
+    // Rows: lines that are neither skipped nor blank, with their own line numbers and spans.
+    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let mut offset = 0u64;
+    let mut want_rows = Vec::new();
+    let mut want_skips = Vec::new();
+    for (i, (line, outcome)) in lines.iter().enumerate() {
+        let n = i as u32 + 1;
+        let span = (offset, offset + line.len() as u64);
+        offset += line.len() as u64;
+        match outcome {
+            Some(reason) => want_skips.push(format!("line {n}: {reason}")),
+            None if line.iter().all(u8::is_ascii_whitespace) => {}
+            None => want_rows.push((format!("line {n}"), span)),
+        }
+    }
+    let got_rows: Vec<(String, (u64, u64))> = docs
+        .iter()
+        .map(|d| {
+            let s = d.provenance.span.unwrap();
+            (
+                d.provenance.unit_name.clone().unwrap(),
+                (s.byte_start, s.byte_end),
+            )
+        })
+        .collect();
+    assert_eq!(got_rows, want_rows);
+    assert!(
+        docs[0].provenance.steps.contains(&"strip_bom".to_string()),
+        "the BOM before the first row is stripped visibly: {:?}",
+        docs[0].provenance.steps
+    );
+    assert_eq!(docs[1].text, "{\"prompt\":\"p\",\"completion\":\"c\"}");
+    assert_eq!(
+        docs[2].provenance.license_candidates[0].value, "Apache-2.0",
+        "a row after the bad ones keeps its own provenance"
+    );
+
+    let gen = snapshot::current_dir(&ws.store_dir(), "scraped").unwrap();
+    let skipped = snapshot::read_skipped(&gen.join("skipped.parquet")).unwrap();
+    assert_eq!(skipped.len(), want_skips.len(), "{skipped:?}");
+    for (s, want) in skipped.iter().zip(&want_skips) {
+        assert_eq!(s.reason, SkipReason::InvalidRow, "{s:?}");
+        assert_eq!(s.path, "scraped.jsonl");
+        assert!(
+            s.detail.starts_with(want.as_str()),
+            "{} should start with {want}",
+            s.detail
+        );
+    }
+    // The UTF-8 error says where the bad byte is, in the line and in the file, and what to do.
+    let in_line = lines[2].0.iter().position(|&b| b == 0xe9).unwrap();
+    let in_file = lines[..2].iter().map(|(l, _)| l.len()).sum::<usize>() + in_line;
+    assert!(
+        skipped[0].detail.contains(&format!(
+            "at byte {in_line} of the line (byte {in_file} of the file); re-encode the file as UTF-8"
+        )),
+        "{}",
+        skipped[0].detail
+    );
+}
+
 /// Builds a workspace with two generated git sources under `corpus` (shared by callers).
 fn big_workspace(dir: &Path, corpus: &Path) -> std::path::PathBuf {
     let ws = workspace(dir);

@@ -40,7 +40,8 @@
 //!
 //! The two readers live apart: [`markdown`] (guides, and the fenced code blocks of any
 //! Markdown text) and [`api_yaml`] (the engine API reference pages, whose `description`
-//! strings are Markdown too). What both use is here: the unit record, errors with file
+//! strings are Markdown too); [`clean`] turns a unit's Markdown into the prose that is stored
+//! (media out, relative links absolute, see [`clean_markdown`]). What both use is here: the unit record, errors with file
 //! positions, line bookkeeping, the Luau classification of code blocks and YAML helpers.
 
 use std::fmt;
@@ -48,9 +49,11 @@ use std::fmt;
 use crate::core::{CodeBlock, Span, UnitKind};
 
 mod api_yaml;
+mod clean;
 mod markdown;
 
 pub use api_yaml::parse_api_reference;
+pub use clean::{clean_markdown, resolve_link, PageLocation};
 pub use markdown::split_markdown;
 
 /// What the Luau parser says about a piece of code. The caller wires this to the real parser.
@@ -79,7 +82,9 @@ pub struct DocUnit {
     pub anchor: Option<String>,
     /// Where the unit is in the input text (whole lines, trailing blank lines excluded).
     pub span: Span,
-    /// Sections: the section's Markdown as written. API: a Markdown rendering of the page or
+    /// Sections: the section's Markdown as written (ingest stores it through
+    /// [`clean_markdown`], so a document's text has media and relative links cleaned). API: a
+    /// Markdown rendering of the page or
     /// member (name, kind, signature, tags, deprecation, summary, description, parameters,
     /// returns, code sample ids); code from descriptions stays in its ```` ```lua ```` fences.
     pub text: String,
