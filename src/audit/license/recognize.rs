@@ -166,15 +166,26 @@ pub fn license_body(path: &str, text: &str) -> String {
     quoted
 }
 
-/// Copyright lines of a text, minus license-template placeholders.
+/// Copyright lines of a text, minus license-template placeholders. "All rights reserved" on
+/// the line after a copyright line belongs to it ("Copyright 2021 X\nAll rights reserved.").
 fn copyright_lines(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // The entry the previous line made, if it was a copyright line.
+    let mut prev: Option<usize> = None;
     for line in text.lines() {
         let t = line
             .trim()
             .trim_start_matches(['-', '/', '*', '#', ' ', '\t'])
             .trim();
         let l = t.to_ascii_lowercase();
+        if let Some(i) = prev.take() {
+            if l.starts_with("all rights reserved")
+                && !out[i].to_ascii_lowercase().contains("all rights reserved")
+            {
+                out[i] = format!("{} {t}", out[i]);
+                continue;
+            }
+        }
         let is = l.starts_with("copyright") || l.starts_with("(c)") || t.starts_with('©');
         if !is || t.contains('[') || t.contains('<') || l.contains("free software foundation") {
             continue;
@@ -186,11 +197,15 @@ fn copyright_lines(text: &str) -> Vec<String> {
         {
             continue;
         }
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_string());
-        }
-        if out.len() >= 5 {
-            break;
+        match out.iter().position(|o| o == t) {
+            Some(i) => prev = Some(i),
+            None => {
+                if out.len() >= 5 {
+                    break;
+                }
+                out.push(t.to_string());
+                prev = Some(out.len() - 1);
+            }
         }
     }
     out
