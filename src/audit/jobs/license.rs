@@ -66,6 +66,7 @@ impl AuditJob for License {
         let mut excluded = Vec::new();
         let (mut spdx, mut confidence, mut status, mut conflicts, mut json_v) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let (mut weak, mut copyright) = (vec![], vec![]);
         let mut profile_cols: BTreeMap<&str, ProfileColumns> = BTreeMap::new();
         for d in docs {
             let v = by_id
@@ -75,16 +76,23 @@ impl AuditJob for License {
             confidence.push(v.confidence);
             status.push(serde_name(v.status));
             conflicts.push(&v.conflicts);
+            weak.push(v.weak_evidence);
+            copyright.push(&v.copyright);
             json_v.push(serde_json::to_string(v).expect("verdict serializes"));
             for profile in ["train", "publish"] {
                 let dec = policy.decide(profile, v, d);
                 let cols = profile_cols.entry(profile).or_default();
                 let class = serde_name(dec.class);
                 if profile == "train" && !dec.allowed {
+                    let reason = if dec.weak_evidence {
+                        "license_weak_evidence".to_string()
+                    } else {
+                        format!("license_{class}")
+                    };
                     excluded.push(drop_document(
                         name,
                         d,
-                        format!("license_{class}"),
+                        reason,
                         format!("{} under profile `train`: {}", v.spdx, dec.reason),
                     ));
                 }
@@ -100,6 +108,11 @@ impl AuditJob for License {
             string_list_column(
                 "conflicts",
                 conflicts.iter().map(|c| c.iter().map(String::as_str)),
+            ),
+            Column::new("weak_evidence".into(), weak),
+            string_list_column(
+                "copyright",
+                copyright.iter().map(|c| c.iter().map(String::as_str)),
             ),
         ];
         for (profile, cols) in profile_cols {

@@ -152,8 +152,13 @@ pub struct LicenseVerdict {
     pub conflicts: Vec<String>,
     /// Normalizations made and strings that could not be read.
     pub notes: Vec<String>,
-    /// Copyright lines from the file's header or its license file.
+    /// Copyright lines from the file's header or its license file ("All rights reserved"
+    /// beside a grant is part of the copyright line, not a license).
     pub copyright: Vec<String>,
+    /// The verdict rests only on weak evidence (a README statement): each profile's
+    /// `weak-evidence` class caps it, and redistributable profiles never take it as `allow`.
+    #[serde(default)]
+    pub weak_evidence: bool,
     pub status: Status,
 }
 
@@ -172,6 +177,7 @@ impl LicenseVerdict {
             conflicts: Vec::new(),
             notes: Vec::new(),
             copyright: Vec::new(),
+            weak_evidence: false,
             status: Status::Unresolved,
         }
     }

@@ -539,6 +539,9 @@ fn readme_is_weak_and_only_used_alone() {
     assert_eq!((v[0].spdx.as_str(), v[0].confidence), ("MIT", 0.5));
     assert_eq!(used(&v[0]), vec![("README.md", EvidenceKind::Readme)]);
     assert!(v[0].notes.iter().any(|n| n.contains("only a README")));
+    // The verdict says it rests on weak evidence, and where: the statement's own line.
+    assert!(v[0].weak_evidence);
+    assert_eq!(v[0].evidence[0].line, Some(7));
     let strict = LicenseConfig {
         min_confidence: 0.6,
         ..LicenseConfig::default()
@@ -563,10 +566,44 @@ fn readme_is_weak_and_only_used_alone() {
         &[],
     );
     assert_eq!(v[0].spdx, "Apache-2.0");
+    assert!(!v[0].weak_evidence);
     assert!(v[0]
         .evidence
         .iter()
         .any(|e| e.kind == EvidenceKind::Readme && !e.used));
+}
+
+/// "All rights reserved" beside a grant is part of the copyright line (Roblox's open-source
+/// Luau libraries head every file with it, e.g. Roblox/luau-polyfill
+/// `src/Array/__tests__/reverse.spec.lua`); with no grant it stays proprietary.
+#[test]
+fn all_rights_reserved_beside_a_grant_is_copyright_not_a_license() {
+    let roblox = "--[[\n\t* Copyright (c) Roblox Corporation. All rights reserved.\n\t* Licensed under the MIT License (the \"License\");\n\t* you may not use this file except in compliance with the License.\n\t* You may obtain a copy of the License at\n\t*\n\t*     https://opensource.org/licenses/MIT\n\t*\n\t* Unless required by applicable law or agreed to in writing, software\n\t* distributed under the License is distributed on an \"AS IS\" BASIS,\n\t* WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.\n\t* See the License for the specific language governing permissions and\n\t* limitations under the License.\n]]\nreturn {}\n";
+    let two_lines = "-- Copyright 2021 Studio X\n-- All rights reserved.\nreturn {}\n";
+    let v = run(&[], &[("src/a.lua", roblox), ("src/b.lua", two_lines)], &[]);
+    assert_eq!((v[0].spdx.as_str(), v[0].status), ("MIT", Status::Resolved));
+    assert_eq!(
+        v[0].copyright,
+        vec!["Copyright (c) Roblox Corporation. All rights reserved."]
+    );
+    assert!(v[0].conflicts.is_empty(), "{:?}", v[0].conflicts);
+    assert_eq!(v[1].spdx, PROPRIETARY);
+    assert_eq!(
+        v[1].copyright,
+        vec!["Copyright 2021 Studio X All rights reserved."]
+    );
+    // In a license file too: a notice plus a grant is the grant.
+    let stmt = "Copyright (c) 2022 Jane. All rights reserved.\nLicensed under the MIT License.\n";
+    let v = run(
+        &[ev("lib", "LICENSE", stmt)],
+        &[("a.lua", "return 1\n")],
+        &[],
+    );
+    assert_eq!(v[0].spdx, "MIT");
+    assert_eq!(
+        v[0].copyright,
+        vec!["Copyright (c) 2022 Jane. All rights reserved."]
+    );
 }
 
 #[test]

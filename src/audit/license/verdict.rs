@@ -218,6 +218,11 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
     for i in &reading.used {
         items[*i].ev.used = true;
     }
+    v.weak_evidence = !reading.used.is_empty()
+        && reading
+            .used
+            .iter()
+            .all(|&i| items[i].ev.kind == EvidenceKind::Readme);
     if copyright.is_empty() {
         for i in &reading.used {
             for c in &items[*i].copyright {
