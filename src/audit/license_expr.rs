@@ -495,8 +495,16 @@ fn family_id(t: &str) -> Result<String, String> {
 /// Licenses named inside free text (a README line, a header comment block, a short LICENSE
 /// file). Returns the expression the text states, `Ok(None)` when it names no license, and
 /// `Err` when it names one ambiguously.
+///
+/// "All rights reserved" is the copyright formula, not a license: beside a grant
+/// ("Copyright (c) Roblox Corporation. All rights reserved. Licensed under the MIT License")
+/// it is part of the copyright line and the text states the grant; only with no grant at all
+/// does it read as `LicenseRef-proprietary` (nothing is granted to anyone).
 pub fn licenses_in_text(text: &str) -> Result<Option<String>, String> {
     let (ids, problems) = scan_names(text);
+    if ids.is_empty() && problems.is_empty() && patterns().reserved.is_match(text) {
+        return Ok(Some(PROPRIETARY.to_string()));
+    }
     if !problems.is_empty() && ids.is_empty() {
         return Err(problems.join("; "));
     }
@@ -539,6 +547,7 @@ pub fn licenses_in_text(text: &str) -> Result<Option<String>, String> {
 struct Patterns {
     url: Regex,
     names: Vec<Regex>,
+    reserved: Regex,
     token: Regex,
     later: Regex,
     version: Regex,
@@ -569,11 +578,11 @@ fn patterns() -> &'static Patterns {
                 r"(?i)\bUnlicense\b",
                 r"(?i)\bWTFPL\b",
                 r"(?i)\bpublic\s+domain\b",
-                r"(?i)\ball\s+rights\s+reserved\b",
             ]
             .iter()
             .map(|s| r(s))
             .collect(),
+            reserved: r(r"(?i)\ball\s+rights\s+reserved\b"),
             token: r(r"[A-Za-z0-9][A-Za-z0-9.+-]*[A-Za-z0-9+]"),
             later: r(r"(?i)(?:any\s+later|or\s+later|or-later)"),
             version: r(r"(?i)version\s+(\d(?:\.\d)?)"),
@@ -911,6 +920,19 @@ mod tests {
             t("All rights reserved.").unwrap().as_deref(),
             Some(PROPRIETARY)
         );
+        assert_eq!(
+            t("Copyright (c) 2021 Studio. All rights reserved.")
+                .unwrap()
+                .as_deref(),
+            Some(PROPRIETARY)
+        );
+        // Beside a grant it is the copyright formula, not a second license (issue 11: the
+        // header of Roblox's open-source libraries read as `MIT OR LicenseRef-proprietary`).
+        assert_eq!(
+            t("Copyright (c) Roblox Corporation. All rights reserved.\nLicensed under the MIT License (the \"License\");\nyou may not use this file except in compliance with the License.\nYou may obtain a copy of the License at\n\n    https://opensource.org/licenses/MIT\n\nUnless required by applicable law or agreed to in writing, software\ndistributed under the License is distributed on an \"AS IS\" BASIS,\nWITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.").unwrap().as_deref(),
+            Some("MIT")
+        );
+
         assert!(t("Released under the GPL.").is_err());
         // A bare family name next to a precise one is the same license.
         assert_eq!(

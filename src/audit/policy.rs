@@ -3,8 +3,11 @@
 //!
 //! The gate's promise, proven by a property test below: under a redistributable profile
 //! (`publish`) no document whose license is denied, or unresolved without a person's recorded
-//! conclusion, is ever admitted, and no own-codebase or permissioned material either. Nothing in
-//! this module can admit a denied license: not a profile, not an exception, not a rights basis.
+//! conclusion, is ever admitted, and no own-codebase or permissioned material either; a verdict
+//! resting only on weak evidence (a README statement) is never taken as `allow`, only as
+//! review material is (the default `publish` admits that only by a person's exception).
+//! Nothing in this module can admit a denied license: not a profile, not an exception, not a
+//! rights basis.
 //!
 //! The policy file is parsed strictly; every mistake names the file and line.
 
@@ -94,6 +97,23 @@ pub struct Profile {
     pub trust_rights: Vec<RightsBasis>,
     /// The profile ships material to others.
     pub redistributable: bool,
+    /// The best class a verdict resting only on weak evidence (a README statement) can have:
+    /// `allow` takes it like any verdict, `review` needs what review needs (a profile that
+    /// admits review, or a person's exception), `deny` refuses it. Unset: `review` for a
+    /// redistributable profile, `allow` otherwise. A redistributable profile cannot say `allow`.
+    #[serde(default)]
+    pub weak_evidence: Option<ListClass>,
+}
+
+impl Profile {
+    /// The `weak-evidence` class in effect (the default filled in).
+    pub fn weak_evidence_class(&self) -> ListClass {
+        self.weak_evidence.unwrap_or(if self.redistributable {
+            ListClass::Review
+        } else {
+            ListClass::Allow
+        })
+    }
 }
 
 /// What an exception does.
@@ -147,6 +167,10 @@ pub struct Decision {
     pub allowed: bool,
     pub class: Class,
     pub reason: String,
+    /// The profile's `weak-evidence` rule lowered the class (the reason starts with
+    /// `weak_evidence:`).
+    #[serde(default)]
+    pub weak_evidence: bool,
 }
 
 /// A validated policy.
@@ -258,6 +282,9 @@ impl Policy {
                     .find(|r| matches!(r, RightsBasis::OwnCodebase | RightsBasis::Permissioned))
                 {
                     return Err(err(&at, format!("profile `{name}` is redistributable, so it cannot use `{}` sources (they may train but not be published)", r.as_str())));
+                }
+                if p.weak_evidence == Some(ListClass::Allow) {
+                    return Err(err(&at, format!("profile `{name}` is redistributable, so it cannot take weak evidence as `allow`: a README statement alone is not a license to redistribute (use \"review\" and record a person's check as an exception, or \"deny\")")));
                 }
             }
         }
@@ -428,6 +455,7 @@ impl Policy {
             allowed: false,
             class,
             reason,
+            weak_evidence: false,
         };
         let Some(prof) = self.file.profiles.get(profile) else {
             let known: Vec<&str> = self.file.profiles.keys().map(String::as_str).collect();
@@ -467,7 +495,7 @@ impl Policy {
                     .find_map(|x| x.license.as_ref().map(|l| (*x, l)))
             })
             .flatten();
-        let (class, mut why) = match concluded {
+        let (mut class, mut why) = match concluded {
             Some((x, l)) => {
                 let expr = normalize(l).map(|n| n.expr).unwrap_or_else(|_| l.clone());
                 let (c, mut w) = self.class_of_expr(&expr, trusted);
@@ -486,6 +514,26 @@ impl Policy {
             ),
             None => self.class_of_expr(&verdict.spdx, trusted),
         };
+        // A verdict on weak evidence is worth at most the profile's `weak-evidence` class.
+        let mut weak = false;
+        if verdict.weak_evidence && concluded.is_none() && verdict.status == Status::Resolved {
+            let cap: Class = prof.weak_evidence_class().into();
+            if cap > class {
+                class = cap;
+                weak = true;
+                why.insert(0, format!(
+                    "weak_evidence: the license rests only on {}; profile `{profile}` takes verdicts on weak evidence as `{}` at best",
+                    weak_source(verdict),
+                    cap.as_str()
+                ));
+            }
+        }
+        let deny = |class, reason: String| Decision {
+            allowed: false,
+            class,
+            reason,
+            weak_evidence: weak,
+        };
         if class == Class::Deny {
             return deny(class, why.join("; "));
         }
@@ -498,6 +546,7 @@ impl Policy {
                 allowed: true,
                 class,
                 reason: why.join("; "),
+                weak_evidence: weak,
             };
         }
         if class == Class::Unresolved {
@@ -509,6 +558,7 @@ impl Policy {
                 allowed: true,
                 class,
                 reason: why.join("; "),
+                weak_evidence: weak,
             };
         }
         if class == Class::Review {
@@ -521,6 +571,7 @@ impl Policy {
                     allowed: true,
                     class,
                     reason: why.join("; "),
+                    weak_evidence: weak,
                 };
             }
         }
@@ -553,11 +604,33 @@ impl Policy {
                         allowed: false,
                         class: Class::Unresolved,
                         reason: "no license verdict; run the license audit".into(),
+                        weak_evidence: false,
                     },
                 };
                 (!decision.allowed).then(|| (d.id.clone(), d.provenance.path.clone(), decision))
             })
             .collect()
+    }
+}
+
+/// Where a weak verdict's evidence is: "a README statement (`README.md:11`: \"MIT\")".
+fn weak_source(verdict: &LicenseVerdict) -> String {
+    let readmes: Vec<String> = verdict
+        .evidence
+        .iter()
+        .filter(|e| e.used)
+        .map(|e| {
+            let at = match e.line {
+                Some(n) => format!("{}:{n}", e.path),
+                None => e.path.clone(),
+            };
+            format!("`{at}`: \"{}\"", e.matched)
+        })
+        .collect();
+    if readmes.is_empty() {
+        "a README statement".into()
+    } else {
+        format!("a README statement ({})", readmes.join(", "))
     }
 }
 

@@ -2,10 +2,11 @@
 //! any ancestor folder, READMEs that talk about licensing (weak), and `SPDX-License-Identifier`
 //! tags and license header comments in the file itself.
 //!
-//! Evidence inside a test-fixture folder (`tests/fixtures/x/package.json`, `spec/...`,
-//! `__fixtures__/`, `testdata/`) is test data that imitates a package: it is a candidate only for
-//! files below it, like any folder evidence, and `fixture_root` lets the audit mark it so it never
-//! stands in for the license of the repository around it.
+//! Evidence inside a fixture folder (`test-projects/x/wally.toml`, `tests/fixtures/x/package.json`,
+//! `spec/...`, `__fixtures__/`, `testdata/`, `examples/x/wally.toml`) is test or example data that
+//! imitates a package: it is a candidate only for files below it, like any folder evidence, and
+//! [`fixture_root`] lets the audit mark it, so that a fake manifest never sets a file's license
+//! (the files inherit the license around the fixture).
 //!
 //! This module only collects candidates with where they were found. It never decides what the
 //! license of a file is: that is the license audit's job, with the full evidence table.
@@ -53,37 +54,60 @@ pub fn evidence_kind(path: &str) -> Option<CandidateKind> {
     (upper == "README").then_some(CandidateKind::Readme)
 }
 
-/// Folder names whose contents are tests or test data, not part of the package they sit in.
+/// Folder names whose contents are tests, test data or examples, not packages of their own:
+/// the manifests in them are fake (a build tool's `test-projects/*/wally.toml`, a package
+/// manager's `tests/fixtures/*/package.json`, an example project's `wally.toml`), and the files
+/// in them belong to the repository around them. Matched case-insensitively, per path segment.
+/// `examples/` is here because an example inside a library is the library's own code under the
+/// library's license, whatever the example's manifest says.
 const FIXTURE_DIRS: &[&str] = &[
     "fixtures",
     "fixture",
     "__fixtures__",
+    "test-fixtures",
+    "test_fixtures",
     "testdata",
     "test-data",
     "test_data",
+    "test-projects",
+    "test_projects",
+    "testprojects",
     "tests",
     "test",
     "__tests__",
     "spec",
     "specs",
+    "examples",
+    "example",
 ];
 
-/// The test/fixture folder an evidence path lies in (the path up to and including the first
-/// such folder), or None. `tests/fixtures/x/package.json` -> `tests`; a root `LICENSE` -> None.
+/// Folder names that hold installed third-party packages (wally's `Packages/_Index/`,
+/// `node_modules/`, `vendor/`). A package there is real, wherever it sits: its evidence is no
+/// fixture evidence even inside a test tree, and keeps its own license.
+const VENDOR_DIRS: &[&str] = &["_index", "node_modules", "vendor"];
+
+/// The fixture folder an evidence path lies in (the path up to and including the first fixture
+/// folder after the last vendored-package folder), or None.
+/// `tests/fixtures/x/package.json` -> `tests`; `test-projects/a/wally.toml` -> `test-projects`;
+/// a root `LICENSE` -> None; `spec/Packages/_Index/x/y/wally.toml` -> None (a vendored package).
 pub fn fixture_root(path: &str) -> Option<&str> {
     let mut end = 0;
+    let mut root = None;
     for part in path.split('/') {
         let next = end + part.len();
         // The file name itself is not a folder.
         if next >= path.len() {
-            return None;
+            break;
         }
-        if FIXTURE_DIRS.contains(&part.to_ascii_lowercase().as_str()) {
-            return Some(&path[..next]);
+        let lower = part.to_ascii_lowercase();
+        if VENDOR_DIRS.contains(&lower.as_str()) {
+            root = None;
+        } else if root.is_none() && FIXTURE_DIRS.contains(&lower.as_str()) {
+            root = Some(&path[..next]);
         }
         end = next + 1;
     }
-    None
+    root
 }
 
 /// The folder part of a path ("" for the root).
@@ -327,8 +351,21 @@ mod tests {
             ("spec/pkg/wally.toml", Some("spec")),
             ("src/__fixtures__/a/package.json", Some("src/__fixtures__")),
             ("lib/testdata/Cargo.toml", Some("lib/testdata")),
+            (
+                "test-projects/diamond-graph/root/0.1.0/wally.toml",
+                Some("test-projects"),
+            ),
+            ("examples/hello/wally.toml", Some("examples")),
             ("package.json", None),
             ("Packages/_Index/x/wally.toml", None),
+            // A real package installed inside a test tree is vendored, not a fixture ...
+            ("spec/Packages/_Index/a_b@1.0.0/b/wally.toml", None),
+            ("tests/node_modules/x/package.json", None),
+            // ... unless the fixture folder is inside the vendored package.
+            (
+                "Packages/_Index/a_b@1.0.0/b/tests/fixtures/wally.toml",
+                Some("Packages/_Index/a_b@1.0.0/b/tests"),
+            ),
             ("src/tests.lua", None),
             ("tests", None),
         ] {

@@ -69,10 +69,15 @@ impl AuditJob for License {
                 let cols = profile_cols.entry(profile).or_default();
                 let class = serde_name(dec.class);
                 if profile == "train" && !dec.allowed {
+                    let reason = if dec.weak_evidence {
+                        "license_weak_evidence".to_string()
+                    } else {
+                        format!("license_{class}")
+                    };
                     excluded.push(drop_document(
                         name,
                         d,
-                        format!("license_{class}"),
+                        reason,
                         format!("{} under profile `train`: {}", v.spdx, dec.reason),
                     ));
                 }

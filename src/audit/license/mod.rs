@@ -8,13 +8,29 @@
 //!   package manifest: vendored folders (`Packages/_Index/...`, `vendor/`) get their own;
 //!   license texts are matched against the SPDX list with a score, and a text below the
 //!   threshold is `LicenseRef-unknown` even when it starts like MIT;
-//! - a README statement, used only when nothing else says anything;
+//! - a README statement, used only when nothing else says anything; such a verdict is marked
+//!   `weak_evidence`, and each policy profile caps it (`weak-evidence`: the default `publish`
+//!   sends it to review, a redistributable profile never takes it as `allow`);
 //! - for docs sources, the declared prose and code licenses (kept apart; a unit with code
 //!   carries both); for imported rows, the row's own field, then the source default.
 //!
-//! Evidence inside test-fixture folders (`tests/fixtures/x/package.json`) applies only to files
-//! below it and never replaces the license around it: both are read and the more restrictive
-//! wins. When strong pieces disagree (a GPL header in an MIT repository) the more restrictive
+//! Fixture folders (a path segment named `test-projects`, `fixtures`, `__fixtures__`,
+//! `testdata`, `test-data`, `tests`, `test`, `__tests__`, `spec`, `specs`, `examples`, ...:
+//! see `ingest::evidence::fixture_root`) hold test and example data, not packages of their own.
+//! Their manifests and READMEs never set any file's license: they stay in the evidence, marked
+//! `fixture` and `ignored` with the reason, and the files below them inherit the nearest
+//! non-fixture license (wally's `test-projects/*/wally.toml` say `MIT` inside the MPL-2.0 tool;
+//! its fixtures are MPL-2.0). A license *text* in a fixture folder may be a vendored library's
+//! real license, so it can only make the verdict more restrictive (reported as a conflict),
+//! never relax the license around it or stand alone. An installed package (`Packages/_Index/`,
+//! `node_modules/`, `vendor/`) is no fixture, wherever it sits, and keeps its own license.
+//!
+//! "All rights reserved" beside a grant ("Copyright (c) Roblox Corporation. All rights
+//! reserved. Licensed under the MIT License") is part of the copyright line, which the verdict
+//! records in `copyright`; the license is the grant. With no grant it reads as
+//! `LicenseRef-proprietary`.
+//!
+//! When strong pieces disagree (a GPL header in an MIT repository) the more restrictive
 //! reading wins and the disagreement is reported. A source's `expected-license` is compared with
 //! the verdict and a mismatch reported; it is never used as evidence.
 //!
@@ -106,11 +122,16 @@ pub struct Evidence {
     pub score: f64,
     /// The SPDX expression this piece reads as; None when it names no license.
     pub license: Option<String>,
-    /// Inside a test-fixture folder: applies only below it and never replaces the license
-    /// around it.
+    /// Inside a fixture folder (test projects, test data, examples): a manifest or README
+    /// there sets no license, a license text there only ever makes the verdict more
+    /// restrictive.
     pub fixture: bool,
     /// Whether this piece decided the verdict (false: seen, outranked or only corroborating).
     pub used: bool,
+    /// Why this piece was set aside without deciding anything (a fixture's manifest, a
+    /// fixture's license text that would relax the license around it); absent when weighed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 /// The license audit's verdict on one document.
@@ -132,8 +153,13 @@ pub struct LicenseVerdict {
     pub conflicts: Vec<String>,
     /// Normalizations made and strings that could not be read.
     pub notes: Vec<String>,
-    /// Copyright lines from the file's header or its license file.
+    /// Copyright lines from the file's header or its license file ("All rights reserved"
+    /// beside a grant is part of the copyright line, not a license).
     pub copyright: Vec<String>,
+    /// The verdict rests only on weak evidence (a README statement): each profile's
+    /// `weak-evidence` class caps it, and redistributable profiles never take it as `allow`.
+    #[serde(default)]
+    pub weak_evidence: bool,
     pub status: Status,
 }
 
@@ -152,6 +178,7 @@ impl LicenseVerdict {
             conflicts: Vec::new(),
             notes: Vec::new(),
             copyright: Vec::new(),
+            weak_evidence: false,
             status: Status::Unresolved,
         }
     }

@@ -166,15 +166,26 @@ pub fn license_body(path: &str, text: &str) -> String {
     quoted
 }
 
-/// Copyright lines of a text, minus license-template placeholders.
+/// Copyright lines of a text, minus license-template placeholders. "All rights reserved" on
+/// the line after a copyright line belongs to it ("Copyright 2021 X\nAll rights reserved.").
 fn copyright_lines(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // The entry the previous line made, if it was a copyright line.
+    let mut prev: Option<usize> = None;
     for line in text.lines() {
         let t = line
             .trim()
             .trim_start_matches(['-', '/', '*', '#', ' ', '\t'])
             .trim();
         let l = t.to_ascii_lowercase();
+        if let Some(i) = prev.take() {
+            if l.starts_with("all rights reserved")
+                && !out[i].to_ascii_lowercase().contains("all rights reserved")
+            {
+                out[i] = format!("{} {t}", out[i]);
+                continue;
+            }
+        }
         let is = l.starts_with("copyright") || l.starts_with("(c)") || t.starts_with('©');
         if !is || t.contains('[') || t.contains('<') || l.contains("free software foundation") {
             continue;
@@ -186,11 +197,15 @@ fn copyright_lines(text: &str) -> Vec<String> {
         {
             continue;
         }
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_string());
-        }
-        if out.len() >= 5 {
-            break;
+        match out.iter().position(|o| o == t) {
+            Some(i) => prev = Some(i),
+            None => {
+                if out.len() >= 5 {
+                    break;
+                }
+                out.push(t.to_string());
+                prev = Some(out.len() - 1);
+            }
         }
     }
     out
@@ -331,21 +346,21 @@ pub(super) fn read_declared(
 }
 
 /// A README's license statement: lines that mention a license plus the paragraph under a
-/// "License" heading.
+/// "License" heading. Its line is the statement's own (the first line of the paragraph under
+/// a heading), so a person can find it.
 pub(super) fn read_readme(text: &str, cfg: &LicenseConfig) -> Option<FileReading> {
     let lines: Vec<&str> = text.lines().collect();
     let mentions = |l: &str| {
         let l = l.to_ascii_lowercase();
         l.contains("licens") || l.contains("licenc")
     };
-    let mut picked: Vec<&str> = Vec::new();
-    let mut first_line = None;
+    // (1-based line, text) of every line read.
+    let mut picked: Vec<(u32, &str)> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
         if mentions(l) {
-            first_line.get_or_insert(i as u32 + 1);
-            picked.push(l);
+            picked.push((i as u32 + 1, l));
             if l.trim_start().starts_with('#') {
                 // The paragraph under a License heading.
                 let mut j = i + 1;
@@ -356,7 +371,7 @@ pub(super) fn read_readme(text: &str, cfg: &LicenseConfig) -> Option<FileReading
                     && !lines[j].trim().is_empty()
                     && !lines[j].trim_start().starts_with('#')
                 {
-                    picked.push(lines[j]);
+                    picked.push((j as u32 + 1, lines[j]));
                     j += 1;
                 }
                 i = j;
@@ -365,8 +380,12 @@ pub(super) fn read_readme(text: &str, cfg: &LicenseConfig) -> Option<FileReading
         }
         i += 1;
     }
-    let first_line = first_line?;
-    let joined = picked.join("\n");
+    let first = *picked.first()?;
+    let joined = picked
+        .iter()
+        .map(|(_, l)| *l)
+        .collect::<Vec<_>>()
+        .join("\n");
     let (license, note) = match licenses_in_text(&joined) {
         Ok(l) => (l, None),
         Err(why) => (
@@ -374,6 +393,11 @@ pub(super) fn read_readme(text: &str, cfg: &LicenseConfig) -> Option<FileReading
             Some(format!("README statement is ambiguous: {why}")),
         ),
     };
+    let (line, statement) = picked
+        .iter()
+        .map(|(n, l)| (*n, l.trim()))
+        .find(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or((first.0, first.1.trim()));
     Some(FileReading {
         kind: EvidenceKind::Readme,
         score: if license.as_deref().is_some_and(|l| l != UNKNOWN) {
@@ -382,16 +406,8 @@ pub(super) fn read_readme(text: &str, cfg: &LicenseConfig) -> Option<FileReading
             0.0
         },
         license,
-        matched: picked
-            .iter()
-            .map(|l| l.trim())
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .or(picked.first().map(|l| l.trim()))
-            .unwrap_or_default()
-            .chars()
-            .take(200)
-            .collect(),
-        line: Some(first_line),
+        matched: statement.chars().take(200).collect(),
+        line: Some(line),
         note,
         copyright: Vec::new(),
     })

@@ -28,8 +28,9 @@ fn from_name<T: DeserializeOwned>(column: &str, name: &str) -> PolarsResult<T> {
 }
 
 /// The verdict columns, one row per verdict in order (`id` and `source_id` are the attribute
-/// table's own): spdx, confidence, status, prose_license, code_license, conflicts, notes,
-/// copyright (lists of strings) and evidence (a list of structs with [`Evidence`]'s fields).
+/// table's own): spdx, confidence, status, prose_license, code_license, the string lists
+/// conflicts, notes and copyright, weak_evidence, and evidence (a list of structs with
+/// [`Evidence`]'s fields).
 pub fn verdict_columns(verdicts: &[&LicenseVerdict]) -> PolarsResult<Vec<Column>> {
     let strings = |name: &str, f: fn(&LicenseVerdict) -> Option<&str>| {
         Column::new(
@@ -61,11 +62,15 @@ pub fn verdict_columns(verdicts: &[&LicenseVerdict]) -> PolarsResult<Vec<Column>
         lists("conflicts", |v| &v.conflicts),
         lists("notes", |v| &v.notes),
         lists("copyright", |v| &v.copyright),
+        Column::new(
+            "weak_evidence".into(),
+            verdicts.iter().map(|v| v.weak_evidence).collect::<Vec<_>>(),
+        ),
         evidence_column(verdicts)?,
     ])
 }
 
-/// `evidence`: list<struct{kind, path, line, matched, score, license, fixture, used}>.
+/// `evidence`: list<struct{kind, path, line, matched, score, license, fixture, used, ignored}>.
 fn evidence_column(verdicts: &[&LicenseVerdict]) -> PolarsResult<Column> {
     let all: Vec<&Evidence> = verdicts.iter().flat_map(|v| &v.evidence).collect();
     let fields = [
@@ -124,6 +129,7 @@ pub fn read_verdicts(df: &DataFrame, docs: &[Document]) -> PolarsResult<Vec<Lice
     let notes = read_string_lists(df, "notes")?;
     let copyright = read_string_lists(df, "copyright")?;
     let evidence = read_evidence(df)?;
+    let weak = df.column("weak_evidence")?.bool()?;
     let text = |c: &StringChunked, i: usize| c.get(i).map(String::from);
     docs.iter()
         .map(|d| {
@@ -142,6 +148,7 @@ pub fn read_verdicts(df: &DataFrame, docs: &[Document]) -> PolarsResult<Vec<Lice
                 conflicts: conflicts[i].clone(),
                 notes: notes[i].clone(),
                 copyright: copyright[i].clone(),
+                weak_evidence: weak.get(i).unwrap_or(false),
                 status: from_name("status", status.get(i).unwrap_or_default())?,
             })
         })
@@ -159,6 +166,7 @@ fn read_evidence(df: &DataFrame) -> PolarsResult<Vec<Vec<Evidence>>> {
             license: str_at(f, "license", i)?,
             fixture: f.column("fixture")?.bool()?.get(i).unwrap_or(false),
             used: f.column("used")?.bool()?.get(i).unwrap_or(false),
+            ignored: str_at(f, "ignored", i)?,
         })
     })
 }

@@ -120,6 +120,11 @@ fn manifest_in_a_fixture_folder_never_sets_the_repository_license() {
             "tests/fixtures/gpl-pkg/package.json",
             r#"{"name":"gpl-pkg","license":"GPL-3.0-only"}"#,
         ),
+        ev(
+            "lib",
+            "tests/fixtures/gpl-pkg/README.md",
+            "# gpl-pkg\n\nLicensed under the GPL-3.0-only.\n",
+        ),
     ];
     let v = run(
         &evidence,
@@ -131,18 +136,23 @@ fn manifest_in_a_fixture_folder_never_sets_the_repository_license() {
     );
     assert_eq!(v[0].spdx, "MIT");
     assert!(v[0].evidence.iter().all(|e| !e.fixture));
-    // Inside the fixture, its manifest applies, marked as fixture evidence, next to the root
-    // license: the restrictive reading wins and the disagreement is reported.
+    // Inside the fixture, its manifest and README are test data: seen, marked, set aside with
+    // the reason; the fixture inherits the repository's license and nothing conflicts.
     let f = &v[1];
-    assert_eq!(f.spdx, "GPL-3.0-only");
+    assert_eq!((f.spdx.as_str(), f.status), ("MIT", Status::Resolved));
+    assert_eq!(used(f), vec![("LICENSE", EvidenceKind::LicenseText)]);
     let fx: Vec<_> = f.evidence.iter().filter(|e| e.fixture).collect();
-    assert_eq!(fx.len(), 1);
-    assert_eq!(fx[0].kind, EvidenceKind::Manifest);
-    assert!(
-        f.conflicts.iter().any(|c| c.contains("fixture evidence")),
-        "{:?}",
-        f.conflicts
-    );
+    assert_eq!(fx.len(), 2, "{fx:?}");
+    for e in fx {
+        assert!(!e.used, "{e:?}");
+        let why = e.ignored.as_deref().unwrap();
+        assert!(
+            why.contains("fixture folder `tests/`") && why.contains("sets no license"),
+            "{why}"
+        );
+    }
+    assert!(f.conflicts.is_empty(), "{:?}", f.conflicts);
+    assert_eq!(f.notes.len(), 2, "{:?}", f.notes);
     // The repository's own license, as a package would declare it, ignores fixtures.
     let roots = root_licenses(&evidence, &LicenseConfig::default());
     assert_eq!(roots.len(), 1);
@@ -150,6 +160,79 @@ fn manifest_in_a_fixture_folder_never_sets_the_repository_license() {
         (roots[0].spdx.as_str(), roots[0].paths.clone()),
         ("MIT", vec!["LICENSE".to_string()])
     );
+    // With no license around it, a fixture manifest still sets nothing.
+    let alone = vec![evidence[1].clone()];
+    let v = run(
+        &alone,
+        &[("tests/fixtures/gpl-pkg/index.lua", "return 1\n")],
+        &[],
+    );
+    assert_eq!(v[0].spdx, NOASSERTION);
+}
+
+/// A license text in a fixture folder may be a vendored library's real license: it can only
+/// make the verdict more restrictive, never relax the license around it or stand alone.
+#[test]
+fn license_texts_in_fixture_folders_only_ever_restrict() {
+    let gpl_notice = "This program is free software: you can redistribute it and/or modify\nit under the terms of the GNU General Public License as published by\nthe Free Software Foundation, either version 3 of the License, or\n(at your option) any later version.\n\nThis program is distributed in the hope that it will be useful,\nbut WITHOUT ANY WARRANTY; without even the implied warranty of\nMERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the\nGNU General Public License for more details.\n\nYou should have received a copy of the GNU General Public License\nalong with this program.  If not, see <https://www.gnu.org/licenses/>.\n";
+    let evidence = vec![
+        ev("lib", "LICENSE", MIT_TEXT),
+        // Copied into the test tree, not installed by a package manager.
+        ev("lib", "spec/deps/gpl-thing/COPYING", gpl_notice),
+        // An example project that says its code is public domain.
+        ev("lib", "examples/demo/LICENSE", "CC0-1.0\n"),
+        // A package installed inside a test tree keeps its own license.
+        ev(
+            "lib",
+            "spec/Packages/_Index/roblox_testez@0.4.1/testez/LICENSE",
+            APACHE_NOTICE,
+        ),
+    ];
+    let v = run(
+        &evidence,
+        &[
+            ("spec/deps/gpl-thing/init.lua", "return 1\n"),
+            ("examples/demo/main.lua", "return 2\n"),
+            (
+                "spec/Packages/_Index/roblox_testez@0.4.1/testez/init.lua",
+                "return 3\n",
+            ),
+        ],
+        &[],
+    );
+    let gpl = &v[0];
+    assert_eq!(gpl.spdx, "GPL-3.0-or-later");
+    assert!(
+        gpl.conflicts
+            .iter()
+            .any(|c| c.contains("fixture evidence in `spec/deps/gpl-thing/`")),
+        "{:?}",
+        gpl.conflicts
+    );
+    let demo = &v[1];
+    assert_eq!(demo.spdx, "MIT");
+    assert!(demo.conflicts.is_empty(), "{:?}", demo.conflicts);
+    let cc0 = demo
+        .evidence
+        .iter()
+        .find(|e| e.path == "examples/demo/LICENSE")
+        .unwrap();
+    assert!(cc0.fixture && !cc0.used, "{cc0:?}");
+    assert!(
+        cc0.ignored.as_deref().unwrap().contains("never relaxes"),
+        "{cc0:?}"
+    );
+    let testez = &v[2];
+    assert_eq!(testez.spdx, "Apache-2.0");
+    assert!(testez.evidence.iter().all(|e| !e.fixture), "{testez:?}");
+    // Alone, a fixture's license text sets nothing.
+    let v = run(
+        &evidence[2..3],
+        &[("examples/demo/main.lua", "return 2\n")],
+        &[],
+    );
+    assert_eq!(v[0].spdx, NOASSERTION);
+    assert!(v[0].evidence[0].ignored.is_some(), "{:?}", v[0]);
 }
 
 #[test]
@@ -456,6 +539,9 @@ fn readme_is_weak_and_only_used_alone() {
     assert_eq!((v[0].spdx.as_str(), v[0].confidence), ("MIT", 0.5));
     assert_eq!(used(&v[0]), vec![("README.md", EvidenceKind::Readme)]);
     assert!(v[0].notes.iter().any(|n| n.contains("only a README")));
+    // The verdict says it rests on weak evidence, and where: the statement's own line.
+    assert!(v[0].weak_evidence);
+    assert_eq!(v[0].evidence[0].line, Some(7));
     let strict = LicenseConfig {
         min_confidence: 0.6,
         ..LicenseConfig::default()
@@ -480,10 +566,44 @@ fn readme_is_weak_and_only_used_alone() {
         &[],
     );
     assert_eq!(v[0].spdx, "Apache-2.0");
+    assert!(!v[0].weak_evidence);
     assert!(v[0]
         .evidence
         .iter()
         .any(|e| e.kind == EvidenceKind::Readme && !e.used));
+}
+
+/// "All rights reserved" beside a grant is part of the copyright line (Roblox's open-source
+/// Luau libraries head every file with it, e.g. Roblox/luau-polyfill
+/// `src/Array/__tests__/reverse.spec.lua`); with no grant it stays proprietary.
+#[test]
+fn all_rights_reserved_beside_a_grant_is_copyright_not_a_license() {
+    let roblox = "--[[\n\t* Copyright (c) Roblox Corporation. All rights reserved.\n\t* Licensed under the MIT License (the \"License\");\n\t* you may not use this file except in compliance with the License.\n\t* You may obtain a copy of the License at\n\t*\n\t*     https://opensource.org/licenses/MIT\n\t*\n\t* Unless required by applicable law or agreed to in writing, software\n\t* distributed under the License is distributed on an \"AS IS\" BASIS,\n\t* WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.\n\t* See the License for the specific language governing permissions and\n\t* limitations under the License.\n]]\nreturn {}\n";
+    let two_lines = "-- Copyright 2021 Studio X\n-- All rights reserved.\nreturn {}\n";
+    let v = run(&[], &[("src/a.lua", roblox), ("src/b.lua", two_lines)], &[]);
+    assert_eq!((v[0].spdx.as_str(), v[0].status), ("MIT", Status::Resolved));
+    assert_eq!(
+        v[0].copyright,
+        vec!["Copyright (c) Roblox Corporation. All rights reserved."]
+    );
+    assert!(v[0].conflicts.is_empty(), "{:?}", v[0].conflicts);
+    assert_eq!(v[1].spdx, PROPRIETARY);
+    assert_eq!(
+        v[1].copyright,
+        vec!["Copyright 2021 Studio X All rights reserved."]
+    );
+    // In a license file too: a notice plus a grant is the grant.
+    let stmt = "Copyright (c) 2022 Jane. All rights reserved.\nLicensed under the MIT License.\n";
+    let v = run(
+        &[ev("lib", "LICENSE", stmt)],
+        &[("a.lua", "return 1\n")],
+        &[],
+    );
+    assert_eq!(v[0].spdx, "MIT");
+    assert_eq!(
+        v[0].copyright,
+        vec!["Copyright (c) 2022 Jane. All rights reserved."]
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Weighing a document's license evidence into its verdict: in-file evidence first, then the
-//! nearest folder's license files and manifests (fixture folders never replacing the license
-//! around them), a README only alone, docs sources' declared prose and code licenses, imported
-//! rows' own fields; the more restrictive reading wins a disagreement, which is reported.
+//! nearest folder's license files and manifests (a fixture's manifests and READMEs set aside, a
+//! fixture's license texts only ever more restrictive than the license around them), a README
+//! only alone (and then the verdict is marked as resting on weak evidence), docs sources'
+//! declared prose and code licenses, imported rows' own fields; the more restrictive reading
+//! wins a disagreement, which is reported.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -49,6 +51,7 @@ impl Item {
                 license: r.license,
                 fixture,
                 used: false,
+                ignored: None,
             },
             note: r.note,
             copyright: r.copyright,
@@ -205,6 +208,7 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
     }
 
     let mut v = LicenseVerdict::empty(&doc.id, &p.source_id, &p.path, NOASSERTION);
+    set_aside_fixture_declarations(&mut items, &mut v);
     // `contested`: evidence contradicts a declaration outright, so a person must look.
     let (reading, contested) = if prose.is_some() || code.is_some() {
         docs_reading(doc, prose, code, &mut items, &mut v)
@@ -214,6 +218,11 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
     for i in &reading.used {
         items[*i].ev.used = true;
     }
+    v.weak_evidence = !reading.used.is_empty()
+        && reading
+            .used
+            .iter()
+            .all(|&i| items[i].ev.kind == EvidenceKind::Readme);
     if copyright.is_empty() {
         for i in &reading.used {
             for c in &items[*i].copyright {
@@ -256,6 +265,37 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
         }
     }
     v
+}
+
+/// A manifest or README inside a fixture folder describes test or example data, not a package
+/// of its own (wally's `test-projects/*/wally.toml` say `MIT` inside the MPL-2.0 tool): it sets
+/// no file's license, so the files below it inherit the license around the fixture. Such pieces
+/// stay in the evidence, marked `ignored` with the reason, and the verdict notes them.
+fn set_aside_fixture_declarations(items: &mut [Item], v: &mut LicenseVerdict) {
+    for it in items.iter_mut() {
+        if !it.ev.fixture || !matches!(it.ev.kind, EvidenceKind::Manifest | EvidenceKind::Readme) {
+            continue;
+        }
+        let Some(root) = fixture_root(&it.ev.path) else {
+            continue;
+        };
+        let what = if it.ev.kind == EvidenceKind::Manifest {
+            "a manifest"
+        } else {
+            "a README"
+        };
+        let why = format!(
+            "`{}` sits in the fixture folder `{root}/`: {what} there describes test or example data, not a package of its own, so it sets no license; the files below it inherit the license around the fixture",
+            it.ev.path
+        );
+        if let Some(l) = it.license() {
+            v.notes.push(format!(
+                "ignored `{}` (`{l}`): it is fixture data in `{root}/`",
+                it.ev.path
+            ));
+        }
+        it.ev.ignored = Some(why);
+    }
 }
 
 /// Docs units: prose and code licenses stay separate; a unit with code carries both.
@@ -309,10 +349,12 @@ fn docs_reading(
     let mut confidence: f64 = 0.9;
     let mut contested = false;
     for (i, it) in items.iter().enumerate() {
-        if !matches!(
-            it.ev.kind,
-            EvidenceKind::LicenseText | EvidenceKind::LicenseStatement | EvidenceKind::Manifest
-        ) {
+        if it.ev.ignored.is_some()
+            || !matches!(
+                it.ev.kind,
+                EvidenceKind::LicenseText | EvidenceKind::LicenseStatement | EvidenceKind::Manifest
+            )
+        {
             continue;
         }
         let Some(l) = it.license() else { continue };
@@ -389,7 +431,11 @@ fn file_reading(doc: &Document, items: &mut [Item], v: &mut LicenseVerdict) -> R
             let readme = items
                 .iter()
                 .enumerate()
-                .filter(|(_, it)| it.ev.kind == EvidenceKind::Readme && it.license().is_some())
+                .filter(|(_, it)| {
+                    it.ev.kind == EvidenceKind::Readme
+                        && it.license().is_some()
+                        && it.ev.ignored.is_none()
+                })
                 .max_by_key(|(_, it)| depth(&it.dir));
             let declared = items
                 .iter()
@@ -529,9 +575,11 @@ fn in_file_reading(items: &[Item], v: &mut LicenseVerdict) -> Option<Reading> {
     })
 }
 
-/// The nearest folder's license files and manifests; fixture evidence is read alongside the
-/// nearest non-fixture folder and the more restrictive reading kept.
-fn folder_reading(items: &[Item], v: &mut LicenseVerdict) -> Option<Reading> {
+/// The nearest folder's license files and manifests. Fixture manifests were set aside before;
+/// a license text inside a fixture folder is read beside the nearest non-fixture folder and
+/// kept only when it is more restrictive (it may be a vendored library's real license, which
+/// must not be lost), never when it would relax the license around it or stand alone.
+fn folder_reading(items: &mut [Item], v: &mut LicenseVerdict) -> Option<Reading> {
     let folder_kinds = |k: EvidenceKind| {
         matches!(
             k,
@@ -540,7 +588,7 @@ fn folder_reading(items: &[Item], v: &mut LicenseVerdict) -> Option<Reading> {
     };
     let mut groups: BTreeMap<(bool, usize, String), Vec<usize>> = BTreeMap::new();
     for (i, it) in items.iter().enumerate() {
-        if folder_kinds(it.ev.kind) && it.license().is_some() {
+        if folder_kinds(it.ev.kind) && it.license().is_some() && it.ev.ignored.is_none() {
             groups
                 .entry((it.ev.fixture, depth(&it.dir), it.dir.clone()))
                 .or_default()
@@ -557,27 +605,49 @@ fn folder_reading(items: &[Item], v: &mut LicenseVerdict) -> Option<Reading> {
     let main = nearest(false).map(|(dir, idx)| group_reading(&dir, &idx, items, v));
     let fixture =
         nearest(true).map(|(dir, idx)| (dir.clone(), group_reading(&dir, &idx, items, v)));
+    let mut set_aside = |used: &[usize], why: String| {
+        for &i in used {
+            items[i].ev.ignored = Some(why.clone());
+        }
+    };
     match (main, fixture) {
         (Some(m), Some((dir, f))) => {
             if agree(&m.expr, &f.expr) {
                 let mut used = m.used.clone();
                 used.extend(f.used);
                 Some(Reading { used, ..m })
-            } else {
-                let pick = restrictive(&m.expr, &f.expr).to_string();
-                v.conflicts.push(format!(
-                    "fixture evidence in `{dir}/` says `{}` but the enclosing license is `{}`; kept the more restrictive `{pick}`",
-                    f.expr, m.expr
+            } else if restrictive(&m.expr, &f.expr) == m.expr {
+                v.notes.push(format!(
+                    "fixture evidence in `{dir}/` reads `{}`, which would relax the enclosing `{}`; kept `{}`",
+                    f.expr, m.expr, m.expr
                 ));
-                Some(if pick == m.expr { m } else { f })
+                set_aside(
+                    &f.used,
+                    format!(
+                        "fixture evidence in `{dir}/` never relaxes the license around it (`{}`)",
+                        m.expr
+                    ),
+                );
+                Some(m)
+            } else {
+                v.conflicts.push(format!(
+                    "fixture evidence in `{dir}/` says `{}` but the enclosing license is `{}`; a license text there may be a vendored library's own, so the more restrictive `{}` is kept",
+                    f.expr, m.expr, f.expr
+                ));
+                Some(f)
             }
         }
         (Some(m), None) => Some(m),
         (None, Some((dir, f))) => {
             v.notes.push(format!(
-                "the only folder evidence is fixture evidence in `{dir}/`"
+                "the only folder evidence is fixture evidence in `{dir}/` (`{}`), which sets no license on its own",
+                f.expr
             ));
-            Some(f)
+            set_aside(
+                &f.used,
+                format!("fixture evidence in `{dir}/` only ever makes the license around it more restrictive, and there is none"),
+            );
+            None
         }
         (None, None) => None,
     }

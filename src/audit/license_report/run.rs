@@ -253,26 +253,27 @@ mod tests {
             concluded("./game/vendor/lib/init.lua").as_deref(),
             Some("MIT")
         );
+        // A fixture's manifest sets no license: the fixture inherits the repository's (issue 11).
         assert_eq!(
             concluded("./game/tests/fixtures/pkg/x.lua").as_deref(),
-            Some("AGPL-3.0-only")
+            Some("MIT")
         );
         assert_eq!(doc["packages"][0]["licenseDeclared"], "MIT");
 
         let csv_run = run(&ws, &settings(ReportFormat::Csv, true)).unwrap();
         let csv = csv_run.text;
         assert_eq!(csv.lines().count(), 6);
-        let agpl = csv
+        let fixture = csv
             .lines()
             .find(|l| l.contains("tests/fixtures/pkg/x.lua"))
             .unwrap();
         assert!(
-            agpl.contains("[fixture]") && agpl.contains(",false,deny,"),
-            "{agpl}"
+            fixture.contains("AGPL-3.0-only (0.90) [fixture]") && fixture.contains(",true,allow,"),
+            "{fixture}"
         );
         let notice = csv_run.notice.unwrap();
         assert!(
-            notice.contains("Licenses: MIT (3 documents)\n"),
+            notice.contains("Licenses: MIT (4 documents)\n"),
             "only what publish admits: {notice}"
         );
         assert!(

@@ -99,6 +99,72 @@ fn rights_basis_own_and_permissioned_train_but_never_publish() {
     assert!(!decide(&p, "no-such-profile", "MIT", RightsBasis::OpenSource).allowed);
 }
 
+/// A verdict that rests only on a README statement, as the license audit marks it.
+fn weak_verdict(d: &Document, spdx: &str) -> LicenseVerdict {
+    let mut v = verdict(d, spdx, Status::Resolved);
+    v.confidence = 0.5;
+    v.weak_evidence = true;
+    v.evidence.push(crate::audit::license::Evidence {
+        kind: crate::audit::license::EvidenceKind::Readme,
+        path: "README.md".into(),
+        line: Some(11),
+        matched: "MIT (or your preferred license).".into(),
+        score: 0.5,
+        license: Some(spdx.into()),
+        fixture: false,
+        used: true,
+        ignored: None,
+    });
+    v
+}
+
+#[test]
+fn weak_evidence_alone_never_satisfies_a_redistributable_profile() {
+    let p = Policy::default_policy();
+    let d = doc_with("game", "src/a.lua", RightsBasis::OpenSource);
+    let v = weak_verdict(&d, "MIT");
+    // Training takes it (the default `train` says weak-evidence = "allow") ...
+    let t = p.decide("train", &v, &d);
+    assert!(t.allowed && !t.weak_evidence, "{t:?}");
+    // ... publishing sends it to review, and says why first.
+    let u = p.decide("publish", &v, &d);
+    assert!(!u.allowed && u.weak_evidence, "{u:?}");
+    assert_eq!(u.class, Class::Review);
+    assert!(
+        u.reason.starts_with(
+            "weak_evidence: the license rests only on a README statement (`README.md:11`: \"MIT (or your preferred license).\")"
+        ),
+        "{}",
+        u.reason
+    );
+    // The cap never improves a class: a README naming a denied license stays denied.
+    let agpl = p.decide("publish", &weak_verdict(&d, "AGPL-3.0-only"), &d);
+    assert!(!agpl.allowed && !agpl.weak_evidence && agpl.class == Class::Deny);
+    // A person's exception admits it, as it admits any review material.
+    let text = format!("{DEFAULT_POLICY}\n[[exception]]\nsource = \"game\"\naction = \"allow\"\nprofiles = [\"publish\"]\nwho = \"Jane Doe\"\nwhy = \"Asked the author: MIT, confirmed in issue #3.\"\ndate = \"2025-03-01\"\n");
+    let px = Policy::parse(Path::new("licenses/policy.toml"), &text).unwrap();
+    let x = px.decide("publish", &v, &d);
+    assert!(x.allowed && x.reason.contains("Jane Doe"), "{x:?}");
+    // Unset, the default follows `redistributable`; "deny" refuses outright.
+    let base = "unlisted = \"review\"\n[[allow]]\nid = \"MIT\"\nreason = \"ok\"\n[profiles.train]\nadmit = [\"allow\"]\nrights-basis = [\"open_source\"]\nredistributable = false\n[profiles.publish]\nadmit = [\"allow\"]\nrights-basis = [\"open_source\"]\nredistributable = true\n";
+    let plain = Policy::parse(Path::new("p.toml"), base).unwrap();
+    assert!(plain.decide("train", &v, &d).allowed);
+    assert_eq!(plain.decide("publish", &v, &d).class, Class::Review);
+    let strict = Policy::parse(
+        Path::new("p.toml"),
+        &base.replace(
+            "redistributable = false",
+            "redistributable = false\nweak-evidence = \"deny\"",
+        ),
+    )
+    .unwrap();
+    let t = strict.decide("train", &v, &d);
+    assert!(
+        !t.allowed && t.weak_evidence && t.class == Class::Deny,
+        "{t:?}"
+    );
+}
+
 const EXCEPTIONS: &str = r#"
 [[exception]]
 source = "lib"
@@ -186,6 +252,42 @@ fn policy_mistakes_name_file_and_line() {
     let e =
         Policy::parse(path, &base.replace("[profiles.publish]", "[profiles.ship]")).unwrap_err();
     assert!(e.to_string().contains("[profiles.publish]"), "{e}");
+    // Weak evidence can never be `allow` where the material is shipped to others ...
+    let e = Policy::parse(
+        path,
+        &base.replace(
+            "redistributable = true",
+            "redistributable = true\nweak-evidence = \"allow\"",
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(e.to_string().contains("weak evidence"), "{e}");
+    // ... and the key is checked like every other.
+    bad_at(
+        path,
+        &base.replace(
+            "redistributable = true",
+            "redistributable = true\nweak-evidence = \"maybe\"",
+        ),
+        10,
+        "maybe",
+    );
+    bad_at(
+        path,
+        &base.replace(
+            "redistributable = true",
+            "redistributable = true\nweak-evidense = \"review\"",
+        ),
+        10,
+        "weak-evidense",
+    );
+}
+
+fn bad_at(path: &Path, text: &str, line: usize, needle: &str) {
+    let e = Policy::parse(path, text).unwrap_err();
+    assert_eq!(e.line, Some(line), "{e}");
+    assert!(e.to_string().contains(needle), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +363,8 @@ struct Generated {
     train_trust: Vec<RightsBasis>,
     /// (source, only under src/, deny?, concluded license)
     publish_exceptions: Vec<(&'static str, bool, bool, Option<&'static str>)>,
+    /// The class code `weak-evidence` gives publish (1 review, 3 deny; unset reads as review).
+    publish_weak: u8,
 }
 
 const RIGHTS: &[RightsBasis] = &[
@@ -326,8 +430,13 @@ fn random_policy(rng: &mut SplitMix64) -> Generated {
         .copied()
         .filter(|_| rng.below(3) > 0)
         .collect();
+    let (publish_weak, weak_line) = match rng.below(3) {
+        0 => (1, ""),
+        1 => (1, "weak-evidence = \"review\"\n"),
+        _ => (3, "weak-evidence = \"deny\"\n"),
+    };
     text.push_str(&format!(
-        "[profiles.publish]\nadmit = [{}]\nrights-basis = [{}]\nredistributable = true\n",
+        "[profiles.publish]\nadmit = [{}]\nrights-basis = [{}]\nredistributable = true\n{weak_line}",
         render_admit(&publish_admit),
         render_rights(&publish_rights)
     ));
@@ -357,6 +466,7 @@ fn random_policy(rng: &mut SplitMix64) -> Generated {
         publish_rights,
         train_trust,
         publish_exceptions,
+        publish_weak,
     }
 }
 
@@ -381,8 +491,11 @@ fn property_publish_never_admits_denied_or_unresolved() {
             } else {
                 Status::Resolved
             };
+            // Some verdicts rest only on a README statement.
+            let weak = rng.below(4) == 0;
             let d = doc_with(source, path, rights);
-            let v = verdict(&d, &spdx, status);
+            let mut v = verdict(&d, &spdx, status);
+            v.weak_evidence = weak;
             let decision = policy.decide("publish", &v, &d);
 
             // The oracle, from the generated lists alone.
@@ -399,9 +512,15 @@ fn property_publish_never_admits_denied_or_unresolved() {
                 Status::Resolved => Some(tree.clone()),
                 Status::Unresolved => concluded.map(Tree::Leaf),
             };
-            let class = effective
+            let mut class = effective
                 .as_ref()
                 .map_or(2, |t| t.class(&g.lists, g.unlisted));
+            // Weak evidence alone is worth at most the profile's `weak-evidence` class, which
+            // for a redistributable profile is never `allow`.
+            let listed = class;
+            if weak && status == Status::Resolved {
+                class = class.max(g.publish_weak);
+            }
             let rights_ok = g.publish_rights.contains(&rights);
 
             if decision.allowed {
@@ -417,6 +536,15 @@ fn property_publish_never_admits_denied_or_unresolved() {
                     "round {round}: a deny exception was ignored"
                 );
                 assert!(status == Status::Resolved || concluded.is_some());
+                if weak && status == Status::Resolved {
+                    assert!(
+                        class == 1
+                            && (g.publish_admit.contains(&1)
+                                || g.publish_exceptions.iter().filter(applies).any(|x| !x.2)),
+                        "round {round}: weak `{spdx}` admitted as allow: {decision:?}\n{}",
+                        g.text
+                    );
+                }
             } else {
                 refused += 1;
                 // Completeness: whatever the oracle admits outright must be admitted.
@@ -430,7 +558,7 @@ fn property_publish_never_admits_denied_or_unresolved() {
             }
             // No profile admits a denied license: under `train` only a trusted rights basis
             // lifts LicenseRef-* parts, never a listed license.
-            if class == 3 && status == Status::Resolved && policy.decide("train", &v, &d).allowed {
+            if listed == 3 && status == Status::Resolved && policy.decide("train", &v, &d).allowed {
                 assert!(
                     g.train_trust.contains(&rights)
                         && listed_class_without_refs(&tree, &g.lists, g.unlisted) < 3,
