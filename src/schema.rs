@@ -79,6 +79,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "cli-export.schema.json",
             to(schema_for!(crate::export::ExportReport)),
         ),
+        (
+            "cli-quickstart.schema.json",
+            to(schema_for!(crate::quickstart::QuickstartReport)),
+        ),
     ];
     all.extend(crate::eval::task::schemas());
     all

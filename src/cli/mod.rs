@@ -47,7 +47,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the whole pipeline on the embedded sample corpus, offline.
+    /// Run the whole pipeline on the embedded sample corpus, offline: ingest to export, then
+    /// train a LoRA adapter (on a demo model, or --model) and evaluate it.
     Quickstart(quickstart::QuickstartArgs),
     /// Create a new workspace with commented defaults.
     Init(init::InitArgs),

@@ -240,16 +240,89 @@ impl ChatFormatter {
 /// templates use them.
 pub const CHATML_TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content.strip() + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
+/// A chat template written here (not copied) to render system/user/assistant conversations
+/// exactly as Qwen3's own template does when no tools are given: each turn is
+/// `<|im_start|>role\ncontent<|im_end|>\n`; an assistant turn after the last user turn carries a
+/// think block, empty (`<think>\n\n</think>\n\n`) unless its content has one, when it is the last
+/// message; the generation prompt is `<|im_start|>assistant\n`, followed by the empty think block
+/// when `enable_thinking` is false. The quickstart's demo model uses it, so the demo trains and
+/// prompts on the same text a real Qwen3 would see. The ignored test
+/// `real_qwen3_template_renders_and_masks_the_assistant_turn` checks it against the real template
+/// on the real files (`VCURATE_QWEN3_DIR`); `qwen3_style_template_renders_like_qwen3` pins the
+/// strings without them.
+pub const QWEN3_STYLE_TEMPLATE: &str = r#"{#- vcurate's Qwen3-style chat template (system, user and assistant turns; no tools). -#}
+{%- set last = namespace(query=messages | length - 1) %}
+{%- for message in messages %}
+    {%- if message.role == 'user' and not (message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set last.query = loop.index0 %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.role == 'system' or message.role == 'user' %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
+    {%- elif message.role == 'assistant' %}
+        {%- set answer = message.content %}
+        {%- set thinking = '' %}
+        {%- if '</think>' in answer %}
+            {%- set thinking = answer.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+            {%- set answer = answer.split('</think>')[-1].lstrip('\n') %}
+        {%- endif %}
+        {{- '<|im_start|>assistant\n' }}
+        {%- if loop.index0 > last.query and (loop.last or thinking) %}
+            {{- '<think>\n' + thinking.strip('\n') + '\n</think>\n\n' + answer.lstrip('\n') }}
+        {%- else %}
+            {{- answer }}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- else %}
+        {{- raise_exception('this template renders system, user and assistant turns only') }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}"#;
+
+/// What [`write_tokenizer`] builds: a byte-level BPE trained on `corpus` with ChatML's special
+/// tokens (`<|im_start|>`, `<|im_end|>`, the end of sequence), `added` as extra (not special)
+/// tokens, and `template` as the chat template.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenizerSpec<'a> {
+    pub corpus: &'a [&'a str],
+    /// The BPE vocabulary, special tokens and the byte alphabet included; `added` come on top.
+    pub vocab_size: usize,
+    pub template: &'a str,
+    /// Tokens matched whole before BPE, kept in decoded text (Qwen3's `<think>`, `</think>`).
+    pub added: &'a [&'a str],
+}
+
 /// Trains a tiny byte-level BPE tokenizer on `corpus` (with ChatML's special tokens) and writes
 /// `tokenizer.json` and a `tokenizer_config.json` carrying [`CHATML_TEMPLATE`] into `dir`. For
 /// tests and benchmarks: no model hub is reachable here, so they build their own tokenizers.
 pub fn write_tiny_tokenizer(dir: &Path, corpus: &[&str], vocab_size: usize) -> Result<Tokenizer> {
+    write_tokenizer(
+        dir,
+        &TokenizerSpec {
+            corpus,
+            vocab_size,
+            template: CHATML_TEMPLATE,
+            added: &[],
+        },
+    )
+}
+
+/// Trains and writes the tokenizer `spec` describes into `dir` (`tokenizer.json`,
+/// `tokenizer_config.json` with the chat template and `eos_token` `<|im_end|>`). The training is
+/// deterministic: the same spec writes the same bytes.
+pub fn write_tokenizer(dir: &Path, spec: &TokenizerSpec) -> Result<Tokenizer> {
     use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
     use tokenizers::pre_tokenizers::byte_level::ByteLevel;
     use tokenizers::{AddedToken, TokenizerBuilder};
-    let bad = |e: tokenizers::Error| ModelError::Config(format!("building a test tokenizer: {e}"));
+    let bad = |e: tokenizers::Error| ModelError::Config(format!("building a tokenizer: {e}"));
     let mut trainer = BpeTrainerBuilder::new()
-        .vocab_size(vocab_size)
+        .vocab_size(spec.vocab_size)
         .min_frequency(1)
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .special_tokens(vec![
@@ -269,11 +342,13 @@ pub fn write_tiny_tokenizer(dir: &Path, corpus: &[&str], vocab_size: usize) -> R
         .with_decoder(Some(ByteLevel::default()))
         .build()
         .map_err(bad)?;
-    tok.train(&mut trainer, corpus.iter()).map_err(bad)?;
+    tok.train(&mut trainer, spec.corpus.iter()).map_err(bad)?;
+    tok.add_tokens(spec.added.iter().map(|t| AddedToken::from(*t, false)))
+        .map_err(bad)?;
     fs_err::create_dir_all(dir)?;
     let path = dir.join("tokenizer.json");
     tok.save(&path, false).map_err(bad)?;
-    let cfg = serde_json::json!({"chat_template": CHATML_TEMPLATE, "eos_token": "<|im_end|>"});
+    let cfg = serde_json::json!({"chat_template": spec.template, "eos_token": "<|im_end|>"});
     fs_err::write(dir.join("tokenizer_config.json"), cfg.to_string())?;
     Tokenizer::from_file(&path).map_err(bad)
 }
@@ -354,7 +429,9 @@ mod tests {
     /// see benches/README-train.md). Run with
     /// `VCURATE_QWEN3_DIR=~/.cache/vcurate-bench/tokenizer-qwen3-3.7.2/package/models cargo test
     /// --lib real_qwen3 -- --ignored`. The template uses `messages[::-1]`, `namespace`,
-    /// `startswith`, `split`, `lstrip`, `strip` and the `<think>` block of the last turn.
+    /// `startswith`, `split`, `lstrip`, `strip` and the `<think>` block of the last turn. It also
+    /// checks that [`QWEN3_STYLE_TEMPLATE`] (ours) renders every conversation of
+    /// `qwen3_conversations` exactly as the real template does.
     #[test]
     #[ignore = "needs the Qwen3 tokenizer files; set VCURATE_QWEN3_DIR"]
     fn real_qwen3_template_renders_and_masks_the_assistant_turn() {
@@ -395,6 +472,142 @@ mod tests {
             decoded,
             "<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
         );
+
+        // Ours renders every conversation exactly as the real one does, with and without the
+        // generation prompt and the non-thinking switch.
+        let ours = |no_think: bool| {
+            let f = ChatFormatter::new(
+                f.tokenizer().clone(),
+                QWEN3_STYLE_TEMPLATE,
+                String::new(),
+                "<|im_end|>".into(),
+            )
+            .unwrap();
+            if no_think {
+                f.with_var("enable_thinking", serde_json::json!(false))
+            } else {
+                f
+            }
+        };
+        for (real, ours) in [(&f, ours(false)), (&no_think, ours(true))] {
+            for msgs in qwen3_conversations() {
+                for gen in [false, true] {
+                    assert_eq!(
+                        ours.render(&msgs, gen).unwrap(),
+                        real.render(&msgs, gen).unwrap(),
+                        "{msgs:?} add_generation_prompt={gen}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Conversations on which [`QWEN3_STYLE_TEMPLATE`] must render like Qwen3's template: the
+    /// single-turn case, several turns (only the last assistant turn after the last user turn
+    /// carries the think block), an answer with its own think block, system turns after the
+    /// first, and an assistant turn with no user turn before it.
+    fn qwen3_conversations() -> Vec<Vec<Message>> {
+        let (s, u, a) = (Role::System, Role::User, Role::Assistant);
+        let conv = |turns: &[(Role, &str)]| {
+            turns
+                .iter()
+                .map(|&(r, c)| Message::new(r, c))
+                .collect::<Vec<_>>()
+        };
+        vec![
+            conv(&[
+                (s, "You write Luau."),
+                (u, "Sum a list."),
+                (a, "local function sum(t) return 0 end"),
+            ]),
+            conv(&[(u, "Hi")]),
+            conv(&[(u, "Hi"), (a, "\nHello\n")]),
+            conv(&[(u, "one"), (a, "first"), (u, "two"), (a, "second")]),
+            conv(&[(u, "one"), (a, "first"), (u, "two")]),
+            conv(&[
+                (u, "q"),
+                (a, "<think>\nmull it over\n</think>\n\nthe answer"),
+            ]),
+            conv(&[
+                (u, "q"),
+                (a, "<think>plan</think>done"),
+                (u, "again"),
+                (a, "x"),
+            ]),
+            conv(&[(u, "q"), (a, "<think>\nstep one\n</think>one"), (a, "two")]),
+            conv(&[(s, "first"), (u, "q"), (s, "later system"), (a, "a")]),
+            conv(&[(s, "sys"), (a, "an answer before any question")]),
+            conv(&[
+                (u, "<tool_response>\nok\n</tool_response>"),
+                (a, "after a tool response"),
+            ]),
+        ]
+    }
+
+    /// The strings Qwen3's own template renders (the real-template test below checks them on the
+    /// real files; this one checks that [`QWEN3_STYLE_TEMPLATE`] renders them without those files).
+    #[test]
+    fn qwen3_style_template_renders_like_qwen3() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = write_tokenizer(
+            dir.path(),
+            &TokenizerSpec {
+                corpus: &[
+                    "local function sum(t) return 0 end",
+                    "You write Luau. Sum a list.",
+                ],
+                vocab_size: 300,
+                template: QWEN3_STYLE_TEMPLATE,
+                added: &["<think>", "</think>"],
+            },
+        )
+        .unwrap();
+        let f = ChatFormatter::from_model_dir(dir.path()).unwrap();
+        let msgs = [
+            Message::new(Role::System, "You write Luau."),
+            Message::new(Role::User, "Sum a list."),
+            Message::new(Role::Assistant, "local function sum(t) return 0 end"),
+        ];
+        assert_eq!(
+            f.render(&msgs, false).unwrap(),
+            "<|im_start|>system\nYou write Luau.<|im_end|>\n<|im_start|>user\nSum a list.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
+        );
+        assert_eq!(
+            f.render(&msgs[..2], true).unwrap(),
+            "<|im_start|>system\nYou write Luau.<|im_end|>\n<|im_start|>user\nSum a list.<|im_end|>\n<|im_start|>assistant\n"
+        );
+        let no_think = ChatFormatter::from_model_dir(dir.path())
+            .unwrap()
+            .with_var("enable_thinking", serde_json::json!(false));
+        assert!(no_think
+            .render(&msgs[..2], true)
+            .unwrap()
+            .ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+        // Several turns: only the answer to the last question carries the think block; an
+        // answer's own think block is kept, trimmed as Qwen3 trims it.
+        let c = qwen3_conversations();
+        assert_eq!(
+            f.render(&c[3], false).unwrap(),
+            "<|im_start|>user\none<|im_end|>\n<|im_start|>assistant\nfirst<|im_end|>\n<|im_start|>user\ntwo<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nsecond<|im_end|>\n"
+        );
+        assert_eq!(
+            f.render(&c[5], false).unwrap(),
+            "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nmull it over\n</think>\n\nthe answer<|im_end|>\n"
+        );
+        // The mask covers the think block and the answer, as with the real tokenizer; the think
+        // tags are single tokens.
+        let t = f.tokenize(&msgs).unwrap();
+        let first = t.mask.iter().position(|&m| m == 1).unwrap();
+        assert!(t.mask[first..].iter().all(|&m| m == 1));
+        assert_eq!(
+            tok.decode(&t.tokens[first..], false).unwrap(),
+            "<think>\n\n</think>\n\nlocal function sum(t) return 0 end<|im_end|>\n"
+        );
+        assert_eq!(t.tokens[first], tok.token_to_id("<think>").unwrap());
+        // Every conversation renders, and a role it does not know is an error, not a guess.
+        for msgs in &c {
+            f.render(msgs, true).unwrap();
+        }
     }
 
     #[test]

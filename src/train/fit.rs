@@ -57,14 +57,19 @@ pub fn fit<B: Backend>(
     fs_err::create_dir_all(out)?;
     fs_err::write(out.join("config.toml"), cfg.to_toml())?;
     let ckpt = out.join("checkpoint");
-    let first_step = if cfg.run.resume && ckpt.join(checkpoint::TRAINER_STATE).exists() {
+    let resumed = cfg.run.resume && ckpt.join(checkpoint::TRAINER_STATE).exists();
+    let first_step = if resumed {
         checkpoint::load(backend, &ckpt)?
     } else {
         0
     };
+    // A resumed run continues the metrics of the run it resumes; a fresh run into an old output
+    // folder starts them over (appending mixed two runs' steps into one loss curve).
     let mut metrics = fs_err::OpenOptions::new()
         .create(true)
-        .append(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
         .open(out.join("metrics.jsonl"))?;
     let schedule = Schedule {
         lr: cfg.optim.lr,

@@ -30,8 +30,9 @@ pub struct TrainSettings {
     pub config: TrainConfig,
 }
 
-/// What a training run did (`vcurate train --json` prints it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a training run did (`vcurate train --json` prints it; `vcurate quickstart --json` carries
+/// it).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TrainReport {
     /// The full snapshot id.
     pub snapshot: String,

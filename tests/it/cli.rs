@@ -25,11 +25,18 @@ fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// The quickstart workspace (ingested, audited, snapshotted, exported) and its snapshot id.
+/// The quickstart workspace (ingested, audited, snapshotted, exported; no training here) and its
+/// snapshot id. Its `--json` report validates against its schema.
 fn quickstart(dir: &Path) -> (std::path::PathBuf, String) {
-    let out = vcurate(dir, &["quickstart", "demo", "--json"]);
+    let out = vcurate(dir, &["quickstart", "demo", "--no-train", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let s = schema("cli-quickstart.schema.json");
+    validate(&s, &s, &report, "$").unwrap();
+    assert!(
+        report["train"].is_null() && report["eval"].is_null(),
+        "{report}"
+    );
     (
         dir.join("demo"),
         report["snapshot"].as_str().unwrap().to_string(),

@@ -11,7 +11,7 @@ use crate::util::{schema, stderr, validate, vcurate};
 #[test]
 fn export_round_trip_provenance_and_the_publish_gate() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = vcurate(tmp.path(), &["quickstart", "demo"]);
+    let out = vcurate(tmp.path(), &["quickstart", "demo", "--no-train"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ws = tmp.path().join("demo");
     let listed = vcurate(&ws, &["snapshot", "list", "--json"]);

@@ -6,7 +6,7 @@ use crate::util::{stderr, tiny_model, vcurate};
 #[test]
 fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(vcurate(tmp.path(), &["quickstart", "demo"])
+    assert!(vcurate(tmp.path(), &["quickstart", "demo", "--no-train"])
         .status
         .success());
     let ws = tmp.path().join("demo");

@@ -108,7 +108,7 @@ pub fn tiny_model(dir: &Path, corpus: &[&str], tokenizer_vocab: usize) {
 }
 
 /// Validates `value` against a JSON Schema from `schemas/` (the subset our generated schemas
-/// use: `$ref` to `#/$defs`, `type` (one or several), `properties`, `required`,
+/// use: `$ref` to `#/$defs`, `anyOf`, `type` (one or several), `properties`, `required`,
 /// `additionalProperties: false`, `items`, `enum`). Returns the first violation with its path.
 pub fn validate(
     root: &serde_json::Value,
@@ -122,6 +122,16 @@ pub fn validate(
             .strip_prefix("#/$defs/")
             .ok_or_else(|| format!("{at}: unsupported $ref {r}"))?;
         return validate(root, &root["$defs"][name], value, at);
+    }
+    // `Option<Struct>` is `anyOf: [{$ref}, {type: null}]`: one branch must hold.
+    if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
+        let errors: Vec<String> = branches
+            .iter()
+            .filter_map(|b| validate(root, b, value, at).err())
+            .collect();
+        if errors.len() == branches.len() {
+            return Err(format!("{at}: matches no anyOf branch: {errors:?}"));
+        }
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
