@@ -325,12 +325,14 @@ fn license_rows(ws_dir: &Path) -> BTreeMap<(String, String), LicenseRow> {
         bools("weak_evidence"),
     );
     let copyright = vcurate::snapshot::columns::read_string_lists(&df, "copyright").unwrap();
-    strs("verdict")
-        .iter()
-        .enumerate()
-        .map(|(i, json)| {
-            let verdict: vcurate::audit::license::LicenseVerdict =
-                serde_json::from_str(json).unwrap();
+    // The verdicts as `license report` reads them back from the typed columns.
+    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
+    let verdicts = vcurate::audit::license::table::read_verdicts(&df, &docs).unwrap();
+    let ids = strs("id");
+    verdicts
+        .into_iter()
+        .map(|verdict| {
+            let i = ids.iter().position(|id| *id == verdict.id).unwrap();
             (
                 (verdict.source_id.clone(), verdict.path.clone()),
                 LicenseRow {

@@ -106,6 +106,10 @@ fn evidence_column(verdicts: &[&LicenseVerdict]) -> PolarsResult<Column> {
             "used".into(),
             all.iter().map(|e| e.used).collect::<Vec<_>>(),
         ),
+        Column::new(
+            "ignored".into(),
+            all.iter().map(|e| e.ignored.as_deref()).collect::<Vec<_>>(),
+        ),
     ];
     let lengths: Vec<usize> = verdicts.iter().map(|v| v.evidence.len()).collect();
     struct_list_column("evidence", &fields, &lengths)
