@@ -20,6 +20,7 @@ pub mod sample;
 pub mod scaffold;
 pub mod schema;
 pub mod snapshot;
+pub mod store;
 pub mod train;
 pub mod workspace;
 

@@ -25,7 +25,7 @@ use crate::audit::license_expr::ids;
 use crate::audit::policy::{Decision, Policy};
 use crate::core::{Document, LineEndings, UnitKind};
 use crate::ingest::manifest::{Location, Source};
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 /// One document in a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

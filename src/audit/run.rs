@@ -2,7 +2,7 @@
 //! ([`super::jobs`]) after the jobs they depend on, and writes for each one an attribute table
 //! keyed by document id (`dataset/audit/attributes/<audit>.parquet`), the documents it drops as
 //! [`Exclusion`] rows (`dataset/audit/excluded/<audit>.parquet`, see
-//! [`crate::snapshot::exclusions`]) and a summary (`dataset/audit/summary/<audit>.json`).
+//! [`crate::store::exclusions`]) and a summary (`dataset/audit/summary/<audit>.json`).
 //! Re-running one audit replaces only its own tables. Audits never rewrite documents.
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::jobs::{self, AuditContext, AuditJob};
 use crate::core::Exclusion;
-use crate::snapshot::{self, write_parquet, StoreError};
+use crate::store::{write_parquet, StoreError};
 use crate::workspace::Workspace;
 
 // Moved to the job files; re-exported for the callers that used them from here.
@@ -120,7 +120,7 @@ pub fn run(
     on_start: &dyn Fn(&str),
 ) -> Result<Vec<AuditSummary>, AuditError> {
     let plan = plan(names)?;
-    let docs = snapshot::all_documents(&ws.store_dir())?;
+    let docs = crate::store::all_documents(&ws.store_dir())?;
     if docs.is_empty() {
         return Err(AuditError::NoDocuments(ws.store_dir()));
     }
@@ -143,7 +143,7 @@ pub fn run(
             &dir.join("attributes").join(format!("{name}.parquet")),
             Ok(output.attributes),
         )?;
-        snapshot::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
+        crate::store::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
         crate::core::fs::write_atomic(
             &dir.join("summary").join(format!("{name}.json")),
             &serde_json::to_vec_pretty(&output.summary).expect("json"),
@@ -194,11 +194,11 @@ fn read_audit_exclusions(dir: &Path, audit: &str) -> Result<Vec<Exclusion>, Audi
     if !p.exists() {
         return Ok(Vec::new());
     }
-    let df = snapshot::read_parquet(&p)?;
+    let df = crate::store::read_parquet(&p)?;
     if df.column("document_ids").is_err() {
         return Err(AuditError::OldExcludedTable(p));
     }
-    Ok(snapshot::exclusions::exclusions_from_frame(&df, &p)?)
+    Ok(crate::store::exclusions::exclusions_from_frame(&df, &p)?)
 }
 
 /// Ids dropped by the given audits in their last run.

@@ -4,7 +4,7 @@ use crate::core::{
     CandidateKind, Document, LicenseCandidate, LineEndings, Provenance, RightsBasis, SourceKind,
     UnitKind,
 };
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 pub(crate) fn cand(
     kind: CandidateKind,

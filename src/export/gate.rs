@@ -20,7 +20,7 @@ impl LicenseGate {
             return Err(ExportError::NoLicenseVerdicts(id.to_string()));
         }
         let bad = |e: String| ExportError::Malformed(path.clone(), e);
-        let lic = crate::snapshot::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
+        let lic = crate::store::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
         let (allowed_col, reason_col) = (format!("{profile}_allowed"), format!("{profile}_reason"));
         if lic.column(&allowed_col).is_err() {
             return Err(ExportError::UnknownProfile(profile.to_string()));

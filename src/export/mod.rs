@@ -232,7 +232,7 @@ pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, Ex
 pub fn load_origins(snapshot_dir: &Path) -> Result<BTreeMap<String, DocOrigin>, ExportError> {
     let path = snapshot_dir.join("documents.parquet");
     let bad = |m: String| ExportError::Malformed(path.clone(), m);
-    let docs = crate::snapshot::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
+    let docs = crate::store::read_parquet(&path).map_err(|e| bad(e.to_string()))?;
     let strings = |name: &str| -> Result<Vec<Option<String>>, ExportError> {
         Ok(docs
             .column(name)

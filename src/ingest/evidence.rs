@@ -12,7 +12,7 @@
 //! license of a file is: that is the license audit's job, with the full evidence table.
 
 use crate::core::{CandidateKind, LicenseCandidate};
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 /// Package manifests whose `license` field counts as evidence.
 const MANIFESTS: &[&str] = &[

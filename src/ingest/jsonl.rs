@@ -17,7 +17,7 @@ use crate::core::{
 };
 use crate::ingest::units::UnitContext;
 use crate::ingest::{manifest::Location, skip, IngestError, Progress};
-use crate::snapshot::SourceTables;
+use crate::store::SourceTables;
 
 /// Looks up a dotted path (`meta.license`) in a JSON object.
 fn lookup<'a>(row: &'a Value, path: &str) -> Option<&'a Value> {

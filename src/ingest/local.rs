@@ -9,7 +9,7 @@ use crate::ingest::units::{PathFilter, UnitContext};
 use crate::ingest::{
     evidence, manifest::Location, process_files, rel_path, skip, IngestError, Pending, Progress,
 };
-use crate::snapshot::{EvidenceFile, SourceTables};
+use crate::store::{EvidenceFile, SourceTables};
 
 /// Ingests a local folder.
 pub fn ingest(

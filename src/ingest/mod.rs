@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::core::{SkipReason, SkipRecord, SourceKind};
-use crate::snapshot::{self, EvidenceFile, SourceState, SourceTables};
+use crate::store::{EvidenceFile, SourceState, SourceTables};
 use crate::workspace::{ConfigError, Workspace};
 use manifest::{Location, Source};
 use units::{PathFilter, UnitContext};
@@ -51,7 +51,7 @@ pub enum IngestError {
         message: String,
     },
     #[error(transparent)]
-    Store(#[from] snapshot::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -211,7 +211,7 @@ pub fn run(
     let removed: Vec<String> = if opts.only.is_empty() {
         let declared: Vec<String> = ready.iter().map(|r| ready_source(r).id.clone()).collect();
         new_lock.sources.retain(|id, _| declared.contains(id));
-        snapshot::stored_sources(&ws.store_dir())
+        crate::store::stored_sources(&ws.store_dir())
             .into_iter()
             .filter(|id| !declared.contains(id))
             .collect()
@@ -225,7 +225,7 @@ pub fn run(
         new_lock.write(&lock_path)?;
     }
     for id in &removed {
-        snapshot::remove_source(&ws.store_dir(), id)?;
+        crate::store::remove_source(&ws.store_dir(), id)?;
     }
 
     // Phase 2: ingest each source that changed.
@@ -238,7 +238,7 @@ pub fn run(
             Ready::Path { .. } => None,
         };
         let started = Instant::now();
-        let prev = snapshot::read_state(&ws.store_dir(), &source.id);
+        let prev = crate::store::read_state(&ws.store_dir(), &source.id);
         // Local folders and files have no commit: they are always re-read.
         let unchanged = !opts.force
             && commit.is_some()
@@ -249,8 +249,8 @@ pub fn run(
             });
         if unchanged {
             let p = prev.expect("checked");
-            let skipped = snapshot::current_dir(&ws.store_dir(), &source.id)
-                .map(|g| snapshot::read_skipped(&g.join("skipped.parquet")))
+            let skipped = crate::store::current_dir(&ws.store_dir(), &source.id)
+                .map(|g| crate::store::read_skipped(&g.join("skipped.parquet")))
                 .transpose()?
                 .unwrap_or_default();
             reports.push(report(
@@ -296,7 +296,7 @@ pub fn run(
             skipped: tables.skipped.len() as u64,
             parse_failures,
         };
-        snapshot::write_source(&ws.store_dir(), &state, &tables)?;
+        crate::store::write_source(&ws.store_dir(), &state, &tables)?;
         progress(Progress::Finish { id: &source.id });
         reports.push(report(
             source,

@@ -30,7 +30,7 @@ pub fn status(ws: &Workspace) -> Result<Vec<SourceStatus>, IngestError> {
     Ok(load_sources(ws, &[])?
         .into_iter()
         .map(|s| {
-            let state = crate::snapshot::read_state(&ws.store_dir(), &s.id);
+            let state = crate::store::read_state(&ws.store_dir(), &s.id);
             let rev = match &s.location {
                 Location::Git { rev, .. } => Some(rev.clone()),
                 Location::Path(_) => None,

@@ -469,7 +469,7 @@ pub(crate) mod tests {
     use crate::render::template::{template_hash, trim_turn, Registry};
     use crate::render::{write_builtin_templates, BUILTIN_TEMPLATES};
     use crate::sample;
-    use crate::snapshot::EvidenceFile;
+    use crate::store::EvidenceFile;
 
     const LUAU_MANIFEST: &str = "kind = \"git\"\nurl = \"https://example.com/luau-utils\"\nrev = \"main\"\nrights-basis = \"open_source\"\nexpected-license = \"MIT\"\n";
     const DOCS_MANIFEST: &str = "kind = \"docs\"\nurl = \"https://example.com/creator-docs-sample\"\nrev = \"main\"\nrights-basis = \"open_source\"\ncontent-root = \"content/en-us\"\nsite-url = \"https://create.roblox.com/docs\"\nprose-license = \"CC-BY-4.0\"\ncode-license = \"MIT\"\nauthor = \"vcurate sample authors\"\n";

@@ -9,14 +9,14 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::snapshot::freeze::{self, SnapshotManifest};
-use crate::snapshot::read_parquet;
+use crate::store::read_parquet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Snapshot(#[from] freeze::SnapshotError),
     #[error(transparent)]
-    Store(#[from] crate::snapshot::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
     #[error("could not write {path}: {source}")]
@@ -231,7 +231,7 @@ fn value_counts(
 ) -> Result<Vec<(String, f64)>, ReportError> {
     // A list column (the contamination audit's `tasks`) counts each of its values.
     if let DataType::List(_) = df.column(column)?.dtype() {
-        let values: Vec<String> = crate::snapshot::columns::read_string_lists(df, column)?
+        let values: Vec<String> = crate::store::columns::read_string_lists(df, column)?
             .into_iter()
             .flatten()
             .filter(|v| !v.is_empty())

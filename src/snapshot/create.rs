@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use polars::prelude::DataFrame;
 
 use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest};
-use super::{all_documents, read_parquet};
 use crate::audit::run::{audit_dir, read_excluded, AuditError, AUDITS};
 use crate::core::{Exclusion, Stage};
+use crate::store::{all_documents, read_parquet};
 use crate::workspace::Workspace;
 
 /// Settings of `snapshot::create`.
@@ -48,7 +48,7 @@ pub enum CreateError {
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
-    Store(#[from] super::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Polars(#[from] polars::prelude::PolarsError),
     #[error(transparent)]
@@ -173,7 +173,7 @@ fn render(
     }
     out.examples = kept;
     let examples = super::examples::examples_frame(&out.examples, &example_splits)?;
-    let render_excluded = super::exclusions::exclusions_frame(&out.excluded)?;
+    let render_excluded = crate::store::exclusions::exclusions_frame(&out.excluded)?;
     Ok((examples, render_excluded, matched))
 }
 
@@ -203,7 +203,7 @@ fn eval_set_coverage(
 ) -> Result<Vec<freeze::EvalSetCoverage>> {
     let mut matched = example_matches.clone();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "contamination") {
-        for tasks in super::columns::read_string_lists(df, "tasks")? {
+        for tasks in crate::store::columns::read_string_lists(df, "tasks")? {
             matched.extend(tasks);
         }
     }

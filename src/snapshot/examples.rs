@@ -8,11 +8,11 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::de::DeserializeOwned;
 
-use super::columns::{
+use crate::core::{Attribution, Example, Message};
+use crate::store::columns::{
     read_string_lists, read_struct_lists, str_at, string_list_column, struct_list_column,
 };
-use super::store::{read_parquet, StoreError};
-use crate::core::{Attribution, Example, Message};
+use crate::store::{read_parquet, StoreError};
 
 /// An example of a snapshot and the split it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +221,7 @@ mod tests {
         ];
         let splits = vec!["train".to_string(), "valid".to_string()];
         let dir = tempfile::tempdir().unwrap();
-        crate::snapshot::write_parquet(
+        crate::store::write_parquet(
             &dir.path().join("examples.parquet"),
             examples_frame(&examples, &splits),
         )

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::store::{documents_frame, read_parquet, write_parquet, StoreError};
 use crate::core::{Document, Exclusion};
+use crate::store::{documents_frame, read_parquet, write_parquet, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -293,7 +293,7 @@ pub fn freeze(
             &b.detail,
         ))
     });
-    super::exclusions::write_exclusions(&tmp.join("excluded.parquet"), &verdicts)?;
+    crate::store::exclusions::write_exclusions(&tmp.join("excluded.parquet"), &verdicts)?;
     for (name, df) in inputs.attributes {
         write_parquet(
             &tmp.join("attributes").join(format!("{name}.parquet")),
@@ -441,7 +441,7 @@ fn rows(dir: &Path, id: &str) -> Result<Rows, SnapshotError> {
         );
     }
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in super::exclusions::read_exclusions(&dir.join(id).join("excluded.parquet"))? {
+    for e in crate::store::exclusions::read_exclusions(&dir.join(id).join("excluded.parquet"))? {
         for doc in &e.document_ids {
             reasons
                 .entry(doc.clone())

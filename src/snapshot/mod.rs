@@ -1,14 +1,9 @@
-//! The snapshot stage: `create` (render + freeze) and the immutable snapshots it writes
-//! (`freeze`: list, show, diff). `store` is the Parquet document store the stages share, and
-//! `exclusions` reads and writes the one excluded-table shape every stage uses.
+//! The snapshot stage: `create` (render + contamination scan of the examples + freeze), the
+//! immutable snapshots it writes (`freeze`: list, show, diff) and their examples table
+//! (`examples`). The tables it reads and writes go through the `store` layer.
 
-pub mod columns;
 pub mod create;
 pub mod examples;
-pub mod exclusions;
 pub mod freeze;
-pub mod store;
 
 pub use create::{create, CreateError, CreateSettings};
-pub use exclusions::{read_exclusions, write_exclusions};
-pub use store::*;

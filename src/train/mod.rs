@@ -53,7 +53,7 @@ pub enum TrainError {
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::freeze::SnapshotError),
     #[error("reading the snapshot's examples: {0}")]
-    Examples(#[from] crate::snapshot::StoreError),
+    Examples(#[from] crate::store::StoreError),
     #[error("loading the tokenizer and chat template from {}", path.display())]
     Tokenizer {
         path: PathBuf,

@@ -103,7 +103,7 @@ fn planted(dir: &Path) -> std::path::PathBuf {
 }
 
 fn reasons(ws: &Workspace) -> BTreeMap<(String, String), String> {
-    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let by_id: BTreeMap<&str, (String, String)> = docs
         .iter()
         .map(|d| {
@@ -165,7 +165,7 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
     assert_eq!(got, expected);
 
     // The keeper of the cross-source duplicate is the first source's copy.
-    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let excluded = run::excluded_ids(&run::audit_dir(&ws), run::AUDITS).unwrap();
     let kept: Vec<String> = docs
         .iter()
@@ -200,13 +200,13 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
         docs.len() as u64
     );
     let attrs =
-        vcurate::snapshot::read_parquet(&run::audit_dir(&ws).join("attributes/splits.parquet"))
+        vcurate::store::read_parquet(&run::audit_dir(&ws).join("attributes/splits.parquet"))
             .unwrap();
     assert_eq!(attrs.height(), docs.len());
 
     // Density is reported per source, computed from parsed code lines.
     let density =
-        vcurate::snapshot::read_parquet(&run::audit_dir(&ws).join("attributes/density.parquet"))
+        vcurate::store::read_parquet(&run::audit_dir(&ws).join("attributes/density.parquet"))
             .unwrap();
     let lines: BTreeMap<String, u32> = density
         .column("id")
@@ -297,9 +297,8 @@ fn license_rows(ws_dir: &Path) -> BTreeMap<(String, String), LicenseRow> {
     let out = vcurate(ws_dir, &["audit", "license"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ws = Workspace::open(ws_dir).unwrap();
-    let df =
-        vcurate::snapshot::read_parquet(&run::audit_dir(&ws).join("attributes/license.parquet"))
-            .unwrap();
+    let df = vcurate::store::read_parquet(&run::audit_dir(&ws).join("attributes/license.parquet"))
+        .unwrap();
     let strs = |c: &str| -> Vec<String> {
         df.column(c)
             .unwrap()
@@ -324,9 +323,9 @@ fn license_rows(ws_dir: &Path) -> BTreeMap<(String, String), LicenseRow> {
         strs("publish_reason"),
         bools("weak_evidence"),
     );
-    let copyright = vcurate::snapshot::columns::read_string_lists(&df, "copyright").unwrap();
+    let copyright = vcurate::store::columns::read_string_lists(&df, "copyright").unwrap();
     // The verdicts as `license report` reads them back from the typed columns.
-    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let verdicts = vcurate::audit::license::table::read_verdicts(&df, &docs).unwrap();
     let ids = strs("id");
     verdicts

@@ -15,7 +15,6 @@
 use vcurate::core::{Role, UnitKind};
 use vcurate::ingest::{self, IngestOptions};
 use vcurate::render::{render_examples, Registry, RenderOptions};
-use vcurate::snapshot;
 use vcurate::workspace::Workspace;
 
 use crate::util::{file, workspace, write, TestRepo};
@@ -98,7 +97,7 @@ fn creator_docs_pages_become_clean_answers_to_natural_questions() {
         ..Default::default()
     };
     ingest::run(&ws, &opts, &|_| {}).unwrap();
-    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
 
     // Ingest stores prose a reader sees: no media markup, no relative links.
     for d in &docs {

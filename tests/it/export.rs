@@ -21,7 +21,7 @@ fn export_round_trip_provenance_and_the_publish_gate() {
     assert!(examples > 10, "the sample renders examples: {examples}");
 
     // The snapshot's documents, by id: what every sidecar line must point at.
-    let docs = vcurate::snapshot::read_parquet(
+    let docs = vcurate::store::read_parquet(
         &ws.join("dataset/snapshots")
             .join(&id)
             .join("documents.parquet"),

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use vcurate::core::{CandidateKind, LineEndings, SkipReason, UnitKind};
 use vcurate::ingest::{self, IngestOptions};
-use vcurate::snapshot;
 use vcurate::workspace::Workspace;
 
 use crate::util::{file, stderr, vcurate, workspace, write, Entry, TestRepo};
@@ -77,9 +76,9 @@ fn git_source_every_path_accounted_for() {
     assert_eq!(report.sources.len(), 1);
     assert_eq!(report.sources[0].status, "ingested");
 
-    let gen = snapshot::current_dir(&ws.store_dir(), "lib").unwrap();
-    let docs = snapshot::read_documents(&gen.join("documents.parquet")).unwrap();
-    let skipped = snapshot::read_skipped(&gen.join("skipped.parquet")).unwrap();
+    let gen = vcurate::store::current_dir(&ws.store_dir(), "lib").unwrap();
+    let docs = vcurate::store::read_documents(&gen.join("documents.parquet")).unwrap();
+    let skipped = vcurate::store::read_skipped(&gen.join("skipped.parquet")).unwrap();
     let doc_paths: Vec<&str> = docs.iter().map(|d| d.provenance.path.as_str()).collect();
     assert_eq!(
         doc_paths,
@@ -243,12 +242,12 @@ fn lock_pins_update_moves_locked_refuses_and_unchanged_is_a_noop() {
     );
 
     // Unchanged: a no-op that does not rewrite the store.
-    let gen_before = snapshot::current_dir(&ws.store_dir(), "lib").unwrap();
+    let gen_before = vcurate::store::current_dir(&ws.store_dir(), "lib").unwrap();
     let r = ingest::run(&ws, &opts(), &|_| {}).unwrap();
     assert_eq!(r.sources[0].status, "unchanged");
     assert_eq!(r.sources[0].documents, 1);
     assert_eq!(
-        snapshot::current_dir(&ws.store_dir(), "lib").unwrap(),
+        vcurate::store::current_dir(&ws.store_dir(), "lib").unwrap(),
         gen_before
     );
 
@@ -288,7 +287,7 @@ fn lock_pins_update_moves_locked_refuses_and_unchanged_is_a_noop() {
         ),
         (Some(c2.to_string().as_str()), "ingested", 2)
     );
-    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     assert!(docs
         .iter()
         .all(|d| d.provenance.commit.as_deref() == Some(c2.to_string().as_str())));
@@ -436,7 +435,7 @@ fn local_folder_and_jsonl_dataset() {
     let ids: Vec<&str> = r.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, vec!["chat", "game"]);
 
-    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let game_docs: Vec<_> = docs
         .iter()
         .filter(|d| d.provenance.source_id == "game")
@@ -456,9 +455,9 @@ fn local_folder_and_jsonl_dataset() {
         game_docs[0].provenance.blob_id.as_deref(),
         Some(expected_blob.as_str())
     );
-    let gen = snapshot::current_dir(&ws.store_dir(), "game").unwrap();
+    let gen = vcurate::store::current_dir(&ws.store_dir(), "game").unwrap();
     let skipped: BTreeMap<String, SkipReason> =
-        snapshot::read_skipped(&gen.join("skipped.parquet"))
+        vcurate::store::read_skipped(&gen.join("skipped.parquet"))
             .unwrap()
             .into_iter()
             .map(|s| (s.path, s.reason))
@@ -491,8 +490,8 @@ fn local_folder_and_jsonl_dataset() {
     assert_eq!(rows[1].text, "{\"prompt\":\"p\",\"completion\":\"c\"}");
     let span = rows[1].provenance.span.unwrap();
     assert_eq!((span.line_start, span.line_end), (4, 4));
-    let gen = snapshot::current_dir(&ws.store_dir(), "chat").unwrap();
-    let skipped = snapshot::read_skipped(&gen.join("skipped.parquet")).unwrap();
+    let gen = vcurate::store::current_dir(&ws.store_dir(), "chat").unwrap();
+    let skipped = vcurate::store::read_skipped(&gen.join("skipped.parquet")).unwrap();
     let details: Vec<&str> = skipped.iter().map(|s| s.detail.as_str()).collect();
     assert_eq!(skipped.len(), 2, "{details:?}");
     assert!(
@@ -558,7 +557,7 @@ fn jsonl_bad_rows_are_skipped_one_by_one_and_the_source_succeeds() {
     assert_eq!(r.sources.len(), 1);
 
     // Rows: lines that are neither skipped nor blank, with their own line numbers and spans.
-    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let mut offset = 0u64;
     let mut want_rows = Vec::new();
     let mut want_skips = Vec::new();
@@ -594,8 +593,8 @@ fn jsonl_bad_rows_are_skipped_one_by_one_and_the_source_succeeds() {
         "a row after the bad ones keeps its own provenance"
     );
 
-    let gen = snapshot::current_dir(&ws.store_dir(), "scraped").unwrap();
-    let skipped = snapshot::read_skipped(&gen.join("skipped.parquet")).unwrap();
+    let gen = vcurate::store::current_dir(&ws.store_dir(), "scraped").unwrap();
+    let skipped = vcurate::store::read_skipped(&gen.join("skipped.parquet")).unwrap();
     assert_eq!(skipped.len(), want_skips.len(), "{skipped:?}");
     for (s, want) in skipped.iter().zip(&want_skips) {
         assert_eq!(s.reason, SkipReason::InvalidRow, "{s:?}");
@@ -689,17 +688,17 @@ fn killed_ingest_resumes_to_the_same_tables() {
     assert_eq!(report["sources"][1]["status"], "ingested");
     for id in ["a-big", "b-big"] {
         let table = |root: &Path, t: &str| {
-            snapshot::current_dir(&root.join("dataset/store"), id)
+            vcurate::store::current_dir(&root.join("dataset/store"), id)
                 .unwrap()
                 .join(format!("{t}.parquet"))
         };
         assert_eq!(
-            snapshot::read_documents(&table(&ws, "documents")).unwrap(),
-            snapshot::read_documents(&table(&reference, "documents")).unwrap()
+            vcurate::store::read_documents(&table(&ws, "documents")).unwrap(),
+            vcurate::store::read_documents(&table(&reference, "documents")).unwrap()
         );
         assert_eq!(
-            snapshot::read_skipped(&table(&ws, "skipped")).unwrap(),
-            snapshot::read_skipped(&table(&reference, "skipped")).unwrap()
+            vcurate::store::read_skipped(&table(&ws, "skipped")).unwrap(),
+            vcurate::store::read_skipped(&table(&reference, "skipped")).unwrap()
         );
         // Only the current generation is left behind.
         let gens = std::fs::read_dir(ws.join("dataset/store").join(id))
@@ -746,7 +745,7 @@ fn docs_source_sections_api_members_licenses_and_attribution() {
     );
     let ws = Workspace::open(&ws_dir).unwrap();
     ingest::run(&ws, &opts(), &|_| {}).unwrap();
-    let docs = snapshot::all_documents(&ws.store_dir()).unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
     let units: Vec<(UnitKind, &str)> = docs
         .iter()
         .map(|d| {

@@ -268,7 +268,7 @@ fn rendered_examples_are_scanned_for_contamination_and_the_override_is_recorded(
         let dir = ws
             .join("dataset/snapshots")
             .join(snap["id"].as_str().unwrap());
-        let df = vcurate::snapshot::read_parquet(&dir.join("examples.parquet")).unwrap();
+        let df = vcurate::store::read_parquet(&dir.join("examples.parquet")).unwrap();
         df.column("template")
             .unwrap()
             .str()
@@ -284,7 +284,7 @@ fn rendered_examples_are_scanned_for_contamination_and_the_override_is_recorded(
         .join("dataset/snapshots")
         .join(clean["id"].as_str().unwrap());
     let render_excluded =
-        vcurate::snapshot::read_parquet(&dir.join("attributes/render-excluded.parquet")).unwrap();
+        vcurate::store::read_parquet(&dir.join("attributes/render-excluded.parquet")).unwrap();
     let steps: Vec<String> = render_excluded
         .column("step")
         .unwrap()

@@ -158,10 +158,9 @@ fn docs_dominated(dir: &Path, repos: usize, splits: &str) -> PathBuf {
 /// earlier audit dropped it for good).
 fn split_table(ws: &Path) -> (Vec<Document>, Vec<Split>, Vec<bool>) {
     let ws = Workspace::open(ws).unwrap();
-    let docs = vcurate::snapshot::all_documents(&ws.store_dir()).unwrap();
-    let df =
-        vcurate::snapshot::read_parquet(&run::audit_dir(&ws).join("attributes/splits.parquet"))
-            .unwrap();
+    let docs = vcurate::store::all_documents(&ws.store_dir()).unwrap();
+    let df = vcurate::store::read_parquet(&run::audit_dir(&ws).join("attributes/splits.parquet"))
+        .unwrap();
     let split: BTreeMap<String, (Split, bool)> = df
         .column("id")
         .unwrap()

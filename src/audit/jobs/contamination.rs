@@ -11,7 +11,7 @@ use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
 use crate::audit::contamination::{ContaminationIndex, IndexStats, TaskTexts};
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::core::EvalTask;
-use crate::snapshot::columns::string_list_column;
+use crate::store::columns::string_list_column;
 use crate::workspace::settings::EvalSetFormat;
 use crate::workspace::Workspace;
 

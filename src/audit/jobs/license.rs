@@ -12,7 +12,6 @@ use crate::audit::license::table::{serde_name, verdict_columns};
 use crate::audit::license::{self, LicenseVerdict, Status};
 use crate::audit::policy::Policy;
 use crate::audit::run::{AuditError, AuditOutput};
-use crate::snapshot;
 
 pub struct License;
 
@@ -50,7 +49,7 @@ impl AuditJob for License {
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let name = self.name();
         let (ws, docs) = (ctx.ws, ctx.docs);
-        let evidence = snapshot::all_evidence(&ws.store_dir())?;
+        let evidence = crate::store::all_evidence(&ws.store_dir())?;
         let sources = crate::ingest::load_sources(ws, &[]).map_err(|e| failed(name, e))?;
         let policy = Policy::for_workspace(&ws.root).map_err(|e| failed(name, e))?;
         let verdicts = license::detect(docs, &evidence, &sources, &ctx.config().license);

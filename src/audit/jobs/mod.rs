@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::run::{AuditError, AuditOutput};
 use crate::core::{Document, Exclusion, Stage};
-use crate::snapshot;
 use crate::workspace::settings::AuditConfig;
 use crate::workspace::Workspace;
 
@@ -119,7 +118,7 @@ impl<'a> AuditContext<'a> {
         let p = self.dir.join("attributes").join("license.parquet");
         let mut by_id = BTreeMap::new();
         if p.exists() {
-            let df = snapshot::read_parquet(&p)?;
+            let df = crate::store::read_parquet(&p)?;
             for (id, spdx) in df
                 .column("id")?
                 .str()?

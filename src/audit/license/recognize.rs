@@ -12,7 +12,7 @@ use super::{normalize, EvidenceKind, LicenseConfig, UNKNOWN};
 use crate::audit::license_expr::{ids, licenses_in_text, term_id};
 use crate::core::{CandidateKind, Document};
 use crate::ingest::evidence::{evidence_kind, manifest_license};
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 /// The SPDX license list matcher, loaded once (about 0.2 s). None if the embedded cache cannot
 /// be read, in which case every license text is unknown and says so.

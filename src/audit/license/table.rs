@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Evidence, LicenseVerdict};
 use crate::core::Document;
-use crate::snapshot::columns::{
+use crate::store::columns::{
     read_string_lists, read_struct_lists, str_at, string_list_column, struct_list_column,
 };
 
@@ -234,8 +234,8 @@ mod tests {
         cols.extend(verdict_columns(&refs).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("license.parquet");
-        crate::snapshot::write_parquet(&path, DataFrame::new(docs.len(), cols)).unwrap();
-        let df = crate::snapshot::read_parquet(&path).unwrap();
+        crate::store::write_parquet(&path, DataFrame::new(docs.len(), cols)).unwrap();
+        let df = crate::store::read_parquet(&path).unwrap();
         assert!(
             matches!(df.column("evidence").unwrap().dtype(), DataType::List(inner) if matches!(**inner, DataType::Struct(_)))
         );

@@ -4,7 +4,7 @@ use crate::core::{Attribution, CodeBlock, RightsBasis, Span};
 use crate::core::{CandidateKind, Document, SourceKind, UnitKind};
 use crate::ingest::evidence::{in_file_candidates, tree_candidates};
 use crate::ingest::manifest::Source;
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 /// Documents of one source built the way ingest builds them: candidates from the evidence
 /// files' folders plus the file's own tags and headers.

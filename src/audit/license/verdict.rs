@@ -22,7 +22,7 @@ use crate::audit::license_expr::ids;
 use crate::core::{CandidateKind, Document, SourceKind, UnitKind};
 use crate::ingest::evidence::fixture_root;
 use crate::ingest::manifest::Source;
-use crate::snapshot::EvidenceFile;
+use crate::store::EvidenceFile;
 
 /// A candidate reading while a verdict is assembled.
 #[derive(Debug, Clone)]

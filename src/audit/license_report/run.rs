@@ -46,7 +46,7 @@ pub enum LicenseReportError {
     )]
     StaleAudit(String),
     #[error("reading the ingested store: {0}")]
-    Store(#[from] crate::snapshot::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Ingest(#[from] crate::ingest::IngestError),
     #[error(transparent)]
@@ -70,11 +70,11 @@ pub struct ReportRun {
 /// concluded it (`attributes/license.parquet`; the report never decides a license itself).
 pub fn run(ws: &Workspace, settings: &ReportSettings) -> Result<ReportRun, LicenseReportError> {
     let store = ws.store_dir();
-    let docs = crate::snapshot::all_documents(&store)?;
+    let docs = crate::store::all_documents(&store)?;
     if docs.is_empty() {
         return Err(LicenseReportError::NoDocuments(store));
     }
-    let evidence = crate::snapshot::all_evidence(&store)?;
+    let evidence = crate::store::all_evidence(&store)?;
     let sources = crate::ingest::load_sources(ws, &[])?;
     let policy = Policy::for_workspace(&ws.root)?;
     let profiles: Vec<String> = match &settings.profile {
@@ -99,7 +99,7 @@ pub fn run(ws: &Workspace, settings: &ReportSettings) -> Result<ReportRun, Licen
     if !table.is_file() {
         return Err(LicenseReportError::NoAudit(table));
     }
-    let verdicts = read_verdicts(&crate::snapshot::read_parquet(&table)?, &docs)
+    let verdicts = read_verdicts(&crate::store::read_parquet(&table)?, &docs)
         .map_err(|e| LicenseReportError::StaleAudit(e.to_string()))?;
     let roots = root_licenses(&evidence, &ws.config.audit.license);
     let created = crate::ingest::default_ingest_time();

@@ -10,7 +10,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::columns::{read_string_lists, string_list_column};
-use super::store::{read_parquet, write_parquet, StoreError};
+use super::{read_parquet, write_parquet, StoreError};
 use crate::core::{Exclusion, Stage};
 
 /// The columns of an excluded table, in order.

@@ -1,4 +1,4 @@
-//! The ingested store: per source, three Parquet tables (documents, skipped, license_files)
+//! The store layer: the Parquet tables every stage reads and writes. The ingested store: per source, three Parquet tables (documents, skipped, license_files)
 //! and a state file, under `dataset/store/<source-id>/`.
 //!
 //! Each ingest of a source writes a fresh generation folder, then flips the `CURRENT` pointer
@@ -6,6 +6,11 @@
 //! force; a rerun writes the source again. Tables keep flat scalar columns for what people query
 //! (ids, paths, licenses, counts) and JSON text columns for nested lists, so Polars, DuckDB and
 //! pandas all read them without extensions.
+
+pub mod columns;
+pub mod exclusions;
+
+pub use exclusions::{read_exclusions, write_exclusions};
 
 use std::path::{Path, PathBuf};
 
