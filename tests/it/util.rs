@@ -200,3 +200,26 @@ pub fn schema(name: &str) -> serde_json::Value {
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
+
+/// The Python interpreter of the reference environment (`tests/python-env`: mlx-lm on MLX's CPU
+/// build), from `VCURATE_PYTHON`, which `tests/run` sets. None (with a note on stderr) when it
+/// is unset or empty: the caller skips its comparison. A set path that does not run is a
+/// failure, so CI cannot skip silently.
+#[allow(dead_code)] // the mlx-lm reference tests (Qwen3.5, tool-calling exports) call it
+pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
+    let Some(p) = std::env::var_os("VCURATE_PYTHON").filter(|p| !p.is_empty()) else {
+        eprintln!("{test}: skipped, VCURATE_PYTHON is not set (run the tests with tests/run, which prepares mlx-lm with tests/python-env)");
+        return None;
+    };
+    let p = std::path::PathBuf::from(p);
+    let ok = std::process::Command::new(&p)
+        .args(["-c", "import mlx.core, mlx_lm"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "VCURATE_PYTHON={} cannot import mlx and mlx_lm; rerun tests/python-env",
+        p.display()
+    );
+    Some(p)
+}
