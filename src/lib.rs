@@ -13,6 +13,7 @@ pub mod export;
 pub mod ingest;
 pub mod luau;
 pub mod model;
+pub mod plot;
 pub mod quickstart;
 pub mod render;
 pub mod report;

@@ -80,6 +80,26 @@ pub fn all() -> Vec<(&'static str, Value)> {
             to(schema_for!(crate::export::ExportReport)),
         ),
         (
+            "cli-ingest.schema.json",
+            to(schema_for!(crate::ingest::IngestReport)),
+        ),
+        (
+            "cli-train.schema.json",
+            to(schema_for!(crate::train::run::TrainReport)),
+        ),
+        (
+            "cli-train-fuse.schema.json",
+            to(schema_for!(crate::train::fuse::FuseReport)),
+        ),
+        (
+            "cli-eval-compare.schema.json",
+            to(schema_for!(crate::eval::compare::GateDecision)),
+        ),
+        (
+            "cli-eval-import.schema.json",
+            to(schema_for!(crate::evalset::ImportSummary)),
+        ),
+        (
             "cli-quickstart.schema.json",
             to(schema_for!(crate::quickstart::QuickstartReport)),
         ),

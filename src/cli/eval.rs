@@ -170,19 +170,6 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-/// What `eval import --json` prints.
-#[derive(Debug, serde::Serialize)]
-struct ImportSummary {
-    /// The task set written.
-    out: String,
-    /// How many tasks it holds.
-    tasks: usize,
-    /// The source format, as `--format` spells it.
-    format: &'static str,
-    /// The importer's warnings (also printed on stderr).
-    warnings: Vec<String>,
-}
-
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         EvalCommand::Run(a) => run_cmd(*a).map(|()| ExitCode::SUCCESS),
@@ -374,10 +361,10 @@ fn import_cmd(args: ImportArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     if args.json {
-        let summary = ImportSummary {
+        let summary = evalset::ImportSummary {
             out: args.out.display().to_string(),
             tasks: imported.tasks.len(),
-            format: name,
+            format: name.to_string(),
             warnings: imported.warnings,
         };
         super::print_json(&summary)?;

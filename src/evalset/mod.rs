@@ -115,6 +115,19 @@ pub fn import(format: Format, path: &Path) -> Result<Imported> {
 /// `vcurate eval import`: imports `input` and writes the tasks to `out` as a vcurate task set
 /// (JSONL, atomically). `warn` hears the importer's warnings before anything can fail on an
 /// empty import, which is an error ([`EvalSetError::NoTasks`]).
+/// What `eval import --json` prints.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ImportSummary {
+    /// The task set written.
+    pub out: String,
+    /// How many tasks it holds.
+    pub tasks: usize,
+    /// The source format, as `--format` spells it.
+    pub format: String,
+    /// The importer's warnings (also printed on stderr).
+    pub warnings: Vec<String>,
+}
+
 pub fn import_to_file(
     format: Format,
     input: &Path,

@@ -80,7 +80,7 @@ pub enum Progress<'a> {
 }
 
 /// What happened to one source.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SourceReport {
     pub id: String,
     pub kind: String,
@@ -94,7 +94,8 @@ pub struct SourceReport {
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What an ingest did (`vcurate ingest --json`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct IngestReport {
     pub sources: Vec<SourceReport>,
     /// Sources removed from the store because their manifest is gone.

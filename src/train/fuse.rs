@@ -21,7 +21,7 @@ use crate::model::ModelError;
 use crate::train::{Result, TrainError};
 
 /// What [`fuse`] wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FuseReport {
     pub base: String,
     pub adapter: String,

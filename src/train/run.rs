@@ -146,7 +146,7 @@ pub fn run(
 
 /// `loss.svg` from `metrics.jsonl`: train loss and validation loss by step.
 fn write_loss_curve(out: &Path) -> Result<()> {
-    use crate::report::{line_chart, Series};
+    use crate::plot::{line_chart, Series};
     let metrics = out.join("metrics.jsonl");
     let text = fs_err::read_to_string(&metrics)?;
     let (mut train, mut valid) = (Vec::new(), Vec::new());

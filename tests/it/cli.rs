@@ -49,9 +49,21 @@ fn every_printing_command_ends_quietly_on_a_closed_pipe_and_json_matches_its_sch
     let (ws, id) = quickstart(tmp.path());
     let ws_s = ws.display().to_string();
     let export_dir = tmp.path().join("export-again").display().to_string();
+    let imported = tmp.path().join("imported.jsonl").display().to_string();
+    let evals = ws
+        .join("samples/evals/sample-evals.jsonl")
+        .display()
+        .to_string();
     // (arguments, schema of the --json output or None for other data)
     let commands: Vec<(Vec<&str>, Option<&str>)> = vec![
         (vec!["sources", "--json"], Some("cli-sources.schema.json")),
+        (vec!["ingest", "--json"], Some("cli-ingest.schema.json")),
+        (
+            vec![
+                "eval", "import", "--format", "plain", &evals, "--out", &imported, "--json",
+            ],
+            Some("cli-eval-import.schema.json"),
+        ),
         (vec!["audit", "--json"], Some("cli-audit.schema.json")),
         (
             vec!["snapshot", "list", "--json"],
