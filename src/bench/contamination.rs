@@ -159,7 +159,10 @@ fn measure(
     let idioms = index.idioms(&scan);
     let seconds_idioms = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let Assessment { hits, corpus: stats } = index.score(refs, &scan, &idioms);
+    let Assessment {
+        hits,
+        corpus: stats,
+    } = index.score(refs, &scan, &idioms);
     let seconds_score = t.elapsed().as_secs_f64();
 
     let task_pos: BTreeMap<&str, usize> = corpus
@@ -304,14 +307,33 @@ const SYLLABLES: &[&str] = &[
     "ry", "ost", "mar", "lin", "cud", "ept", "ora", "nim", "sul", "tek", "wab", "yor", "hex",
 ];
 const NOUNS: &[&str] = &[
-    "cars", "doors", "coins", "trees", "lamps", "npcs", "platforms", "boxes", "leaves", "walls",
-    "bridges", "clouds", "flags", "gems", "boats", "planes", "fountains", "trampolines", "crates",
+    "cars",
+    "doors",
+    "coins",
+    "trees",
+    "lamps",
+    "npcs",
+    "platforms",
+    "boxes",
+    "leaves",
+    "walls",
+    "bridges",
+    "clouds",
+    "flags",
+    "gems",
+    "boats",
+    "planes",
+    "fountains",
+    "trampolines",
+    "crates",
     "torches",
 ];
 const ADJECTIVES: &[&str] = &[
     "faster", "slower", "bigger", "smaller", "brighter", "heavier", "lighter", "taller",
 ];
-const COLORS: &[&str] = &["red", "green", "blue", "yellow", "purple", "white", "orange"];
+const COLORS: &[&str] = &[
+    "red", "green", "blue", "yellow", "purple", "white", "orange",
+];
 const VERBS: &[&str] = &[
     "spin", "glow", "bounce", "explode", "float", "shake", "vanish", "sparkle", "hover", "sway",
 ];
@@ -359,7 +381,10 @@ fn statement(rng: &mut Rng) -> String {
         0 => format!("local {a} = {}\n", rng.below(1000)),
         1 => format!("{a}.{b} = \"{}\"\n", words(rng, 2)),
         2 => format!("if {a} > {} then\n\t{b}({a})\nend\n", rng.below(100)),
-        3 => format!("local function {a}({b})\n\treturn {b} * {}\nend\n", rng.below(9) + 1),
+        3 => format!(
+            "local function {a}({b})\n\treturn {b} * {}\nend\n",
+            rng.below(9) + 1
+        ),
         4 => format!("{a}:{}(\"{}\")\n", capitalize(&b), words(rng, 1)),
         5 => format!("for _, {a} in {b}:GetChildren() do\n\t{a}:Destroy()\nend\n"),
         6 => format!("print(\"{}\", {a})\n", words(rng, 3)),
@@ -484,6 +509,22 @@ fn prose_task(rng: &mut Rng, t: usize) -> (String, String, String) {
     (prompt, reference, sentence)
 }
 
+/// Prompts of Roblox/open-game-eval (`Evals/001_make_cars_faster.lua`,
+/// `Evals/011_change_height_to_1.lua`, `Evals/008_spawn_as_r6.lua`), typos included, each with
+/// a near miss; and one too short to detect.
+const REAL_SHORT_PROMPTS: &[(&str, &str)] = &[
+    (
+        "Make the cars of this game 2x faster",
+        "Make the cars of this game 2x slower",
+    ),
+    ("chahge players height to 1", "change players height to 10"),
+    (
+        "make every player spawn as a R6 test dummy as their character for now.",
+        "make every player spawn as a R15 dummy",
+    ),
+    ("make it rain", "make it rain frogs"),
+];
+
 /// One OpenGameEval-style short prompt, unique among `seen`, and a near-miss variant.
 fn short_task(rng: &mut Rng, seen: &mut BTreeSet<String>) -> (String, String) {
     loop {
@@ -507,7 +548,10 @@ fn short_task(rng: &mut Rng, seen: &mut BTreeSet<String>) -> (String, String) {
                 format!("change the {n} color to {c}"),
                 format!("change the {n} color to {}", rng.pick(COLORS)),
             ),
-            3 => (format!("{} the {c} {n}", capitalize(v)), format!("{v} all {c} {n}")),
+            3 => (
+                format!("{} the {c} {n}", capitalize(v)),
+                format!("{v} all {c} {n}"),
+            ),
             4 => (
                 format!("the {n} should {v} at night. Thanks!"),
                 format!("the {n} should {v} at noon"),
@@ -549,12 +593,16 @@ pub fn generate(n: usize, seed: u64) -> ContaminationCorpus {
 
     let n_tasks = (n / 170).max(60);
     let (n_fix, n_prose) = (n_tasks / 6, n_tasks / 4);
-    let system = "You are an expert Roblox engineer. Answer with one Luau code block, then explain \
+    let system =
+        "You are an expert Roblox engineer. Answer with one Luau code block, then explain \
                   the fix in two sentences at most.";
     let mut tasks = Vec::new();
     // Per task: texts to leak (kind, text), near misses (kind, text).
     let mut plans: Vec<(Vec<(&str, String)>, Vec<(&str, String)>)> = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut seen: BTreeSet<String> = REAL_SHORT_PROMPTS
+        .iter()
+        .flat_map(|&(p, v)| [p.to_string(), v.to_string()])
+        .collect();
     let mut too_short = Vec::new();
     for t in 0..n_tasks {
         if t < n_fix {
@@ -567,14 +615,23 @@ pub fn generate(n: usize, seed: u64) -> ContaminationCorpus {
                 vec![
                     ("prompt_verbatim", prompt.to_lowercase().replace(' ', "  ")),
                     ("prompt_edited", edit_words(&mut rng, &prompt, 3)),
-                    ("solution_edited", reference.replace(" then\n", " then -- checked\n")),
+                    (
+                        "solution_edited",
+                        reference.replace(" then\n", " then -- checked\n"),
+                    ),
                     ("solution_verbatim", reference),
                 ],
                 vec![
-                    ("boilerplate_only", format!("{boilerplate}{}", script(&mut rng, 4, 1))),
+                    (
+                        "boilerplate_only",
+                        format!("{boilerplate}{}", script(&mut rng, 4, 1)),
+                    ),
                     (
                         "one_code_line",
-                        format!("{}{bug}\n\t\tprint(\"ok\")\n\tend\n", script(&mut rng, 3, 1)),
+                        format!(
+                            "{}{bug}\n\t\tprint(\"ok\")\n\tend\n",
+                            script(&mut rng, 3, 1)
+                        ),
                     ),
                 ],
             ));
@@ -589,14 +646,24 @@ pub fn generate(n: usize, seed: u64) -> ContaminationCorpus {
                     ("prompt_verbatim", prompt.to_uppercase()),
                     ("prompt_edited", edit_words(&mut rng, &prompt, 2)),
                     ("prompt_partial", format!("> {}", first_words(&prompt, 0.6))),
-                    ("solution_edited", reference.replace("\tend\nend", "\t\tprint(value)\n\tend\nend")),
+                    (
+                        "solution_edited",
+                        reference.replace("\tend\nend", "\t\tprint(value)\n\tend\nend"),
+                    ),
                     ("solution_verbatim", reference),
                 ],
                 vec![("shared_sentence", format!("-- {sentence}.\n"))],
             ));
         } else {
-            let (prompt, variant) = short_task(&mut rng, &mut seen);
-            let name = format!("{t:03}_{}", prompt.to_lowercase().replace([' ', '.', '!'], "_"));
+            let fixed = t - n_fix - n_prose;
+            let (prompt, variant) = match REAL_SHORT_PROMPTS.get(fixed) {
+                Some(&(p, v)) => (p.to_string(), v.to_string()),
+                None => short_task(&mut rng, &mut seen),
+            };
+            let name = format!(
+                "{t:03}_{}",
+                prompt.to_lowercase().replace([' ', '.', '!'], "_")
+            );
             tasks.push(TaskTexts {
                 id: format!("oge-{t}"),
                 texts: vec![prompt.clone()],
@@ -753,28 +820,10 @@ mod tests {
         assert!(s.pair_precision >= 0.9, "{s:#?}");
         assert!(s.pair_recall >= 0.95, "{s:#?}");
         assert_eq!(s.verbatim_found, s.verbatim_planted, "{s:#?}");
-        assert!(f.any_shared_key.pair_precision < 0.5, "{:#?}", f.any_shared_key);
-    }
-}
-#[cfg(test)]
-mod debug_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn show_near_misses() {
-        let c = generate(5000, 2);
-        let refs: Vec<&str> = c.docs.iter().map(String::as_str).collect();
-        let idx = ContaminationIndex::build(&c.tasks, &ContaminationConfig::default()).unwrap();
-        let a = idx.assess(&refs);
-        for p in &c.near_misses {
-            for h in &a.hits[p.doc] {
-                eprintln!("NEAR {} {} score={} part={:?} matched={} dist={}", p.kind, h.task_id, h.score, h.part, h.matched_chars, h.distinctive_chars);
-                for s in &h.spans { eprintln!("   SPAN {:?}", s.text); }
-            }
-        }
-        let mut scores: Vec<(f64, String)> = Vec::new();
-        for p in &c.leaks { if let Some(h) = a.hits[p.doc].iter().find(|h| h.task_id == c.tasks[p.task].id) { scores.push((h.score, p.kind.clone())); } }
-        scores.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        eprintln!("lowest leak scores {:?}", &scores[..10]);
+        assert!(
+            f.any_shared_key.pair_precision < 0.5,
+            "{:#?}",
+            f.any_shared_key
+        );
     }
 }

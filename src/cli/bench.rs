@@ -94,7 +94,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             finish(&out, &crate::bench::dedup::bench_dedup(docs, seed)?)?;
         }
         Which::Contamination { docs, seed, out } => {
-            eprintln!("generating {docs} documents with planted leaks, boilerplate and near misses");
+            eprintln!(
+                "generating {docs} documents with planted leaks, boilerplate and near misses"
+            );
             finish(&out, &crate::bench::contamination::run(docs, seed)?)?;
         }
         Which::Train {

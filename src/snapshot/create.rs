@@ -114,7 +114,11 @@ fn render(
             &tasks,
             &(&ws.config.audit.contamination).into(),
         )?;
-        let doc_texts: Vec<&str> = documents.iter().map(|d| d.text.as_str()).collect();
+        let doc_texts: Vec<_> = documents
+            .iter()
+            .map(crate::audit::contamination::document_text)
+            .collect();
+        let doc_texts: Vec<&str> = doc_texts.iter().map(|t| t.as_ref()).collect();
         let idioms = index.idioms(&index.scan_many(&doc_texts));
         let texts: Vec<String> = out
             .examples

@@ -42,8 +42,8 @@ use serde::{Deserialize, Serialize};
 
 pub use text::split_prose_code;
 use text::{
-    for_each_ngram, for_each_window, longest_sentence, normalize_into, phrase_key, phrase_key_at,
-    phrase_prefix, pow_wrapping, Scratch, BASE,
+    for_each_ngram, for_each_window, line_key_at, lines, longest_sentence, normalize_into,
+    phrase_key, phrase_key_at, phrase_prefix, pow_wrapping, Scratch, BASE,
 };
 
 /// Parameters of the contamination index and scorer.
@@ -192,9 +192,11 @@ pub struct IndexStats {
     pub substrings: usize,
     /// Whole short texts and prose runs, and their longest sentences.
     pub phrases: usize,
-    /// Keys not used because `boilerplate_min_tasks` tasks share them.
+    /// Lines and sentences, counted in the corpus to mask idiomatic lines.
+    pub lines: usize,
+    /// Keys (lines included) not used because `boilerplate_min_tasks` tasks share them.
     pub boilerplate_keys_dropped: usize,
-    /// Tasks with no key left after the task-side rules.
+    /// Tasks with no distinctive text left after the task-side rules.
     pub undetectable_tasks: Vec<UndetectableTask>,
 }
 
@@ -204,8 +206,10 @@ pub struct CorpusStats {
     pub documents: usize,
     /// A key found in at least this many documents was an idiom (0: the rule was off).
     pub idiom_min_documents: usize,
-    /// Keys dropped as corpus idioms.
+    /// N-grams, windows and phrases dropped as corpus idioms.
     pub idiom_keys_dropped: usize,
+    /// Task lines found in that many documents, masked out of the distinctive text.
+    pub idiom_lines_masked: usize,
     /// (task, document) pairs sharing some distinctive text, and those flagged.
     pub pairs_matched: usize,
     pub pairs_flagged: usize,
@@ -252,6 +256,10 @@ enum KeyKind {
     NGram,
     Window,
     Phrase,
+    /// A whole line or sentence of a task text: never evidence, only counted, so that a line
+    /// found in many documents (or tasks) is masked out of the distinctive text, and windows
+    /// that merely join two idiomatic lines do not count.
+    Line,
 }
 
 /// One distinct normalized text (an n-gram, a window or a phrase) and where tasks hold it.
@@ -301,10 +309,13 @@ struct KeyMatch {
     end: u32,
 }
 
-/// The confirmed key matches of scanned texts, before any scoring.
+/// The confirmed key matches of scanned texts, and in how many of them each key was found.
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
+    /// Per text, the evidence keys found (sorted by key and place).
     matches: Vec<Vec<KeyMatch>>,
+    /// Per key, the texts it was found in.
+    df: Vec<u32>,
 }
 
 impl Scan {
@@ -321,9 +332,12 @@ impl Scan {
 /// Which keys a corpus made idioms, and what is left of each part.
 #[derive(Debug, Clone)]
 pub struct CorpusIdioms {
-    /// Per key: dropped (task boilerplate or corpus idiom).
+    /// Per key: dropped (task boilerplate or corpus idiom); for a line, masked.
     dropped: Vec<bool>,
-    /// Per unit: distinctive normalized bytes (covered by a key that is not dropped).
+    /// Per segment: the masked byte ranges (idiomatic lines), sorted and disjoint.
+    masks: Vec<Vec<(u32, u32)>>,
+    /// Per unit: distinctive normalized bytes (covered by a key that is not dropped, outside
+    /// the masks).
     distinctive: Vec<u32>,
     stats: CorpusStats,
 }
@@ -353,6 +367,9 @@ pub struct ContaminationIndex {
     ngrams: KeyMap,
     windows: KeyMap,
     phrases: KeyMap,
+    lines: KeyMap,
+    /// Distinctive bytes per unit after the task-side rule only.
+    base_distinctive: Vec<u32>,
     /// Word counts of phrase keys, ascending.
     phrase_lens: Vec<usize>,
     /// Bitset of the first word hashes of phrase keys.
@@ -397,6 +414,8 @@ impl ContaminationIndex {
             ngrams: KeyMap::default(),
             windows: KeyMap::default(),
             phrases: KeyMap::default(),
+            lines: KeyMap::default(),
+            base_distinctive: Vec::new(),
             phrase_lens: Vec::new(),
             phrase_first: vec![0u64; 1 << (FIRST_WORD_BITS - 6)],
             filter: vec![0u64; 1 << (FILTER_BITS - 6)],
@@ -430,6 +449,7 @@ impl ContaminationIndex {
             match k.kind {
                 KeyKind::NGram => index.stats.ngrams += 1,
                 KeyKind::Window => index.stats.substrings += 1,
+                KeyKind::Line => index.stats.lines += 1,
                 KeyKind::Phrase => {
                     index.stats.phrases += 1;
                     let p = k.postings[0];
@@ -449,8 +469,9 @@ impl ContaminationIndex {
         lens.dedup();
         index.phrase_lens = lens;
         index.stats.parts = index.units.len();
-        let kept = vec![false; index.keys.len()];
-        index.stats.undetectable_tasks = index.undetectable(&kept);
+        let task_side: Vec<bool> = index.keys.iter().map(|k| k.boilerplate).collect();
+        index.base_distinctive = index.leftover(&task_side).0;
+        index.stats.undetectable_tasks = index.undetectable(&index.base_distinctive);
         Ok(index)
     }
 
@@ -458,6 +479,7 @@ impl ContaminationIndex {
     fn add_text(&mut self, task: u32, text: &str, sc: &mut Scratch) -> Result<(), ()> {
         let cfg = &self.cfg;
         normalize_into(text, sc);
+        phrase_prefix(sc);
         let short = sc.norm.len() < cfg.substring_chars && sc.starts.len() < cfg.ngram_words;
         if short {
             // Too short for n-grams and windows: the whole text (and its longest sentence) is
@@ -466,12 +488,13 @@ impl ContaminationIndex {
                 return Ok(());
             }
             let unit = self.push_unit(task, Part::WholePrompt);
-            self.add_run(task, unit, text, sc, true)?;
+            self.add_run(task, unit, sc, true)?;
             return Ok(());
         }
         let mut units: [Option<u32>; 2] = [None, None];
         for (part, run) in split_prose_code(text) {
             normalize_into(run, sc);
+            phrase_prefix(sc);
             if sc.norm.is_empty() {
                 continue;
             }
@@ -484,7 +507,7 @@ impl ContaminationIndex {
                     u
                 }
             };
-            self.add_run(task, unit, run, sc, part == Part::Prose)?;
+            self.add_run(task, unit, sc, part == Part::Prose)?;
         }
         Ok(())
     }
@@ -494,16 +517,10 @@ impl ContaminationIndex {
         (self.units.len() - 1) as u32
     }
 
-    /// Indexes one normalized run (in `sc`): its n-grams and windows, or, when it has none and
-    /// `phrases` is set, the whole run and its longest sentence.
-    fn add_run(
-        &mut self,
-        task: u32,
-        unit: u32,
-        original: &str,
-        sc: &Scratch,
-        phrases: bool,
-    ) -> Result<(), ()> {
+    /// Indexes one normalized run (in `sc`, with its phrase prefix hashes): its n-grams and
+    /// windows, or, when it has none and `phrases` is set, the whole run and its longest
+    /// sentence; and its lines.
+    fn add_run(&mut self, task: u32, unit: u32, sc: &Scratch, phrases: bool) -> Result<(), ()> {
         if sc.norm.len() > u32::MAX as usize {
             return Err(());
         }
@@ -531,12 +548,16 @@ impl ContaminationIndex {
                 0,
                 sc.ends[n - 1],
             ));
-            if let Some((a, b)) = longest_sentence(original, sc) {
+            if let Some((a, b)) = longest_sentence(sc) {
                 let (s, e) = (sc.starts[a], sc.ends[b - 1]);
                 if (e - s) as usize >= min {
                     found.push((KeyKind::Phrase, phrase_key(&sc.word_hashes[a..b]), s, e));
                 }
             }
+        }
+        for (a, b) in lines(sc) {
+            let key = line_key_at(sc, a, b, pow_wrapping(BASE, b - a));
+            found.push((KeyKind::Line, key, sc.starts[a], sc.ends[b - 1]));
         }
         self.segs.push(Segment {
             unit,
@@ -589,6 +610,7 @@ impl ContaminationIndex {
             KeyKind::NGram => &mut self.ngrams,
             KeyKind::Window => &mut self.windows,
             KeyKind::Phrase => &mut self.phrases,
+            KeyKind::Line => &mut self.lines,
         }
         .insert(hash, id);
         id
@@ -599,6 +621,7 @@ impl ContaminationIndex {
             KeyKind::NGram => &self.ngrams,
             KeyKind::Window => &self.windows,
             KeyKind::Phrase => &self.phrases,
+            KeyKind::Line => &self.lines,
         }
     }
 
@@ -631,13 +654,44 @@ impl ContaminationIndex {
         self.assess(&[doc]).hits.pop().unwrap_or_default()
     }
 
-    /// The confirmed key matches of every text (in parallel; result `i` belongs to `docs[i]`).
+    /// The confirmed key matches of every text (in parallel; result `i` belongs to `docs[i]`),
+    /// and the document frequency of every key.
     pub fn scan_many(&self, docs: &[&str]) -> Scan {
+        let found: Vec<(Vec<KeyMatch>, Vec<u32>)> = docs
+            .par_iter()
+            .map_init(Scratch::default, |sc, d| self.matches(d, sc))
+            .collect();
+        // Matches are sorted by key and line hits are distinct, so a key counts once per text.
+        // Sums do not depend on the order texts were scanned in.
+        let n_keys = self.keys.len();
+        let df = found
+            .par_iter()
+            .fold(
+                || vec![0u32; n_keys],
+                |mut df, (m, lines)| {
+                    let mut last = NO_KEY;
+                    for km in m {
+                        if km.key != last {
+                            df[km.key as usize] += 1;
+                            last = km.key;
+                        }
+                    }
+                    for &k in lines {
+                        df[k as usize] += 1;
+                    }
+                    df
+                },
+            )
+            .reduce(
+                || vec![0u32; n_keys],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
         Scan {
-            matches: docs
-                .par_iter()
-                .map_init(Scratch::default, |sc, d| self.matches(d, sc))
-                .collect(),
+            matches: found.into_iter().map(|(m, _)| m).collect(),
+            df,
         }
     }
 
@@ -649,66 +703,67 @@ impl ContaminationIndex {
             0 => 0,
             min => min.max((self.cfg.idiom_min_fraction * n as f64).ceil() as usize),
         };
-        // Document frequency of every key: matches are sorted by key, so a key counts once per
-        // document. Sums do not depend on the order documents were scanned in.
-        let df = corpus
-            .matches
-            .par_iter()
-            .fold(
-                || vec![0u32; self.keys.len()],
-                |mut df, m| {
-                    let mut last = NO_KEY;
-                    for km in m {
-                        if km.key != last {
-                            df[km.key as usize] += 1;
-                            last = km.key;
-                        }
-                    }
-                    df
-                },
-            )
-            .reduce(
-                || vec![0u32; self.keys.len()],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        let mut idiom_keys_dropped = 0;
+        let (mut idiom_keys_dropped, mut idiom_lines_masked) = (0, 0);
         let dropped: Vec<bool> = self
             .keys
             .iter()
-            .zip(&df)
+            .zip(&corpus.df)
             .map(|(k, &d)| {
                 let idiom = !k.boilerplate && threshold > 0 && d as usize >= threshold;
-                idiom_keys_dropped += idiom as usize;
+                if idiom && k.kind == KeyKind::Line {
+                    idiom_lines_masked += 1;
+                } else if idiom {
+                    idiom_keys_dropped += 1;
+                }
                 k.boilerplate || idiom
             })
             .collect();
-        let mut distinctive = vec![0u32; self.units.len()];
-        let mut ranges = Vec::new();
-        for seg in &self.segs {
-            ranges.clear();
-            ranges.extend(
-                seg.keys
-                    .iter()
-                    .filter(|(k, _, _)| !dropped[*k as usize])
-                    .map(|&(_, s, e)| (s, e)),
-            );
-            distinctive[seg.unit as usize] += union_len(&mut ranges);
-        }
+        let (distinctive, masks) = self.leftover(&dropped);
         let stats = CorpusStats {
             documents: n,
             idiom_min_documents: threshold,
             idiom_keys_dropped,
-            undetectable_tasks: self.undetectable(&dropped),
+            idiom_lines_masked,
+            undetectable_tasks: self.undetectable(&distinctive),
             ..Default::default()
         };
         CorpusIdioms {
             dropped,
+            masks,
             distinctive,
             stats,
         }
+    }
+
+    /// With `dropped` keys: the distinctive bytes of every unit, and the masked ranges of every
+    /// segment.
+    fn leftover(&self, dropped: &[bool]) -> (Vec<u32>, Vec<Vec<(u32, u32)>>) {
+        let mut distinctive = vec![0u32; self.units.len()];
+        let mut masks = Vec::with_capacity(self.segs.len());
+        let mut ranges = Vec::new();
+        for seg in &self.segs {
+            let mut mask: Vec<(u32, u32)> = seg
+                .keys
+                .iter()
+                .filter(|(k, _, _)| {
+                    dropped[*k as usize] && self.keys[*k as usize].kind == KeyKind::Line
+                })
+                .map(|&(_, s, e)| (s, e))
+                .collect();
+            let mask = merge(&mut mask);
+            ranges.clear();
+            ranges.extend(
+                seg.keys
+                    .iter()
+                    .filter(|(k, _, _)| {
+                        !dropped[*k as usize] && self.keys[*k as usize].kind != KeyKind::Line
+                    })
+                    .map(|&(_, s, e)| (s, e)),
+            );
+            distinctive[seg.unit as usize] += unmasked_len(&mut ranges, &mask);
+            masks.push(mask);
+        }
+        (distinctive, masks)
     }
 
     /// Scores scanned texts against the idioms of a corpus (`scan` and `texts` in the same
@@ -759,25 +814,31 @@ impl ContaminationIndex {
         out
     }
 
-    /// Tasks with no key outside `dropped` (and the task boilerplate), with the reason.
-    fn undetectable(&self, dropped: &[bool]) -> Vec<UndetectableTask> {
-        // Per task: has any key, has any key that is not boilerplate, has any key left.
+    /// Tasks with no distinctive text left, with the reason.
+    fn undetectable(&self, distinctive: &[u32]) -> Vec<UndetectableTask> {
+        // Per task: has an evidence key, has distinctive text after the task-side rule, has
+        // distinctive text now.
         let mut has = vec![(false, false, false); self.task_ids.len()];
-        for (k, key) in self.keys.iter().enumerate() {
-            for p in &key.postings {
-                let t = self.units[self.segs[p.seg as usize].unit as usize].task as usize;
-                has[t].0 = true;
-                has[t].1 |= !key.boilerplate;
-                has[t].2 |= !key.boilerplate && !dropped[k];
-            }
+        for seg in &self.segs {
+            let t = self.units[seg.unit as usize].task as usize;
+            has[t].0 |= seg
+                .keys
+                .iter()
+                .any(|(k, _, _)| self.keys[*k as usize].kind != KeyKind::Line);
+        }
+        for (u, unit) in self.units.iter().enumerate() {
+            let t = unit.task as usize;
+            // Before the index is complete there is no base yet: the task side is all there is.
+            has[t].1 |= self.base_distinctive.get(u).map_or(distinctive[u], |&d| d) > 0;
+            has[t].2 |= distinctive[u] > 0;
         }
         self.task_ids
             .iter()
             .zip(has)
-            .filter_map(|(id, (any, not_boilerplate, left))| {
+            .filter_map(|(id, (any, task_side, left))| {
                 let reason = if !any {
                     Undetectable::TooShort
-                } else if !not_boilerplate {
+                } else if !task_side {
                     Undetectable::TaskBoilerplate
                 } else if !left {
                     Undetectable::CorpusIdioms
@@ -792,12 +853,11 @@ impl ContaminationIndex {
             .collect()
     }
 
-    /// The confirmed key matches of one text, sorted by key and position.
-    fn matches(&self, doc: &str, sc: &mut Scratch) -> Vec<KeyMatch> {
+    /// The confirmed evidence keys of one text, sorted by key and position, and the distinct
+    /// task lines it holds.
+    fn matches(&self, doc: &str, sc: &mut Scratch) -> (Vec<KeyMatch>, Vec<u32>) {
         normalize_into(doc, sc);
-        if !self.phrase_lens.is_empty() {
-            phrase_prefix(sc);
-        }
+        phrase_prefix(sc);
         let sc = &*sc;
         let mut found = Vec::new();
         let norm = sc.norm.as_bytes();
@@ -848,9 +908,17 @@ impl ContaminationIndex {
                 }
             }
         }
+        let mut line_hits = Vec::new();
+        for (a, b) in lines(sc) {
+            let key = line_key_at(sc, a, b, pow_wrapping(BASE, b - a));
+            let (s, e) = (sc.starts[a] as usize, sc.ends[b - 1] as usize);
+            self.lookup(KeyKind::Line, key, &norm[s..e], |k| line_hits.push(k));
+        }
         found.sort_unstable();
         found.dedup();
-        found
+        line_hits.sort_unstable();
+        line_hits.dedup();
+        (found, line_hits)
     }
 
     /// Calls `on_hit` with every key of this kind whose hash is `hash` and whose text is
@@ -909,7 +977,7 @@ impl ContaminationIndex {
                 for seg_ev in unit_ev.chunk_by(|a, b| a.2 == b.2) {
                     ranges.clear();
                     ranges.extend(seg_ev.iter().map(|e| (e.3, e.4)));
-                    covered += union_len(&mut ranges);
+                    covered += unmasked_len(&mut ranges, &idioms.masks[seg_ev[0].2 as usize]);
                 }
                 let total = idioms.distinctive[unit as usize];
                 if total == 0 {
@@ -954,6 +1022,27 @@ impl ContaminationIndex {
     }
 }
 
+/// The text a document is scanned as: its text, or for a dataset row the contents of its
+/// messages (or its prompt and completion) joined by line breaks, decoded from the row's JSON
+/// (escaped, `\n\tif` would read as the word `ntif`). Span offsets are into this text.
+pub fn document_text(doc: &crate::core::Document) -> std::borrow::Cow<'_, str> {
+    if doc.provenance.unit_kind != crate::core::UnitKind::ChatExample {
+        return std::borrow::Cow::Borrowed(&doc.text);
+    }
+    let row: serde_json::Value = match serde_json::from_str(&doc.text) {
+        Ok(v) => v,
+        Err(_) => return std::borrow::Cow::Borrowed(&doc.text),
+    };
+    let parts: Vec<&str> = match row.get("messages").and_then(|m| m.as_array()) {
+        Some(ms) => ms.iter().filter_map(|m| m["content"].as_str()).collect(),
+        None => ["prompt", "completion"]
+            .iter()
+            .filter_map(|k| row.get(*k).and_then(|v| v.as_str()))
+            .collect(),
+    };
+    std::borrow::Cow::Owned(parts.join("\n"))
+}
+
 /// The detail of a contaminated item's exclusion: every task with its score and part, and the
 /// longest matched stretch.
 pub fn describe(hits: &[Hit]) -> String {
@@ -972,9 +1061,25 @@ pub fn describe(hits: &[Hit]) -> String {
     )
 }
 
-/// Total length of the union of ranges (sorted in place).
-fn union_len(ranges: &mut [(u32, u32)]) -> u32 {
-    merge(ranges).iter().map(|(s, e)| e - s).sum()
+/// Total length of the union of ranges (sorted in place) outside `mask` (sorted, disjoint).
+fn unmasked_len(ranges: &mut [(u32, u32)], mask: &[(u32, u32)]) -> u32 {
+    let union = merge(ranges);
+    let total: u32 = union.iter().map(|(s, e)| e - s).sum();
+    // Both lists are sorted and disjoint: walk them together for the overlap.
+    let (mut i, mut j, mut overlap) = (0, 0, 0);
+    while i < union.len() && j < mask.len() {
+        let (a, b) = (union[i], mask[j]);
+        let (s, e) = (a.0.max(b.0), a.1.min(b.1));
+        if s < e {
+            overlap += e - s;
+        }
+        if a.1 < b.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    total - overlap
 }
 
 /// The union of ranges as sorted disjoint ranges (touching ranges are joined).

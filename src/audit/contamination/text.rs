@@ -16,6 +16,7 @@ pub(super) const BASE: u64 = 0x100_0000_01b3;
 const NGRAM_SEED: u64 = 0x6e67_7261_6d73_0001;
 const SUBSTR_SEED: u64 = 0x7375_6273_7472_0002;
 const PHRASE_SEED: u64 = 0x7068_7261_7365_0003;
+const LINE_SEED: u64 = 0x6c69_6e65_7300_0004;
 
 /// Reusable per-thread buffers for normalization and hashing.
 #[derive(Default)]
@@ -31,8 +32,11 @@ pub(super) struct Scratch {
     pub word_hashes: Vec<u64>,
     /// Prefix hashes of `norm`'s bytes (substring windows).
     pub prefix: Vec<u64>,
-    /// Prefix hashes of the word hashes (phrases), filled on demand.
+    /// Prefix hashes of the word hashes (phrases and lines), filled on demand.
     pub word_prefix: Vec<u64>,
+    /// The first word of every line: a line ends at a line break, and at `.`, `!` or `?`
+    /// followed by whitespace (so `task.wait` or `2.5x` do not end one).
+    pub line_starts: Vec<u32>,
 }
 
 impl Scratch {
@@ -64,7 +68,7 @@ pub(super) fn pow_wrapping(base: u64, exp: usize) -> u64 {
 }
 
 /// Normalize into `sc.norm` (lowercase words joined by single spaces) with each word's byte
-/// range (normalized and original) and hash.
+/// range (normalized and original) and hash, and where lines start.
 pub(super) fn normalize_into(text: &str, sc: &mut Scratch) {
     sc.norm.clear();
     sc.starts.clear();
@@ -72,7 +76,11 @@ pub(super) fn normalize_into(text: &str, sc: &mut Scratch) {
     sc.orig_starts.clear();
     sc.orig_ends.clear();
     sc.word_hashes.clear();
+    sc.line_starts.clear();
     let mut in_word = false;
+    // A line break was seen (or a sentence end), so the next word starts a line.
+    let mut new_line = true;
+    let mut sentence_end = false;
     let push_boundary = |sc: &mut Scratch, in_word: &mut bool, at: usize| {
         if *in_word {
             let s = *sc.starts.last().expect("word started") as usize;
@@ -92,6 +100,10 @@ pub(super) fn normalize_into(text: &str, sc: &mut Scratch) {
         };
         if is_word {
             if !in_word {
+                if new_line {
+                    sc.line_starts.push(sc.starts.len() as u32);
+                    new_line = false;
+                }
                 if !sc.norm.is_empty() {
                     sc.norm.push(' ');
                 }
@@ -104,8 +116,11 @@ pub(super) fn normalize_into(text: &str, sc: &mut Scratch) {
             } else {
                 sc.norm.extend(ch.to_lowercase());
             }
+            sentence_end = false;
         } else {
             push_boundary(sc, &mut in_word, at);
+            new_line |= ch == '\n' || (sentence_end && ch.is_whitespace());
+            sentence_end = matches!(ch, '.' | '!' | '?');
         }
     }
     push_boundary(sc, &mut in_word, text.len());
@@ -202,46 +217,29 @@ pub(super) fn phrase_key_at(sc: &Scratch, first: usize, k: usize, pow_k: u64) ->
     phrase_salt(p[first + k].wrapping_sub(p[first].wrapping_mul(pow_k)), k)
 }
 
-/// The words of the longest sentence of a normalized text, as a word range, when the text has
-/// more than one. Sentences end at `.`, `!` or `?` followed by whitespace (or the end) and at
-/// line breaks, so `task.wait` or `2.5x` do not end one.
-pub(super) fn longest_sentence(original: &str, sc: &Scratch) -> Option<(usize, usize)> {
-    let bytes = original.as_bytes();
-    let ends: Vec<usize> = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| {
-            b == b'\n'
-                || (matches!(b, b'.' | b'!' | b'?')
-                    && bytes.get(i + 1).is_none_or(|c| c.is_ascii_whitespace()))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let mut best: Option<(usize, usize, u32)> = None;
-    let mut sentences = 0;
-    let mut first = 0;
-    let n = sc.orig_starts.len();
-    while first < n {
-        // The sentence of word `first` runs to the first end after it.
-        let stop = ends
-            .iter()
-            .find(|&&e| e >= sc.orig_starts[first] as usize)
-            .copied()
-            .unwrap_or(usize::MAX);
-        let mut last = first;
-        while last + 1 < n && (sc.orig_starts[last + 1] as usize) < stop {
-            last += 1;
-        }
-        sentences += 1;
-        let len = sc.ends[last] - sc.starts[first];
-        if best.is_none_or(|(_, _, l)| len > l) {
-            best = Some((first, last + 1, len));
-        }
-        first = last + 1;
+/// The words of the longest line (sentence) of a normalized text, as a word range, when it
+/// has more than one.
+pub(super) fn longest_sentence(sc: &Scratch) -> Option<(usize, usize)> {
+    if sc.line_starts.len() < 2 {
+        return None;
     }
-    (sentences > 1)
-        .then_some(())
-        .and(best.map(|(a, b, _)| (a, b)))
+    lines(sc).max_by_key(|&(a, b)| (sc.ends[b - 1] - sc.starts[a], std::cmp::Reverse(a)))
+}
+
+/// Every line as a word range `a..b` (never empty).
+pub(super) fn lines(sc: &Scratch) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let n = sc.starts.len();
+    sc.line_starts.iter().enumerate().map(move |(i, &a)| {
+        let b = sc.line_starts.get(i + 1).map_or(n, |&b| b as usize);
+        (a as usize, b)
+    })
+}
+
+/// The key of a whole line (words `a..b`), from the prefix hashes (`pow` = BASE^(b-a)).
+#[inline]
+pub(super) fn line_key_at(sc: &Scratch, a: usize, b: usize, pow: u64) -> u64 {
+    let p = &sc.word_prefix;
+    fmix64(p[b].wrapping_sub(p[a].wrapping_mul(pow)) ^ LINE_SEED.wrapping_add((b - a) as u64))
 }
 
 /// Splits a task text into maximal runs of prose lines and of code lines, as slices of the
@@ -392,11 +390,17 @@ mod tests {
         let text = "Make the cars of this game 2.5x faster. Thanks!\nAlso keep task.wait calls";
         let mut sc = Scratch::default();
         normalize_into(text, &mut sc);
-        let (a, b) = longest_sentence(text, &sc).unwrap();
+        let (a, b) = longest_sentence(&sc).unwrap();
         let s = &sc.norm[sc.starts[a] as usize..sc.ends[b - 1] as usize];
         assert_eq!(s, "make the cars of this game 2 5x faster");
         normalize_into("One sentence only", &mut sc);
-        assert_eq!(longest_sentence("One sentence only", &sc), None);
+        assert_eq!(longest_sentence(&sc), None);
+        let text = "local x = 1\nprint(x.y) -- done. Next?\n\n  end";
+        normalize_into(text, &mut sc);
+        let got: Vec<&str> = lines(&sc)
+            .map(|(a, b)| &sc.norm[sc.starts[a] as usize..sc.ends[b - 1] as usize])
+            .collect();
+        assert_eq!(got, vec!["local x 1", "print x y done", "next", "end"]);
     }
 
     #[test]

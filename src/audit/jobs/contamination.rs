@@ -57,7 +57,9 @@ impl AuditJob for Contamination {
         let tasks = load_eval_tasks(ctx.ws)?;
         let index = ContaminationIndex::build(&tasks, &(&ctx.config().contamination).into())
             .map_err(|e| failed(name, e))?;
-        let assessed = index.assess(&ctx.texts);
+        let texts: Vec<_> = docs.iter().map(contamination::document_text).collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let assessed = index.assess(&texts);
         let hits = &assessed.hits;
         let mut excluded = Vec::new();
         for (i, h) in hits.iter().enumerate() {
@@ -118,7 +120,8 @@ impl AuditJob for Contamination {
 
 /// A `list<struct>` column with one struct per flagged task of each row: `task`, `score`,
 /// `part`, `matched_chars`, `distinctive_chars`, `longest_chars` and `spans`
-/// (`list<struct{start, end, text}>`, byte offsets into the document text).
+/// (`list<struct{start, end, text}>`, byte offsets into the scanned text, see
+/// [`contamination::document_text`]).
 pub fn hits_column(name: &str, hits: &[Vec<Hit>]) -> PolarsResult<Column> {
     let all: Vec<&Hit> = hits.iter().flatten().collect();
     let spans: Vec<&crate::audit::contamination::Span> =
