@@ -597,8 +597,8 @@ pub fn generate(n: usize, seed: u64) -> ContaminationCorpus {
         "You are an expert Roblox engineer. Answer with one Luau code block, then explain \
                   the fix in two sentences at most.";
     let mut tasks = Vec::new();
-    // Per task: texts to leak (kind, text), near misses (kind, text).
-    let mut plans: Vec<(Vec<(&str, String)>, Vec<(&str, String)>)> = Vec::new();
+    // Per task: texts to leak and near misses.
+    let mut plans: Vec<(Vec<Plant>, Vec<Plant>)> = Vec::new();
     let mut seen: BTreeSet<String> = REAL_SHORT_PROMPTS
         .iter()
         .flat_map(|&(p, v)| [p.to_string(), v.to_string()])
@@ -752,6 +752,9 @@ fn normalized_len(text: &str) -> usize {
     words.iter().map(|w| w.len()).sum::<usize>() + words.len().saturating_sub(1)
 }
 
+/// A text to plant, with its kind.
+type Plant = (&'static str, String);
+
 fn fresh_doc(rng: &mut Rng, n: usize, used: &mut BTreeSet<usize>) -> usize {
     loop {
         let d = rng.below(n);
@@ -825,5 +828,22 @@ mod tests {
             "{:#?}",
             f.any_shared_key
         );
+    }
+
+    /// The full measurement with an optimized build (see `benches/results/README.md`): set
+    /// VCURATE_BENCH_N (default 20000) and VCURATE_BENCH_OUT (figures JSON).
+    #[test]
+    #[ignore = "benchmark: run explicitly with an optimized build"]
+    fn bench_contamination_full() {
+        let n = std::env::var("VCURATE_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        let f = run(n, 1).unwrap();
+        let json = serde_json::to_string_pretty(&f).unwrap();
+        println!("{json}");
+        if let Ok(out) = std::env::var("VCURATE_BENCH_OUT") {
+            crate::bench::write_figures(std::path::Path::new(&out), &f).unwrap();
+        }
     }
 }

@@ -14,12 +14,16 @@
 //! **What is not evidence.** A key shared by `boilerplate_min_tasks` tasks (a common system
 //! prompt) is task boilerplate; a key found in many corpus documents (`idiom_min_documents`, or
 //! `idiom_min_fraction` of them: `local ReplicatedStorage = game:GetService(...)`) is a corpus
-//! idiom. Neither counts. Document frequency is counted for task keys only, during the scan, and
-//! decided after it, so it is the same whatever the thread count.
+//! idiom. Neither counts. Every line (and sentence) of a task text is also counted as a whole:
+//! a line that is boilerplate or an idiom is masked out of the distinctive text, so a window
+//! that merely joins two idiomatic lines (`Players` then `DataStoreService`, a rarer pair of
+//! common lines) adds nothing. Document frequency is counted for task keys only, during the
+//! scan, and decided after it, so it is the same whatever the thread count.
 //!
 //! **Score.** A (task, document) pair scores, per task text and part (prose, code, or a short
 //! text indexed whole), the share of the part's distinctive text (the normalized bytes its
-//! remaining keys cover) that the document's matches cover; the pair's score is its best part.
+//! remaining keys cover, outside masked lines) that the document's matches cover; the pair's
+//! score is its best part.
 //! It is flagged when that share reaches `min_score`, or when the document covers at least
 //! `min_matched_chars` distinctive bytes of one part (a long solution copied in part). A task
 //! whose prose is distinctive but whose code is boilerplate is thus matched on its prose, and a
@@ -305,8 +309,11 @@ struct Segment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct KeyMatch {
     key: u32,
+    /// Byte range in the original text.
     start: u32,
     end: u32,
+    /// Start in the normalized text (to tell which occurrence of a repeated key it copies).
+    norm: u32,
 }
 
 /// The confirmed key matches of scanned texts, and in how many of them each key was found.
@@ -828,8 +835,7 @@ impl ContaminationIndex {
         }
         for (u, unit) in self.units.iter().enumerate() {
             let t = unit.task as usize;
-            // Before the index is complete there is no base yet: the task side is all there is.
-            has[t].1 |= self.base_distinctive.get(u).map_or(distinctive[u], |&d| d) > 0;
+            has[t].1 |= self.base_distinctive[u] > 0;
             has[t].2 |= distinctive[u] > 0;
         }
         self.task_ids
@@ -863,7 +869,12 @@ impl ContaminationIndex {
         let norm = sc.norm.as_bytes();
         let mut record = |k: u32, word: usize, end: u32, sc: &Scratch| {
             let (start, end) = sc.original_range(doc, word, end);
-            found.push(KeyMatch { key: k, start, end });
+            found.push(KeyMatch {
+                key: k,
+                start,
+                end,
+                norm: sc.starts[word],
+            });
         };
         for_each_ngram(
             sc,
@@ -946,17 +957,25 @@ impl ContaminationIndex {
         matches: &[KeyMatch],
         idioms: &CorpusIdioms,
     ) -> (Vec<Hit>, usize) {
-        // (task, unit, segment, task start, task end, doc start, doc end) per posting of every
-        // match that counts.
-        let mut ev: Vec<(u32, u32, u32, u32, u32, u32, u32)> = Vec::new();
-        for m in matches {
+        // One entry per posting (in its task's part) of every match that counts.
+        let mut ev: Vec<Ev> = Vec::new();
+        for (mi, m) in matches.iter().enumerate() {
             if idioms.dropped[m.key as usize] {
                 continue;
             }
             for p in &self.keys[m.key as usize].postings {
                 let unit = self.segs[p.seg as usize].unit;
-                let task = self.units[unit as usize].task;
-                ev.push((task, unit, p.seg, p.start, p.end, m.start, m.end));
+                ev.push(Ev {
+                    task: self.units[unit as usize].task,
+                    unit,
+                    m: mi as u32,
+                    seg: p.seg,
+                    diag: p.start as i64 - m.norm as i64,
+                    ts: p.start,
+                    te: p.end,
+                    ds: m.start,
+                    de: m.end,
+                });
             }
         }
         if ev.is_empty() {
@@ -967,20 +986,40 @@ impl ContaminationIndex {
         let mut hits = Vec::new();
         let mut matched_pairs = 0;
         let mut ranges = Vec::new();
-        for task_ev in ev.chunk_by(|a, b| a.0 == b.0) {
-            matched_pairs += 1;
+        let mut diags = Vec::new();
+        let mut chosen = Vec::new();
+        for task_ev in ev.chunk_by(|a, b| a.task == b.task) {
             // The best part: flagged first, then by score, then by covered bytes.
             let mut best: Option<(bool, f64, u32, u32, u32)> = None;
-            for unit_ev in task_ev.chunk_by(|a, b| a.1 == b.1) {
-                let unit = unit_ev[0].1;
+            for unit_ev in task_ev.chunk_by(|a, b| a.unit == b.unit) {
+                let unit = unit_ev[0].unit;
+                // A key the part holds more than once is credited once per match: at the
+                // occurrence on the diagonal (task offset - document offset) most other matches
+                // share, which is where a contiguous copy puts it.
+                diags.clear();
+                diags.extend(unit_ev.iter().map(|e| (e.seg, e.diag)));
+                diags.sort_unstable();
+                let on_diag = |d: (u32, i64)| {
+                    diags.partition_point(|x| *x <= d) - diags.partition_point(|x| *x < d)
+                };
+                chosen.clear();
+                for per_match in unit_ev.chunk_by(|a, b| a.m == b.m) {
+                    let e = per_match
+                        .iter()
+                        .max_by_key(|e| (on_diag((e.seg, e.diag)), std::cmp::Reverse(e.ts)))
+                        .expect("chunks are not empty");
+                    chosen.push((e.seg, e.ts, e.te));
+                }
+                chosen.sort_unstable();
                 let mut covered = 0;
-                for seg_ev in unit_ev.chunk_by(|a, b| a.2 == b.2) {
+                for seg_ev in chosen.chunk_by(|a, b| a.0 == b.0) {
                     ranges.clear();
-                    ranges.extend(seg_ev.iter().map(|e| (e.3, e.4)));
-                    covered += unmasked_len(&mut ranges, &idioms.masks[seg_ev[0].2 as usize]);
+                    ranges.extend(seg_ev.iter().map(|e| (e.1, e.2)));
+                    covered += unmasked_len(&mut ranges, &idioms.masks[seg_ev[0].0 as usize]);
                 }
                 let total = idioms.distinctive[unit as usize];
-                if total == 0 {
+                // Matches inside masked lines only (a window joining two idioms) share nothing.
+                if total == 0 || covered == 0 {
                     continue;
                 }
                 let score = covered as f64 / total as f64;
@@ -991,10 +1030,11 @@ impl ContaminationIndex {
                     best = Some(cand);
                 }
             }
+            matched_pairs += best.is_some() as usize;
             let Some((true, score, covered, total, unit)) = best else {
                 continue;
             };
-            let mut doc_ranges: Vec<(u32, u32)> = task_ev.iter().map(|e| (e.5, e.6)).collect();
+            let mut doc_ranges: Vec<(u32, u32)> = task_ev.iter().map(|e| (e.ds, e.de)).collect();
             let spans = merge(&mut doc_ranges);
             let longest = spans.iter().map(|(s, e)| e - s).max().unwrap_or(0);
             let mut top: Vec<(u32, u32)> = spans.clone();
@@ -1002,7 +1042,7 @@ impl ContaminationIndex {
             top.truncate(MAX_SPANS);
             top.sort_unstable();
             hits.push(Hit {
-                task_id: self.task_ids[task_ev[0].0 as usize].clone(),
+                task_id: self.task_ids[task_ev[0].task as usize].clone(),
                 score: (score * 10_000.0).round() / 10_000.0,
                 part: self.units[unit as usize].part,
                 matched_chars: covered as usize,
@@ -1059,6 +1099,23 @@ pub fn describe(hits: &[Hit]) -> String {
         tasks.join(", "),
         longest.map_or("", |s| s.text.as_str())
     )
+}
+
+/// One posting of a matched key, for scoring: sorted by task, part and match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Ev {
+    task: u32,
+    unit: u32,
+    /// The match (index into the text's matches).
+    m: u32,
+    seg: u32,
+    /// Task offset minus document offset, both normalized.
+    diag: i64,
+    /// Range in the task's run, and in the document's original text.
+    ts: u32,
+    te: u32,
+    ds: u32,
+    de: u32,
 }
 
 /// Total length of the union of ranges (sorted in place) outside `mask` (sorted, disjoint).

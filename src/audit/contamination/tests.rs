@@ -380,3 +380,25 @@ fn normalization_is_punctuation_and_case_insensitive_and_unicode_aware() {
         vec!["Players", "GetPlayers", "1", "Name", "ÉLAN", "naïve"]
     );
 }
+
+/// A found once in a document is credited once, even where the task says it twice (a bug
+/// line and its fix share a window): otherwise one copied line covered two.
+#[test]
+fn a_key_the_task_repeats_is_credited_once_per_match() {
+    let s = "The quick brown fox named Zorblax jumps over the lazy dog every single morning.";
+    let task = TaskTexts {
+        id: "story".into(),
+        texts: vec![format!(
+            "{s} Then something entirely different happens in the middle of this long story. {s}"
+        )],
+    };
+    let idx = ContaminationIndex::build(&[task], &ContaminationConfig::default()).unwrap();
+    let a = idx.assess(&[s]);
+    assert_eq!(a.hits, vec![Vec::<Hit>::new()]);
+    assert_eq!(a.corpus.pairs_matched, 1);
+    let copy = format!(
+        "{s} Then something entirely different happens in the middle of this long story. {s}"
+    );
+    let hits = idx.scan(&copy);
+    assert_eq!(hits[0].score, 1.0, "{hits:?}");
+}
