@@ -402,3 +402,35 @@ fn a_key_the_task_repeats_is_credited_once_per_match() {
     let hits = idx.scan(&copy);
     assert_eq!(hits[0].score, 1.0, "{hits:?}");
 }
+
+/// A long solution copied in part: under `min_score` of it, but more distinctive text than
+/// `min_matched_chars`.
+#[test]
+fn a_long_part_copied_in_part_is_flagged_by_its_size() {
+    let functions: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                "function Ledger{i}.settle(account{i}, amount{i})\n\taccount{i}.balance -= amount{i} * {}\n\treturn account{i}.balance\nend\n",
+                i + 2
+            )
+        })
+        .collect();
+    let task = TaskTexts {
+        id: "ledger".into(),
+        texts: vec![functions.concat()],
+    };
+    let idx = ContaminationIndex::build(&[task.clone()], &ContaminationConfig::default()).unwrap();
+    let part = functions[..5].concat();
+    let hits = idx.scan(&part);
+    assert_eq!(flagged(&hits), vec!["ledger"]);
+    assert!(
+        hits[0].score < 0.5 && hits[0].matched_chars >= 300,
+        "{hits:?}"
+    );
+    let off = ContaminationConfig {
+        min_matched_chars: 0,
+        ..Default::default()
+    };
+    let idx = ContaminationIndex::build(&[task], &off).unwrap();
+    assert_eq!(idx.scan(&part), vec![]);
+}
