@@ -419,7 +419,9 @@ fn a_long_part_copied_in_part_is_flagged_by_its_size() {
         id: "ledger".into(),
         texts: vec![functions.concat()],
     };
-    let idx = ContaminationIndex::build(&[task.clone()], &ContaminationConfig::default()).unwrap();
+    let idx =
+        ContaminationIndex::build(std::slice::from_ref(&task), &ContaminationConfig::default())
+            .unwrap();
     let part = functions[..5].concat();
     let hits = idx.scan(&part);
     assert_eq!(flagged(&hits), vec!["ledger"]);
