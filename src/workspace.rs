@@ -197,9 +197,21 @@ shingle-size = 5
 drop = true
 
 [audit.contamination]
-# Flag any document sharing a normalized 13-word n-gram or a 50-character substring with a task.
+# Task texts (prompt, reference, tests) are split into prose and code and matched, normalized,
+# by 13-word n-grams and 50-character windows; texts too short for either are matched whole.
 ngram-words = 13
 substring-chars = 50
+whole-prompt-min-chars = 20
+# Text shared by this many tasks (a common system prompt) is task boilerplate, not evidence.
+boilerplate-min-tasks = 5
+# Text found in at least this many documents, and this share of them, is a corpus idiom
+# (`local Players = game:GetService("Players")`), not evidence. 0 turns the rule off.
+idiom-min-documents = 20
+idiom-min-fraction = 0.005
+# A document leaks a task when it covers this share of the distinctive text of one of the
+# task's parts (prose, code, or a short prompt), or this many distinctive characters of one.
+min-score = 0.5
+min-matched-chars = 300
 
 [splits]
 # Target fractions of the documents that pass the audits (what an export holds); they sum to 1.

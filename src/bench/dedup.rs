@@ -199,7 +199,7 @@ pub fn bench_dedup(n_docs: usize, seed: u64) -> Result<BenchFigures, BenchError>
     let index = ContaminationIndex::build(&corpus.tasks, &ContaminationConfig::default())?;
     let seconds_index = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let hits = index.scan_many(&refs);
+    let hits = index.assess(&refs).hits;
     let seconds_scan = t.elapsed().as_secs_f64();
     let mut planted_found = 0;
     let mut is_planted = vec![false; refs.len()];

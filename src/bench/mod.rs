@@ -1,6 +1,7 @@
 //! Benchmarks that write their figures to a file (`vcurate bench ...`). Benchmarks, not timed
 //! tests: nothing here asserts a wall time.
 
+pub mod contamination;
 pub mod dedup;
 pub mod ingest;
 pub mod train;

@@ -23,6 +23,19 @@ pub enum Which {
         #[arg(long, default_value = "bench-dedup.json")]
         out: PathBuf,
     },
+    /// The contamination scorer on a generated Roblox-like corpus with planted leaks, planted
+    /// boilerplate and near misses: pair precision and recall, docs/s, beside the rule it
+    /// replaced (any shared n-gram or window).
+    Contamination {
+        /// Number of generated documents.
+        #[arg(long, default_value_t = 20_000)]
+        docs: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the figures (JSON).
+        #[arg(long, default_value = "bench-contamination.json")]
+        out: PathBuf,
+    },
     /// LoRA training steps on a random Qwen3 (tiny, or Qwen3-0.6B's shapes): tokens/s and peak
     /// memory, to set beside `benches/train_torch.sh` (PyTorch + PEFT, same shapes and settings).
     Train {
@@ -79,6 +92,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Which::Dedup { docs, seed, out } => {
             eprintln!("generating {docs} documents with planted near duplicates and eval prompts");
             finish(&out, &crate::bench::dedup::bench_dedup(docs, seed)?)?;
+        }
+        Which::Contamination { docs, seed, out } => {
+            eprintln!(
+                "generating {docs} documents with planted leaks, boilerplate and near misses"
+            );
+            finish(&out, &crate::bench::contamination::run(docs, seed)?)?;
         }
         Which::Train {
             config,

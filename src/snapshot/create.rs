@@ -102,8 +102,10 @@ fn render(
         None => Ok(()),
     };
     let mut out = render_examples(documents, &registry, &opts, &gate);
-    // Templates add text of their own: scan every rendered example against the eval sets too
-    // (and record the matches even when `allow_contaminated` keeps the examples).
+    // Templates add text of their own: score every rendered example against the eval sets too
+    // (and record the matches even when `allow_contaminated` keeps the examples). The idioms
+    // are the documents' (the corpus the contamination audit counted), so an idiom the audit
+    // discounted is discounted here as well.
     let mut matched = BTreeSet::new();
     {
         let tasks = crate::audit::run::load_eval_tasks(ws)?;
@@ -111,6 +113,12 @@ fn render(
             &tasks,
             &(&ws.config.audit.contamination).into(),
         )?;
+        let doc_texts: Vec<_> = documents
+            .iter()
+            .map(crate::audit::contamination::document_text)
+            .collect();
+        let doc_texts: Vec<&str> = doc_texts.iter().map(|t| t.as_ref()).collect();
+        let idioms = index.idioms(&index.scan_many(&doc_texts));
         let texts: Vec<String> = out
             .examples
             .iter()
@@ -123,28 +131,27 @@ fn render(
             })
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let hits = index.scan_many(&refs);
+        let hits = index.score(&refs, &index.scan_many(&refs), &idioms).hits;
         let mut kept = Vec::new();
         for (e, h) in std::mem::take(&mut out.examples).into_iter().zip(hits) {
             matched.extend(h.iter().map(|hit| hit.task_id.clone()));
-            match h.first() {
-                None => kept.push(e),
-                Some(_) if allow_contaminated => kept.push(e),
-                Some(hit) => out.excluded.push(Exclusion {
-                    stage: Stage::Render,
-                    document_ids: e.doc_ids.clone(),
-                    example_id: Some(e.id.clone()),
-                    template: Some(e.template.clone()),
-                    item: e.item.clone(),
-                    step: "contamination".into(),
-                    reason: "contaminated".into(),
-                    detail: format!(
-                        "the rendered example shares text with eval task {}: \"{}\"",
-                        hit.task_id,
-                        hit.matched.chars().take(120).collect::<String>()
-                    ),
-                }),
+            if h.is_empty() || allow_contaminated {
+                kept.push(e);
+                continue;
             }
+            out.excluded.push(Exclusion {
+                stage: Stage::Render,
+                document_ids: e.doc_ids.clone(),
+                example_id: Some(e.id.clone()),
+                template: Some(e.template.clone()),
+                item: e.item.clone(),
+                step: "contamination".into(),
+                reason: "contaminated".into(),
+                detail: format!(
+                    "the rendered example {}",
+                    crate::audit::contamination::describe(&h)
+                ),
+            });
         }
         out.examples = kept;
     }

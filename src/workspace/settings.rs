@@ -73,11 +73,31 @@ impl Default for NearDedupSettings {
     }
 }
 
+/// `[audit.contamination]`: how eval-task text is matched in training data and what counts as
+/// a leak (see `audit::contamination`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ContaminationSettings {
+    /// Words per n-gram.
     pub ngram_words: usize,
+    /// Bytes per window of the normalized text.
     pub substring_chars: usize,
+    /// Text found in at least this many eval tasks is task boilerplate (a shared system prompt),
+    /// not evidence; 0 keeps everything.
+    pub boilerplate_min_tasks: usize,
+    /// Text found in at least this many corpus documents, and in `idiom-min-fraction` of them,
+    /// is a corpus idiom (`local Players = game:GetService("Players")`), not evidence; 0 turns
+    /// the rule off.
+    pub idiom_min_documents: usize,
+    pub idiom_min_fraction: f64,
+    /// A document is flagged for a task when it covers at least this share (0..1) of the
+    /// distinctive text of one part (prose, code or whole short prompt) of a task text...
+    pub min_score: f64,
+    /// ... or at least this many distinctive normalized bytes of one (0: off).
+    pub min_matched_chars: usize,
+    /// Task texts and prose runs too short for an n-gram or a window are matched whole (and by
+    /// their longest sentence) when they have at least this many normalized bytes (0: off).
+    pub whole_prompt_min_chars: usize,
 }
 
 impl Default for ContaminationSettings {
@@ -85,6 +105,12 @@ impl Default for ContaminationSettings {
         ContaminationSettings {
             ngram_words: 13,
             substring_chars: 50,
+            boilerplate_min_tasks: 5,
+            idiom_min_documents: 20,
+            idiom_min_fraction: 0.005,
+            min_score: 0.5,
+            min_matched_chars: 300,
+            whole_prompt_min_chars: 20,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli;
+mod contamination;
 mod docs;
 mod eval;
 mod eval_typecheck;

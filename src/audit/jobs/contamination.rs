@@ -1,17 +1,18 @@
-//! The `contamination` audit: documents that share text (n-grams or long substrings) with a
-//! task of a registered eval set are dropped. Also where the eval sets are loaded as
-//! contamination inputs, for this audit and the snapshot's scan of rendered examples.
-
-use std::collections::BTreeSet;
+//! The `contamination` audit: documents that leak a task of a registered eval set are dropped.
+//! Documents are scored against the tasks by `audit::contamination` (the same scorer the
+//! snapshot runs on rendered examples), with this corpus's idioms discounted. Also where the
+//! eval sets are loaded as contamination inputs, for this audit and the snapshot's scan.
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{drop_document, failed, summary_json, AuditContext, AuditJob};
-use crate::audit::contamination::{ContaminationIndex, IndexStats, TaskTexts};
+use crate::audit::contamination::{
+    self, ContaminationIndex, CorpusStats, Hit, IndexStats, TaskTexts,
+};
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::core::EvalTask;
-use crate::store::columns::string_list_column;
+use crate::store::columns::{string_list_column, struct_list_column};
 use crate::workspace::settings::EvalSetFormat;
 use crate::workspace::Workspace;
 
@@ -22,9 +23,12 @@ pub struct Contamination;
 pub struct ContaminationSummary {
     pub eval_tasks: usize,
     pub contaminated_documents: usize,
-    /// Every task some document shares text with, and those documents in document order.
+    /// Every task, and the documents flagged for it in document order.
     pub per_task: Vec<TaskDocuments>,
+    /// What the index holds: keys per kind, task boilerplate dropped.
     pub index: IndexStats,
+    /// What this corpus did: idioms dropped, pairs matched and flagged, undetectable tasks.
+    pub corpus: CorpusStats,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +43,8 @@ pub struct DocumentRef {
     pub id: String,
     pub source: String,
     pub path: String,
+    /// The pair's score (share of the task part's distinctive text the document covers).
+    pub score: f64,
 }
 
 impl AuditJob for Contamination {
@@ -51,38 +57,25 @@ impl AuditJob for Contamination {
         let tasks = load_eval_tasks(ctx.ws)?;
         let index = ContaminationIndex::build(&tasks, &(&ctx.config().contamination).into())
             .map_err(|e| failed(name, e))?;
-        let hits = index.scan_many(&ctx.texts);
-        // Distinct task ids per document (one task can match by n-gram and by substring).
-        let task_ids: Vec<Vec<&str>> = hits
-            .iter()
-            .map(|h| {
-                h.iter()
-                    .map(|h| h.task_id.as_str())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect()
-            })
-            .collect();
+        let texts: Vec<_> = docs.iter().map(contamination::document_text).collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let assessed = index.assess(&texts);
+        let hits = &assessed.hits;
         let mut excluded = Vec::new();
         for (i, h) in hits.iter().enumerate() {
-            if let Some(first) = h.first() {
+            if !h.is_empty() {
                 excluded.push(drop_document(
                     name,
                     &docs[i],
                     "contaminated",
-                    format!(
-                        "shares text with eval task(s) {}: \"{}\"",
-                        task_ids[i].join(","),
-                        first.matched.chars().take(120).collect::<String>()
-                    ),
+                    contamination::describe(h),
                 ));
             }
         }
         let per_task = index
-            .by_task(&hits)
+            .by_task(hits)
             .into_iter()
             .map(|t| TaskDocuments {
-                task: t.task_id,
                 documents: t
                     .docs
                     .iter()
@@ -90,22 +83,32 @@ impl AuditJob for Contamination {
                         id: docs[i].id.clone(),
                         source: docs[i].provenance.source_id.clone(),
                         path: docs[i].provenance.path.clone(),
+                        score: hits[i]
+                            .iter()
+                            .find(|h| h.task_id == t.task_id)
+                            .map_or(0.0, |h| h.score),
                     })
                     .collect(),
+                task: t.task_id,
             })
             .collect();
         let df = ctx.attributes(vec![
-            string_list_column("tasks", task_ids.iter().map(|t| t.iter().copied())),
+            string_list_column(
+                "tasks",
+                hits.iter().map(|h| h.iter().map(|h| h.task_id.as_str())),
+            ),
             Column::new(
                 "contaminated".into(),
                 hits.iter().map(|h| !h.is_empty()).collect::<Vec<_>>(),
             ),
+            hits_column("matches", hits)?,
         ])?;
         let summary = ContaminationSummary {
             eval_tasks: tasks.len(),
             contaminated_documents: excluded.len(),
             per_task,
             index: index.stats().clone(),
+            corpus: assessed.corpus,
         };
         Ok(AuditOutput {
             attributes: df,
@@ -113,6 +116,63 @@ impl AuditJob for Contamination {
             summary: summary_json(&summary),
         })
     }
+}
+
+/// A `list<struct>` column with one struct per flagged task of each row: `task`, `score`,
+/// `part`, `matched_chars`, `distinctive_chars`, `longest_chars` and `spans`
+/// (`list<struct{start, end, text}>`, byte offsets into the scanned text, see
+/// [`contamination::document_text`]).
+pub fn hits_column(name: &str, hits: &[Vec<Hit>]) -> PolarsResult<Column> {
+    let all: Vec<&Hit> = hits.iter().flatten().collect();
+    let spans: Vec<&crate::audit::contamination::Span> =
+        all.iter().flat_map(|h| &h.spans).collect();
+    let u32s = |name: &str, v: Vec<usize>| {
+        Column::new(
+            name.into(),
+            v.into_iter().map(|x| x as u32).collect::<Vec<u32>>(),
+        )
+    };
+    let span_fields = [
+        u32s("start", spans.iter().map(|s| s.start).collect()),
+        u32s("end", spans.iter().map(|s| s.end).collect()),
+        Column::new(
+            "text".into(),
+            spans.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+        ),
+    ];
+    let span_lists = all.iter().map(|h| h.spans.len()).collect::<Vec<_>>();
+    let fields = [
+        Column::new(
+            "task".into(),
+            all.iter().map(|h| h.task_id.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "score".into(),
+            all.iter().map(|h| h.score).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "part".into(),
+            all.iter().map(|h| h.part.as_str()).collect::<Vec<_>>(),
+        ),
+        u32s(
+            "matched_chars",
+            all.iter().map(|h| h.matched_chars).collect(),
+        ),
+        u32s(
+            "distinctive_chars",
+            all.iter().map(|h| h.distinctive_chars).collect(),
+        ),
+        u32s(
+            "longest_chars",
+            all.iter().map(|h| h.longest_chars).collect(),
+        ),
+        struct_list_column("spans", &span_fields, &span_lists)?,
+    ];
+    struct_list_column(
+        name,
+        &fields,
+        &hits.iter().map(Vec::len).collect::<Vec<_>>(),
+    )
 }
 
 /// The tasks of every registered eval set, as contamination inputs (ids `<set>/<task>`).
