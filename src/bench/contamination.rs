@@ -21,6 +21,7 @@
 //! This is a benchmark, not a test: nothing here asserts timings. The generator is
 //! deterministic in `(n, seed)`.
 
+use super::ratio;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Rng;
 use crate::audit::contamination::{
-    Assessment, ContaminationConfig, ContaminationError, ContaminationIndex, TaskTexts,
+    Assessment, ContaminationError, ContaminationIndex, ContaminationSettings, TaskTexts,
     Undetectable,
 };
 
@@ -78,7 +79,7 @@ pub struct ContaminationBenchFigures {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScorerFigures {
-    pub config: ContaminationConfig,
+    pub config: ContaminationSettings,
     pub seconds_index: f64,
     pub seconds_scan: f64,
     pub seconds_idioms: f64,
@@ -107,13 +108,13 @@ pub struct ScorerFigures {
 pub fn run(n_docs: usize, seed: u64) -> Result<ContaminationBenchFigures, ContaminationError> {
     let corpus = generate(n_docs, seed);
     let refs: Vec<&str> = corpus.docs.iter().map(String::as_str).collect();
-    let scorer = measure(&corpus, &refs, &ContaminationConfig::default())?;
-    let legacy = ContaminationConfig {
+    let scorer = measure(&corpus, &refs, &ContaminationSettings::default())?;
+    let legacy = ContaminationSettings {
         idiom_min_documents: 0,
         min_score: 0.0,
         min_matched_chars: 0,
         whole_prompt_min_chars: 0,
-        ..ContaminationConfig::default()
+        ..ContaminationSettings::default()
     };
     let any_shared_key = measure(&corpus, &refs, &legacy)?;
     let count = |items: &mut dyn Iterator<Item = String>| {
@@ -147,7 +148,7 @@ pub fn run(n_docs: usize, seed: u64) -> Result<ContaminationBenchFigures, Contam
 fn measure(
     corpus: &ContaminationCorpus,
     refs: &[&str],
-    cfg: &ContaminationConfig,
+    cfg: &ContaminationSettings,
 ) -> Result<ScorerFigures, ContaminationError> {
     let t = Instant::now();
     let index = ContaminationIndex::build(&corpus.tasks, cfg)?;
@@ -234,14 +235,6 @@ fn measure(
         boilerplate_keys_dropped: index.stats().boilerplate_keys_dropped,
         undetectable_tasks: undetectable,
     })
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
 }
 
 /// Leak kinds that copy a task text verbatim (up to case and spacing).
@@ -668,7 +661,7 @@ pub fn generate(n: usize, seed: u64) -> ContaminationCorpus {
                 id: format!("oge-{t}"),
                 texts: vec![prompt.clone()],
             });
-            if normalized_len(&prompt) < ContaminationConfig::default().whole_prompt_min_chars {
+            if normalized_len(&prompt) < ContaminationSettings::default().whole_prompt_min_chars {
                 too_short.push(t);
                 plans.push((Vec::new(), Vec::new()));
                 continue;

@@ -7,6 +7,7 @@
 //! nothing here asserts timings. The generator must stay deterministic in `(n, seed)` so both
 //! sides measure the same documents.
 
+use super::ratio;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::cluster::UnionFind;
 use crate::audit::contamination::{
-    ContaminationConfig, ContaminationError, ContaminationIndex, TaskTexts,
+    ContaminationError, ContaminationIndex, ContaminationSettings, TaskTexts,
 };
 use crate::audit::minhash::{
     jaccard_sorted, near_duplicates, shingle_set, NearDupConfig, NearDupError, NearDupStats,
@@ -196,7 +197,7 @@ pub fn bench_dedup(n_docs: usize, seed: u64) -> Result<BenchFigures, BenchError>
     };
 
     let t = Instant::now();
-    let index = ContaminationIndex::build(&corpus.tasks, &ContaminationConfig::default())?;
+    let index = ContaminationIndex::build(&corpus.tasks, &ContaminationSettings::default())?;
     let seconds_index = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let hits = index.assess(&refs).hits;
@@ -270,14 +271,6 @@ pub fn write_bench_corpus(path: &Path, n: usize, seed: u64) -> Result<(), BenchE
 /// Peak resident set size of this process in KiB.
 pub fn peak_rss_kib() -> Option<u64> {
     super::peak_rss_bytes().map(|b| b / 1024)
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
 }
 
 const SERVICES: &[&str] = &[

@@ -41,3 +41,12 @@ pub fn write_figures<T: Serialize>(path: &std::path::Path, figures: &T) -> std::
 }
 
 pub use crate::core::hash::SplitMix64 as Rng;
+
+/// `a / b` as a share, 1 when there is nothing to measure (`b == 0`): precision and recall.
+pub(crate) fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}

@@ -111,7 +111,7 @@ fn render(
         let tasks = crate::audit::run::load_eval_tasks(ws)?;
         let index = crate::audit::contamination::ContaminationIndex::build(
             &tasks,
-            &(&ws.config.audit.contamination).into(),
+            &ws.config.audit.contamination,
         )?;
         let doc_texts: Vec<_> = documents
             .iter()

@@ -75,7 +75,7 @@ impl Default for NearDedupSettings {
 
 /// `[audit.contamination]`: how eval-task text is matched in training data and what counts as
 /// a leak (see `audit::contamination`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ContaminationSettings {
     /// Words per n-gram.

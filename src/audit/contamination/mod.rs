@@ -50,55 +50,8 @@ use text::{
     phrase_key, phrase_key_at, phrase_prefix, pow_wrapping, Scratch, BASE,
 };
 
-/// Parameters of the contamination index and scorer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ContaminationConfig {
-    /// Words per n-gram.
-    pub ngram_words: usize,
-    /// Bytes per substring window of the normalized text.
-    pub substring_chars: usize,
-    /// A key found in at least this many tasks is boilerplate (shared system prompt, common
-    /// instructions) and is not indexed; 0 keeps everything.
-    pub boilerplate_min_tasks: usize,
-    /// A key found in at least this many corpus documents (and `idiom_min_fraction` of them)
-    /// is a corpus idiom and does not count; 0 turns the rule off.
-    pub idiom_min_documents: usize,
-    /// The share of corpus documents (0..1) a key must be found in to be an idiom, when that is
-    /// more than `idiom_min_documents`.
-    pub idiom_min_fraction: f64,
-    /// Flag a pair when the document covers at least this share (0..1) of one part's
-    /// distinctive text.
-    pub min_score: f64,
-    /// Also flag a pair when the document covers at least this many distinctive normalized
-    /// bytes of one part, whatever its share; 0 turns the rule off.
-    pub min_matched_chars: usize,
-    /// Task texts and prose runs too short for an n-gram or a window are indexed whole when
-    /// their normalized text has at least this many bytes; 0 turns phrase keys off.
-    pub whole_prompt_min_chars: usize,
-}
-
-impl Default for ContaminationConfig {
-    fn default() -> Self {
-        Self::from(&crate::workspace::settings::ContaminationSettings::default())
-    }
-}
-
-/// The `[audit.contamination]` settings.
-impl From<&crate::workspace::settings::ContaminationSettings> for ContaminationConfig {
-    fn from(s: &crate::workspace::settings::ContaminationSettings) -> Self {
-        Self {
-            ngram_words: s.ngram_words,
-            substring_chars: s.substring_chars,
-            boilerplate_min_tasks: s.boilerplate_min_tasks,
-            idiom_min_documents: s.idiom_min_documents,
-            idiom_min_fraction: s.idiom_min_fraction,
-            min_score: s.min_score,
-            min_matched_chars: s.min_matched_chars,
-            whole_prompt_min_chars: s.whole_prompt_min_chars,
-        }
-    }
-}
+/// The parameters of the index and the scorer are the `[audit.contamination]` settings.
+pub use crate::workspace::settings::ContaminationSettings;
 
 /// What the index holds of one eval task: its id and every text that must not leak (prompt,
 /// messages, solution, tests; see [`crate::core::EvalTask::protected_texts`]).
@@ -366,7 +319,7 @@ pub struct Assessment {
 /// The index over all registered eval tasks.
 #[derive(Debug, Clone)]
 pub struct ContaminationIndex {
-    cfg: ContaminationConfig,
+    cfg: ContaminationSettings,
     task_ids: Vec<String>,
     units: Vec<Unit>,
     segs: Vec<Segment>,
@@ -388,7 +341,7 @@ pub struct ContaminationIndex {
 impl ContaminationIndex {
     pub fn build(
         tasks: &[TaskTexts],
-        cfg: &ContaminationConfig,
+        cfg: &ContaminationSettings,
     ) -> Result<Self, ContaminationError> {
         if cfg.ngram_words == 0 || cfg.substring_chars == 0 {
             return Err(ContaminationError::Config(format!(
@@ -644,7 +597,7 @@ impl ContaminationIndex {
         &self.stats
     }
 
-    pub fn config(&self) -> &ContaminationConfig {
+    pub fn config(&self) -> &ContaminationSettings {
         &self.cfg
     }
 

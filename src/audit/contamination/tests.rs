@@ -31,7 +31,7 @@ fn tasks() -> Vec<TaskTexts> {
 }
 
 fn index() -> ContaminationIndex {
-    ContaminationIndex::build(&tasks(), &ContaminationConfig::default()).unwrap()
+    ContaminationIndex::build(&tasks(), &ContaminationSettings::default()).unwrap()
 }
 
 fn normalized(text: &str) -> String {
@@ -133,10 +133,10 @@ fn report_lists_contaminating_docs_per_task_and_short_tasks() {
     assert!(report[1].docs.is_empty() && report[2].docs.is_empty());
     let dup = vec![tasks()[0].clone(), tasks()[0].clone()];
     assert!(matches!(
-        ContaminationIndex::build(&dup, &ContaminationConfig::default()),
+        ContaminationIndex::build(&dup, &ContaminationSettings::default()),
         Err(ContaminationError::DuplicateTask(_))
     ));
-    let bad = ContaminationConfig {
+    let bad = ContaminationSettings {
         min_score: 1.5,
         ..Default::default()
     };
@@ -165,7 +165,7 @@ fn text_shared_by_many_tasks_is_boilerplate_not_contamination() {
             texts: vec![format!("{system} Task: {s}.")],
         })
         .collect();
-    let idx = ContaminationIndex::build(&tasks, &ContaminationConfig::default()).unwrap();
+    let idx = ContaminationIndex::build(&tasks, &ContaminationSettings::default()).unwrap();
     assert!(idx.stats().boilerplate_keys_dropped > 0);
     assert!(idx.stats().undetectable_tasks.is_empty());
     // A training example rendered with the same system prompt is not contaminated by it.
@@ -175,7 +175,7 @@ fn text_shared_by_many_tasks_is_boilerplate_not_contamination() {
     let hits = idx.scan(&format!("-- {}", specifics[3]));
     assert_eq!(flagged(&hits), vec!["t3"]);
     // With the guard off, the shared prompt flags every task.
-    let all = ContaminationConfig {
+    let all = ContaminationSettings {
         boilerplate_min_tasks: 0,
         ..Default::default()
     };
@@ -199,7 +199,7 @@ fn corpus_idioms_are_not_evidence_and_the_prose_still_is() {
         id: "shop".into(),
         texts: vec![prompt.clone()],
     };
-    let idx = ContaminationIndex::build(&[task], &ContaminationConfig::default()).unwrap();
+    let idx = ContaminationIndex::build(&[task], &ContaminationSettings::default()).unwrap();
     let mut docs: Vec<String> = (0..200)
         .map(|i| format!("{boilerplate}local counter{i} = {i}\nprint(counter{i} * 2)\n"))
         .collect();
@@ -214,7 +214,7 @@ fn corpus_idioms_are_not_evidence_and_the_prose_still_is() {
     assert!(a.corpus.undetectable_tasks.is_empty());
     // The rule is what makes the difference: without it every boilerplate document covers
     // most of the task's code.
-    let off = ContaminationConfig {
+    let off = ContaminationSettings {
         idiom_min_documents: 0,
         ..Default::default()
     };
@@ -238,7 +238,7 @@ fn a_task_made_only_of_idioms_is_reported_undetectable() {
         id: "header".into(),
         texts: vec![line.into()],
     };
-    let idx = ContaminationIndex::build(&[task], &ContaminationConfig::default()).unwrap();
+    let idx = ContaminationIndex::build(&[task], &ContaminationSettings::default()).unwrap();
     let docs: Vec<String> = (0..30).map(|i| format!("{line}\nprint({i})")).collect();
     let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
     let a = idx.assess(&refs);
@@ -271,7 +271,7 @@ fn a_short_prompt_is_matched_whole_on_word_boundaries() {
             texts: vec!["Fix the bug".into()],
         },
     ];
-    let idx = ContaminationIndex::build(&tasks, &ContaminationConfig::default()).unwrap();
+    let idx = ContaminationIndex::build(&tasks, &ContaminationSettings::default()).unwrap();
     assert_eq!(idx.stats().phrases, 3, "two whole prompts and one sentence");
     assert_eq!(
         idx.stats().undetectable_tasks,
@@ -304,7 +304,7 @@ fn a_short_prompt_is_matched_whole_on_word_boundaries() {
         assert_eq!(idx.scan(near_miss), vec![], "{near_miss}");
     }
     // Phrase keys can be turned off.
-    let off = ContaminationConfig {
+    let off = ContaminationSettings {
         whole_prompt_min_chars: 0,
         ..Default::default()
     };
@@ -392,7 +392,7 @@ fn a_key_the_task_repeats_is_credited_once_per_match() {
             "{s} Then something entirely different happens in the middle of this long story. {s}"
         )],
     };
-    let idx = ContaminationIndex::build(&[task], &ContaminationConfig::default()).unwrap();
+    let idx = ContaminationIndex::build(&[task], &ContaminationSettings::default()).unwrap();
     let a = idx.assess(&[s]);
     assert_eq!(a.hits, vec![Vec::<Hit>::new()]);
     assert_eq!(a.corpus.pairs_matched, 1);
@@ -419,9 +419,11 @@ fn a_long_part_copied_in_part_is_flagged_by_its_size() {
         id: "ledger".into(),
         texts: vec![functions.concat()],
     };
-    let idx =
-        ContaminationIndex::build(std::slice::from_ref(&task), &ContaminationConfig::default())
-            .unwrap();
+    let idx = ContaminationIndex::build(
+        std::slice::from_ref(&task),
+        &ContaminationSettings::default(),
+    )
+    .unwrap();
     let part = functions[..5].concat();
     let hits = idx.scan(&part);
     assert_eq!(flagged(&hits), vec!["ledger"]);
@@ -429,7 +431,7 @@ fn a_long_part_copied_in_part_is_flagged_by_its_size() {
         hits[0].score < 0.5 && hits[0].matched_chars >= 300,
         "{hits:?}"
     );
-    let off = ContaminationConfig {
+    let off = ContaminationSettings {
         min_matched_chars: 0,
         ..Default::default()
     };

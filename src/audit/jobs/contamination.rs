@@ -55,7 +55,7 @@ impl AuditJob for Contamination {
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let (name, docs) = (self.name(), ctx.docs);
         let tasks = load_eval_tasks(ctx.ws)?;
-        let index = ContaminationIndex::build(&tasks, &(&ctx.config().contamination).into())
+        let index = ContaminationIndex::build(&tasks, &ctx.config().contamination)
             .map_err(|e| failed(name, e))?;
         let texts: Vec<_> = docs.iter().map(contamination::document_text).collect();
         let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
