@@ -217,10 +217,13 @@ fn eval_set_coverage(
     let mut out = Vec::new();
     for (name, tasks) in crate::audit::run::load_eval_sets(ws)? {
         let prefix = format!("{name}/");
-        let mut task_hashes: Vec<String> = tasks.iter().map(crate::eval::task::task_hash).collect();
+        let mut task_hashes: Vec<String> = tasks
+            .iter()
+            .map(crate::core::eval_task::task_hash)
+            .collect();
         task_hashes.sort();
         out.push(freeze::EvalSetCoverage {
-            task_set_id: crate::eval::task::task_set_id(&tasks),
+            task_set_id: crate::core::eval_task::task_set_id(&tasks),
             task_hashes,
             matched_tasks: matched
                 .iter()
