@@ -11,7 +11,7 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use serde::Serialize;
 
-use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::model::CausalLm;
 use crate::model::candle::weights::write_random_checkpoint;
 use crate::model::qwen3::Qwen3Config;
 use crate::model::weights::BaseConfig;
@@ -131,14 +131,14 @@ pub fn run(
         rank: 8,
         alpha: 16.0,
         dropout: 0.0,
-        targets: TargetModule::ALL.to_vec(),
+        targets: TargetModule::ATTENTION_AND_MLP.to_vec(),
         num_layers: None,
     };
     let base = BaseConfig {
         quantize_bits: qlora_bits,
         ..BaseConfig::default()
     };
-    let model = Qwen3::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
+    let model = CausalLm::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
     let base_weight_mb = model.base_nbytes() as f64 / 1_048_576.0;
     let adamw = AdamWParams {
         weight_decay: 0.01,

@@ -79,6 +79,14 @@ impl Weight {
         }
     }
 
+    /// Bytes held (packed where quantized).
+    pub fn nbytes(&self) -> usize {
+        match self {
+            Weight::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
+            Weight::Quant(q) => q.nbytes(),
+        }
+    }
+
     pub fn is_quantized(&self) -> bool {
         matches!(self, Weight::Quant(_))
     }

@@ -7,8 +7,9 @@ use candle_core::{DType, Device, Tensor};
 
 use super::CandleBackend;
 use crate::model::adapter;
-use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::model::CausalLm;
 use crate::model::candle::weights::{load_checkpoint_tensors, write_random_checkpoint};
+use crate::model::config::{Architecture, ModelConfig};
 use crate::model::qwen3::tiny_config;
 use crate::model::{LoraConfig, ModelError, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
@@ -20,7 +21,7 @@ fn all_targets(rank: usize) -> LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,
         dropout: 0.0,
-        targets: TargetModule::ALL.to_vec(),
+        targets: TargetModule::ATTENTION_AND_MLP.to_vec(),
         num_layers: None,
     }
 }
@@ -29,7 +30,7 @@ fn tiny_backend(dir: &Path, lora: &LoraConfig, seed: u64) -> CandleBackend {
     if !dir.join("config.json").exists() {
         write_random_checkpoint(dir, &tiny_config(false), 7, DType::F32).unwrap();
     }
-    let model = Qwen3::load(dir, lora, seed, &Device::Cpu).unwrap();
+    let model = CausalLm::load(dir, lora, seed, &Device::Cpu).unwrap();
     let adamw = AdamWParams {
         weight_decay: 0.0,
         ..AdamWParams::default()
@@ -139,7 +140,15 @@ fn whole_model_lora_gradient_matches_finite_differences() {
         targets: vec![TargetModule::Q, TargetModule::K, TargetModule::Down],
         ..all_targets(2)
     };
-    let model = Qwen3::from_tensors(cfg, tensors, &lora, 4, dir.path(), DType::F64).unwrap();
+    let model = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg),
+        tensors,
+        &lora,
+        4,
+        dir.path(),
+        DType::F64,
+    )
+    .unwrap();
     // Give B non-zero values so that A's gradient is non-zero too.
     for (i, (_, l)) in model.lora.iter().enumerate() {
         let b = l.b.as_tensor();
@@ -150,8 +159,8 @@ fn whole_model_lora_gradient_matches_finite_differences() {
             .unwrap();
     }
     let b = batch();
-    let loss = |m: &Qwen3| -> Tensor {
-        let mut ctx = crate::model::candle::qwen3::ForwardCtx { rng: None };
+    let loss = |m: &CausalLm| -> Tensor {
+        let mut ctx = crate::model::candle::model::ForwardCtx { rng: None };
         m.nll_sum(&b.tokens, &b.loss_mask, b.batch, b.seq_len, &mut ctx)
             .unwrap()
             .0
@@ -294,13 +303,14 @@ fn checkpoint_round_trip_f32_and_bf16_and_tied_embeddings() {
         assert_eq!(raw.contains_key("lm_head.weight"), !tied);
         assert!(raw.contains_key("model.layers.1.self_attn.k_norm.weight"));
         assert_eq!(raw["model.embed_tokens.weight"].dtype(), dtype);
-        let model = Qwen3::load(dir.path(), &all_targets(2), 0, &Device::Cpu).unwrap();
-        assert_eq!(model.config, cfg);
+        let model = CausalLm::load(dir.path(), &all_targets(2), 0, &Device::Cpu).unwrap();
+        assert_eq!(model.config, ModelConfig::Qwen3(cfg));
         assert_eq!(model.lm_head.is_none(), tied);
         let want = raw["model.layers.1.mlp.down_proj.weight"]
             .to_dtype(DType::F32)
             .unwrap();
         let got = &model.layers[1]
+            .mlp
             .down_proj
             .weight
             .to_dense(DType::F32, &Device::Cpu)
@@ -328,8 +338,15 @@ fn missing_or_misshapen_weights_are_named() {
     let mut t: HashMap<String, Tensor> =
         load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu).unwrap();
     t.remove("model.layers.1.self_attn.q_norm.weight");
-    let err = Qwen3::from_tensors(cfg.clone(), t, &all_targets(2), 0, dir.path(), DType::F32)
-        .unwrap_err();
+    let err = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg.clone()),
+        t,
+        &all_targets(2),
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, ModelError::MissingWeight { key, .. } if key == "model.layers.1.self_attn.q_norm.weight"),
         "{err}"
@@ -339,7 +356,15 @@ fn missing_or_misshapen_weights_are_named() {
         "model.norm.weight".into(),
         Tensor::zeros(31, DType::F32, &Device::Cpu).unwrap(),
     );
-    let err = Qwen3::from_tensors(cfg, t, &all_targets(2), 0, dir.path(), DType::F32).unwrap_err();
+    let err = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg),
+        t,
+        &all_targets(2),
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("model.norm.weight"), "{err}");
 }
 
@@ -365,7 +390,7 @@ fn adapters_written_in_mlx_and_peft_formats_reload_with_documented_names() {
     let eval_before = be.eval_loss(&batch()).unwrap();
 
     let mlx = dir.path().join("mlx");
-    adapter::write_mlx(&mlx, &lora, 2, &tensors).unwrap();
+    adapter::write_mlx(&mlx, Architecture::Qwen3, &lora, 2, &tensors).unwrap();
     let (w, meta) = adapter::read_safetensors(&mlx.join("adapters.safetensors")).unwrap();
     let names: Vec<&str> = w.keys().map(String::as_str).collect();
     assert_eq!(
@@ -405,7 +430,7 @@ fn adapters_written_in_mlx_and_peft_formats_reload_with_documented_names() {
     );
 
     let peft = dir.path().join("peft");
-    adapter::write_peft(&peft, &lora, 2, "tiny-qwen3", &tensors).unwrap();
+    adapter::write_peft(&peft, Architecture::Qwen3, &lora, 2, "tiny-qwen3", &tensors).unwrap();
     let (w, meta) = adapter::read_safetensors(&peft.join("adapter_model.safetensors")).unwrap();
     assert!(w.contains_key("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"));
     assert_eq!(
@@ -563,12 +588,13 @@ fn mlx_quantized_module_loads_as_its_dequantized_twin() {
     fs_err::write(qdir.join("config.json"), json.to_string()).unwrap();
 
     let lora = all_targets(2);
-    let qmodel = Qwen3::load(&qdir, &lora, 0, &dev).unwrap();
+    let qmodel = CausalLm::load(&qdir, &lora, 0, &dev).unwrap();
     assert!(
-        qmodel.layers[0].up_proj.weight.is_quantized(),
+        qmodel.layers[0].mlp.up_proj.weight.is_quantized(),
         "an MLX-quantized module stays packed (QLoRA)"
     );
     let got = qmodel.layers[0]
+        .mlp
         .up_proj
         .weight
         .to_dense(DType::F32, &dev)
@@ -587,7 +613,15 @@ fn mlx_quantized_module_loads_as_its_dequantized_twin() {
         format!("{key}.weight"),
         Tensor::from_vec(dense, (rows, cols), &dev).unwrap(),
     );
-    let twin = Qwen3::from_tensors(cfg, twin_tensors, &lora, 0, dir.path(), DType::F32).unwrap();
+    let twin = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg),
+        twin_tensors,
+        &lora,
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap();
     let mut q = CandleBackend::new(qmodel, lora.clone(), AdamWParams::default(), 0).unwrap();
     let mut t = CandleBackend::new(twin, lora, AdamWParams::default(), 0).unwrap();
     let (lq, _) = q.eval_loss(&batch()).unwrap();
@@ -716,9 +750,11 @@ fn qlora_matches_its_dense_twin_and_trains() {
         quantize_group_size: 32,
         ..BaseConfig::default()
     };
-    let qmodel = Qwen3::load_with(dir.path(), &lora, 3, &Device::Cpu, &base).unwrap();
-    assert!(qmodel.embed_tokens.is_quantized() && qmodel.layers[1].down_proj.weight.is_quantized());
-    let dense_model = Qwen3::load(dir.path(), &lora, 3, &Device::Cpu).unwrap();
+    let qmodel = CausalLm::load_with(dir.path(), &lora, 3, &Device::Cpu, &base).unwrap();
+    assert!(
+        qmodel.embed_tokens.is_quantized() && qmodel.layers[1].mlp.down_proj.weight.is_quantized()
+    );
+    let dense_model = CausalLm::load(dir.path(), &lora, 3, &Device::Cpu).unwrap();
     assert!(
         qmodel.base_nbytes() * 4 < dense_model.base_nbytes(),
         "{} vs {} bytes",
@@ -734,8 +770,8 @@ fn qlora_matches_its_dense_twin_and_trains() {
             .unwrap(),
     );
     for l in &mut twin.layers {
-        for m in TargetModule::ALL {
-            let lin = l.linear_mut(m);
+        for m in TargetModule::ATTENTION_AND_MLP {
+            let lin = l.linear_mut(m).unwrap();
             lin.weight = crate::model::candle::quantized::Weight::Dense(
                 lin.weight.to_dense(DType::F32, &Device::Cpu).unwrap(),
             );
@@ -758,7 +794,7 @@ fn qlora_matches_its_dense_twin_and_trains() {
             .unwrap();
         }
         for (key, layer) in &t.lora {
-            t.layers[key.layer].linear_mut(key.module).lora = Some(layer.clone());
+            t.layers[key.layer].linear_mut(key.module).unwrap().lora = Some(layer.clone());
         }
         t
     };
@@ -821,8 +857,23 @@ fn fused_model_equals_base_plus_adapter() {
     }
     let (adapted, _) = be.eval_loss(&batch()).unwrap();
     let tensors = be.lora_tensors().unwrap();
-    adapter::write_mlx(&dir.path().join("mlx"), &lora, 2, &tensors).unwrap();
-    adapter::write_peft(&dir.path().join("peft"), &lora, 2, "tiny", &tensors).unwrap();
+    adapter::write_mlx(
+        &dir.path().join("mlx"),
+        Architecture::Qwen3,
+        &lora,
+        2,
+        &tensors,
+    )
+    .unwrap();
+    adapter::write_peft(
+        &dir.path().join("peft"),
+        Architecture::Qwen3,
+        &lora,
+        2,
+        "tiny",
+        &tensors,
+    )
+    .unwrap();
     let none = all_targets(1); // fresh adapters have B = 0: the fused model alone
     for kind in ["mlx", "peft"] {
         let out = dir.path().join(format!("fused-{kind}"));
@@ -850,7 +901,7 @@ fn fused_model_equals_base_plus_adapter() {
     let qdir = dir.path().join("q");
     write_mlx_quantized(&model_dir, &qdir, 4, 32);
     let mut q = CandleBackend::new(
-        Qwen3::load(&qdir, &lora, 5, &Device::Cpu).unwrap(),
+        CausalLm::load(&qdir, &lora, 5, &Device::Cpu).unwrap(),
         lora.clone(),
         AdamWParams::default(),
         5,
