@@ -156,7 +156,10 @@ impl ModelConfig {
     pub fn has_module(&self, layer: usize, module: TargetModule) -> bool {
         match self {
             ModelConfig::Qwen3(_) => !module.is_delta_net(),
-            ModelConfig::Qwen35(c) => c.is_full_attention(layer) != module.is_delta_net(),
+            ModelConfig::Qwen35(c) => match module {
+                TargetModule::Gate | TargetModule::Up | TargetModule::Down => true,
+                m => c.is_full_attention(layer) != m.is_delta_net(),
+            },
         }
     }
 
@@ -193,6 +196,28 @@ mod tests {
             Architecture::from_model_type("qwen3_5").unwrap(),
             Architecture::Qwen35
         );
+        let c = ModelConfig::Qwen35(crate::model::qwen3_5::tiny_config(false));
+        let lora = LoraConfig {
+            targets: TargetModule::ALL.to_vec(),
+            num_layers: Some(2),
+            ..LoraConfig::default()
+        };
+        // Layer 2 is DeltaNet (5 + 3 MLP linears), layer 3 attention (4 + 3).
+        let keys = c.lora_keys(&lora).unwrap();
+        assert_eq!(keys.len(), 15);
+        assert!(keys
+            .iter()
+            .any(|k| k.layer == 2 && k.module == TargetModule::Down));
+        assert!(!keys
+            .iter()
+            .any(|k| k.layer == 2 && k.module == TargetModule::Q));
+        assert!(!keys
+            .iter()
+            .any(|k| k.layer == 3 && k.module == TargetModule::OutProj));
+        let q3 = ModelConfig::Qwen3(crate::model::qwen3::tiny_config(false));
+        let err = q3.lora_keys(&lora).unwrap_err().to_string();
+        assert!(err.contains("in_proj_qkv"), "{err}");
+
         let err = Architecture::from_model_type("mamba")
             .unwrap_err()
             .to_string();
