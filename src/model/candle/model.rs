@@ -300,6 +300,18 @@ impl CausalLm {
         device: &Device,
         base: &BaseConfig,
     ) -> Result<Self> {
+        Self::load_as(dir, lora, seed, device, base, DType::F32)
+    }
+
+    /// [`CausalLm::load_with`] computing in `dtype` (f64 for gradient checks).
+    pub fn load_as(
+        dir: &Path,
+        lora: &LoraConfig,
+        seed: u64,
+        device: &Device,
+        base: &BaseConfig,
+        dtype: DType,
+    ) -> Result<Self> {
         let config = ModelConfig::from_dir(dir)?;
         let weights = match &config {
             ModelConfig::Qwen3(_) => load_checkpoint_weights_where(dir, base, device, &|_| true)?,
@@ -310,7 +322,7 @@ impl CausalLm {
                 "a quantized base (QLoRA) trains on the CPU backend only; set `base.dequantize = true` to train it dense on this device".into(),
             ));
         }
-        Self::from_weights(config, weights, lora, seed, dir, DType::F32)
+        Self::from_weights(config, weights, lora, seed, dir, dtype)
     }
 
     /// Build from named tensors (the language model's names, see the module docs), computing in

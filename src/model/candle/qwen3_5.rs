@@ -672,4 +672,108 @@ mod tests {
             25,
         );
     }
+
+    fn logits(model: &crate::model::candle::model::CausalLm, ids: &[u32]) -> Tensor {
+        model
+            .forward(
+                &Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu).unwrap(),
+                &mut ForwardCtx { rng: None },
+            )
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+    }
+
+    /// The Hugging Face layout (zero-centred norms, `[C, 1, K]` convolutions,
+    /// `model.language_model.*`) and mlx-lm's (`1 + w`, `[C, K, 1]`, `language_model.model.*`)
+    /// of the same weights load to the same model; vision and MTP tensors are skipped.
+    #[test]
+    fn both_layouts_load_to_the_same_model_and_vision_and_mtp_are_skipped() {
+        use crate::model::candle::model::CausalLm;
+        use crate::model::LoraConfig;
+        let tmp = tempfile::tempdir().unwrap();
+        let (hf, mlx) = (tmp.path().join("hf"), tmp.path().join("mlx"));
+        write_random_checkpoint(
+            &hf,
+            &crate::model::qwen3_5::tiny_config(false),
+            9,
+            DType::F32,
+        )
+        .unwrap();
+        let file = hf.join("model.safetensors");
+        let mut raw = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+        let mut converted = HashMap::new();
+        for (k, t) in &raw {
+            let canon = canonical_key(k).unwrap();
+            let t = if is_zero_centred_norm(&canon) {
+                (t + 1.0).unwrap()
+            } else if k.ends_with("conv1d.weight") {
+                t.transpose(1, 2).unwrap().contiguous().unwrap()
+            } else {
+                t.clone()
+            };
+            let name = match canon.strip_prefix("model.") {
+                Some(rest) => format!("language_model.model.{rest}"),
+                None => format!("language_model.{canon}"),
+            };
+            converted.insert(name, t);
+        }
+        let junk = Tensor::zeros((3, 5), DType::F32, &Device::Cpu).unwrap();
+        raw.insert("model.visual.blocks.0.attn.qkv.weight".into(), junk.clone());
+        raw.insert("mtp.layers.0.mlp.gate_proj.weight".into(), junk.clone());
+        converted.insert("vision_tower.blocks.0.attn.qkv.weight".into(), junk);
+        candle_core::safetensors::save(&raw, &file).unwrap();
+        fs_err::create_dir_all(&mlx).unwrap();
+        candle_core::safetensors::save(&converted, mlx.join("model.safetensors")).unwrap();
+        fs_err::copy(hf.join("config.json"), mlx.join("config.json")).unwrap();
+
+        let load = |d: &Path| {
+            CausalLm::load(d, &LoraConfig::default(), 0, &Device::Cpu)
+                .unwrap()
+                .without_lora()
+        };
+        let ids: Vec<u32> = (0..20).map(|i| (i * 7 + 3) % 64).collect();
+        let (a, b) = (logits(&load(&hf), &ids), logits(&load(&mlx), &ids));
+        assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
+        // An unshifted norm would be a different model.
+        assert!(
+            a.abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                > 1e-3
+        );
+    }
+
+    /// Prefill through the cache (the chunked rule from a zero state) then one token at a time
+    /// (the recurrent step from the cached state): the logits of the full forward.
+    #[test]
+    fn cached_generation_equals_the_full_forward_across_chunks() {
+        use crate::model::candle::model::CausalLm;
+        use crate::model::LoraConfig;
+        let tmp = tempfile::tempdir().unwrap();
+        write_random_checkpoint(
+            tmp.path(),
+            &crate::model::qwen3_5::tiny_config(true),
+            2,
+            DType::F32,
+        )
+        .unwrap();
+        let model = CausalLm::load(tmp.path(), &LoraConfig::default(), 0, &Device::Cpu)
+            .unwrap()
+            .without_lora();
+        let ids: Vec<u32> = (0..80).map(|i| (i * 37 + 11) % 64).collect();
+        let full = logits(&model, &ids);
+        let mut cache = KvCache::new(model.layers.len());
+        let mut rows = vec![model.forward_cached(&ids[..70], &mut cache).unwrap()];
+        for &t in &ids[70..76] {
+            rows.push(model.forward_cached(&[t], &mut cache).unwrap());
+        }
+        // A second prefill after the first: the chunked rule from a cached state.
+        rows.push(model.forward_cached(&ids[76..], &mut cache).unwrap());
+        let inc = Tensor::cat(&rows, 0).unwrap();
+        assert!(max_diff(&full, &inc) < 1e-4, "{}", max_diff(&full, &inc));
+    }
 }

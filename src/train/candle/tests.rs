@@ -129,23 +129,67 @@ fn every_lora_parameter_receives_a_nonzero_gradient() {
 }
 
 /// Whole-model check in f64: the autograd gradient of the loss with respect to LoRA entries
-/// equals central finite differences.
+/// equals central finite differences, on Qwen3 and on Qwen3.5 (a DeltaNet and an attention
+/// layer, over 70 tokens: more than one chunk of the delta rule).
 #[test]
 fn whole_model_lora_gradient_matches_finite_differences() {
-    let cfg = tiny_config(true);
     let dir = tempfile::tempdir().unwrap();
-    write_random_checkpoint(dir.path(), &cfg, 3, DType::F32).unwrap();
-    let tensors = load_checkpoint_tensors(dir.path(), DType::F64, &Device::Cpu).unwrap();
+    write_random_checkpoint(dir.path(), &tiny_config(true), 3, DType::F32).unwrap();
     let lora = LoraConfig {
         targets: vec![TargetModule::Q, TargetModule::K, TargetModule::Down],
         ..all_targets(2)
     };
-    let model = CausalLm::from_tensors(
-        ModelConfig::Qwen3(cfg),
-        tensors,
-        &lora,
-        4,
+    assert_eq!(
+        lora_gradient_vs_finite_differences(dir.path(), &lora, &batch()),
+        2 * 3 * 2 * 3
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    crate::model::candle::qwen3_5::write_random_checkpoint(
         dir.path(),
+        &crate::model::qwen3_5::tiny_config(false),
+        3,
+        DType::F32,
+    )
+    .unwrap();
+    let lora = LoraConfig {
+        targets: vec![
+            TargetModule::Q,
+            TargetModule::O,
+            TargetModule::InProjQkv,
+            TargetModule::InProjZ,
+            TargetModule::InProjA,
+            TargetModule::InProjB,
+            TargetModule::OutProj,
+            TargetModule::Down,
+        ],
+        num_layers: Some(2),
+        ..all_targets(2)
+    };
+    let seq = 70;
+    let long = Batch {
+        batch: 2,
+        seq_len: seq,
+        tokens: (0..2 * seq as u32).map(|i| (i * 13 + 5) % 64).collect(),
+        loss_mask: (0..2 * seq).map(|i| u8::from(i % seq > 20)).collect(),
+    };
+    // Layer 2 (DeltaNet): 5 projections + down_proj; layer 3 (attention): q, o, down_proj.
+    assert_eq!(
+        lora_gradient_vs_finite_differences(dir.path(), &lora, &long),
+        2 * 3 * 9
+    );
+}
+
+/// Loads the model in `dir` in f64 with `lora` (B made non-zero), and compares the autograd
+/// gradient of the batch's NLL with central differences at three entries of every LoRA tensor.
+/// Returns how many entries it checked.
+fn lora_gradient_vs_finite_differences(dir: &Path, lora: &LoraConfig, b: &Batch) -> usize {
+    let model = CausalLm::load_as(
+        dir,
+        lora,
+        4,
+        &Device::Cpu,
+        &crate::model::weights::BaseConfig::default(),
         DType::F64,
     )
     .unwrap();
@@ -158,7 +202,6 @@ fn whole_model_lora_gradient_matches_finite_differences() {
         l.b.set(&Tensor::from_vec(vals, b.shape(), &Device::Cpu).unwrap())
             .unwrap();
     }
-    let b = batch();
     let loss = |m: &CausalLm| -> Tensor {
         let mut ctx = crate::model::candle::model::ForwardCtx { rng: None };
         m.nll_sum(&b.tokens, &b.loss_mask, b.batch, b.seq_len, &mut ctx)
@@ -200,7 +243,7 @@ fn whole_model_lora_gradient_matches_finite_differences() {
             }
         }
     }
-    assert_eq!(checked, 2 * 3 * 2 * 3);
+    checked
 }
 
 #[test]
