@@ -41,24 +41,55 @@ pub struct Attention {
     pub eps: f64,
 }
 
+/// What distinguishes one architecture's attention from another's (the weights aside).
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionShape {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub rotary_dim: usize,
+    pub output_gate: bool,
+    /// Biases on the q/k/v projections (`attention_bias`).
+    pub qkv_bias: bool,
+    /// A bias on `o_proj` (Qwen3.5's, with `attention_bias`; never Qwen3's).
+    pub o_bias: bool,
+    pub eps: f64,
+}
+
 impl Attention {
-    /// Qwen3's attention of layer `prefix` (`model.layers.N`).
-    pub fn qwen3(take: &mut WeightTaker, prefix: &str, c: &Qwen3Config) -> Result<Self> {
-        let bias = c.attention_bias;
+    /// The attention of layer `prefix` (`model.layers.N`): `self_attn.{q,k,v,o}_proj`,
+    /// `self_attn.{q,k}_norm`.
+    pub fn load(take: &mut WeightTaker, prefix: &str, s: AttentionShape) -> Result<Self> {
+        let p = format!("{prefix}.self_attn");
         Ok(Attention {
-            q_proj: take.linear(&format!("{prefix}.self_attn.q_proj"), bias)?,
-            k_proj: take.linear(&format!("{prefix}.self_attn.k_proj"), bias)?,
-            v_proj: take.linear(&format!("{prefix}.self_attn.v_proj"), bias)?,
-            o_proj: take.linear(&format!("{prefix}.self_attn.o_proj"), false)?,
-            q_norm: take.tensor(&format!("{prefix}.self_attn.q_norm.weight"))?,
-            k_norm: take.tensor(&format!("{prefix}.self_attn.k_norm.weight"))?,
+            q_proj: take.linear(&format!("{p}.q_proj"), s.qkv_bias)?,
+            k_proj: take.linear(&format!("{p}.k_proj"), s.qkv_bias)?,
+            v_proj: take.linear(&format!("{p}.v_proj"), s.qkv_bias)?,
+            o_proj: take.linear(&format!("{p}.o_proj"), s.o_bias)?,
+            q_norm: take.tensor(&format!("{p}.q_norm.weight"))?,
+            k_norm: take.tensor(&format!("{p}.k_norm.weight"))?,
+            n_heads: s.n_heads,
+            n_kv_heads: s.n_kv_heads,
+            head_dim: s.head_dim,
+            rotary_dim: s.rotary_dim,
+            output_gate: s.output_gate,
+            eps: s.eps,
+        })
+    }
+
+    /// Qwen3's attention of layer `prefix`.
+    pub fn qwen3(take: &mut WeightTaker, prefix: &str, c: &Qwen3Config) -> Result<Self> {
+        let shape = AttentionShape {
             n_heads: c.num_attention_heads,
             n_kv_heads: c.num_key_value_heads,
             head_dim: c.head_dim(),
             rotary_dim: c.head_dim(),
             output_gate: false,
+            qkv_bias: c.attention_bias,
+            o_bias: false,
             eps: c.rms_norm_eps,
-        })
+        };
+        Self::load(take, prefix, shape)
     }
 
     pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {

@@ -33,7 +33,7 @@ use super::kv_cache::{KvCache, RecurrentState};
 use super::model::{ForwardCtx, Linear, Mixer, Positions, WeightTaker};
 use super::ops;
 use super::quantized::Weight;
-use super::qwen3::Attention;
+use super::qwen3::{Attention, AttentionShape};
 use super::weights::{load_checkpoint_weights_where, write_random_weights};
 use crate::model::lora::TargetModule;
 use crate::model::qwen3_5::{
@@ -117,24 +117,20 @@ pub fn mixer(
     c: &Qwen35Config,
 ) -> Result<Mixer> {
     Ok(match c.layer_kind(layer) {
-        LayerKind::Attention => {
-            let bias = c.attention_bias;
-            let p = format!("{prefix}.self_attn");
-            Mixer::Attention(Attention {
-                q_proj: take.linear(&format!("{p}.q_proj"), bias)?,
-                k_proj: take.linear(&format!("{p}.k_proj"), bias)?,
-                v_proj: take.linear(&format!("{p}.v_proj"), bias)?,
-                o_proj: take.linear(&format!("{p}.o_proj"), bias)?,
-                q_norm: take.tensor(&format!("{p}.q_norm.weight"))?,
-                k_norm: take.tensor(&format!("{p}.k_norm.weight"))?,
+        LayerKind::Attention => Mixer::Attention(Attention::load(
+            take,
+            prefix,
+            AttentionShape {
                 n_heads: c.num_attention_heads,
                 n_kv_heads: c.num_key_value_heads,
                 head_dim: c.head_dim(),
                 rotary_dim: c.rotary_dim(),
                 output_gate: true,
+                qkv_bias: c.attention_bias,
+                o_bias: c.attention_bias,
                 eps: c.rms_norm_eps,
-            })
-        }
+            },
+        )?),
         LayerKind::DeltaNet => {
             let p = format!("{prefix}.linear_attn");
             let a_log = take.tensor(&format!("{p}.A_log"))?;

@@ -1095,3 +1095,58 @@ fn masked_nll_matches_the_plain_graph_and_finite_differences() {
     // Row 5 is masked out: no gradient reaches it.
     assert!(want_grad[5 * hidden..6 * hidden].iter().all(|&g| g == 0.0));
 }
+
+/// `train fuse` on Qwen3.5 (Hugging Face layout, LoRA on DeltaNet, attention and MLP linears):
+/// the fused folder alone gives the logits of the base with the adapter.
+#[test]
+fn fuse_folds_a_qwen3_5_adapter_into_its_base() {
+    use crate::model::candle::model::ForwardCtx;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    crate::model::candle::qwen3_5::write_random_checkpoint(
+        &base,
+        &crate::model::qwen3_5::tiny_config(false),
+        5,
+        DType::F32,
+    )
+    .unwrap();
+    let lora = LoraConfig {
+        num_layers: Some(2),
+        targets: TargetModule::ALL.to_vec(),
+        ..all_targets(2)
+    };
+    let model = CausalLm::load(&base, &lora, 1, &Device::Cpu).unwrap();
+    let mut tensors = model.lora_tensors().unwrap();
+    for (i, t) in tensors.iter_mut().enumerate() {
+        for (j, x) in t.b.data.iter_mut().enumerate() {
+            *x = (((i * 17 + j * 5) % 13) as f32 / 13.0 - 0.5) * 0.3;
+        }
+    }
+    let mut be = CandleBackend::new(model, lora.clone(), AdamWParams::default(), 1).unwrap();
+    be.set_lora_tensors(&tensors).unwrap();
+    let adapter_dir = dir.path().join("mlx");
+    adapter::write_mlx(&adapter_dir, Architecture::Qwen35, &lora, 4, &tensors).unwrap();
+    let out = dir.path().join("fused");
+    let report = crate::train::fuse::fuse(&base, &adapter_dir, &out).unwrap();
+    assert_eq!(report.modules_fused, tensors.len());
+    let ids: Vec<u32> = (0..30).map(|i| (i * 11 + 2) % 64).collect();
+    let logits = |m: &CausalLm| {
+        m.forward(
+            &Tensor::from_slice(&ids, (1, ids.len()), &Device::Cpu).unwrap(),
+            &mut ForwardCtx { rng: None },
+        )
+        .unwrap()
+    };
+    let fused = CausalLm::load(&out, &LoraConfig::default(), 0, &Device::Cpu)
+        .unwrap()
+        .without_lora();
+    let diff = (logits(&be.model) - logits(&fused))
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-4, "fused vs adapted: {diff}");
+}
