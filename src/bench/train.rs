@@ -98,6 +98,9 @@ pub struct TrainFigures {
     pub tokens_per_s_median_step: f64,
     pub peak_rss_mb: Option<f64>,
     pub rss_after_load_mb: Option<f64>,
+    /// Peak RSS over the training steps alone (the peak is reset after loading, whose f32
+    /// staging of a checkpoint being quantized can exceed training's).
+    pub peak_train_rss_mb: Option<f64>,
     pub base_weight_mb: f64,
     pub trainable_params: usize,
     pub losses: Vec<f64>,
@@ -195,6 +198,8 @@ pub fn run(
     };
     let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
     let rss_after_load_mb = rss_mb(super::rss_bytes());
+    let load_peak = super::peak_rss_bytes();
+    super::reset_peak_rss();
     let trainable_params = backend
         .lora_tensors()?
         .iter()
@@ -251,8 +256,9 @@ pub fn run(
         tokens_per_s: (n * steps) as f64 / total,
         tokens_per_s_median_step: n as f64 / median,
         step_seconds,
-        peak_rss_mb: rss_mb(super::peak_rss_bytes()),
+        peak_rss_mb: rss_mb(load_peak.max(super::peak_rss_bytes())),
         rss_after_load_mb,
+        peak_train_rss_mb: rss_mb(super::peak_rss_bytes()),
         base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
         trainable_params,
         losses,
