@@ -304,7 +304,7 @@ fn train_config(model: &Path, output: &Path, demo: bool) -> TrainConfig {
         device: Default::default(),
         base: Default::default(),
         lora: crate::model::LoraConfig {
-            targets: crate::model::TargetModule::ALL.to_vec(),
+            targets: crate::model::TargetModule::ATTENTION_AND_MLP.to_vec(),
             ..Default::default()
         },
         optim: Default::default(),

@@ -1,6 +1,7 @@
-//! `vcurate bench train`: tokens/s and peak memory of LoRA training steps on a random Qwen3 of a
-//! named shape, the Rust side of the comparison with PyTorch + PEFT (`benches/train_torch.py`,
-//! same shapes, token ids, LoRA and optimizer settings; `benches/README-train.md`).
+//! `vcurate bench train`: tokens/s and peak memory of LoRA training steps on a random Qwen3 or
+//! Qwen3.5 of a named shape, the Rust side of the comparisons with PyTorch + PEFT
+//! (`benches/train_torch.py`) and mlx-lm's LoRA trainer (`benches/train_mlx.py`): same shapes,
+//! token ids, LoRA and optimizer settings (`benches/README-train.md`).
 //!
 //! The checkpoint is written to a temp folder first; the memory peak is reset after that, so
 //! `peak_rss_mb` covers loading and training only.
@@ -11,9 +12,11 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use serde::Serialize;
 
-use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::model::CausalLm;
 use crate::model::candle::weights::write_random_checkpoint;
+use crate::model::config::ModelConfig;
 use crate::model::qwen3::Qwen3Config;
+use crate::model::qwen3_5::Qwen35Config;
 use crate::model::weights::BaseConfig;
 use crate::model::{LoraConfig, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
@@ -21,7 +24,36 @@ use crate::train::candle::CandleBackend;
 use crate::train::{Result, TrainError};
 
 /// The shapes both sides of the comparison use.
-pub fn shape(name: &str) -> Option<Qwen3Config> {
+pub fn shape(name: &str) -> Option<ModelConfig> {
+    if let Some(c) = qwen3_5_shape(name) {
+        return Some(ModelConfig::Qwen35(c));
+    }
+    qwen3_shape(name).map(ModelConfig::Qwen3)
+}
+
+/// Qwen3.5 shapes: `qwen3.5-tiny`, and `qwen3.5-0.8b` (the text config of Qwen/Qwen3.5-0.8B's
+/// config.json: 24 layers, hidden 1024, 8 heads of 256 over 2 KV heads, DeltaNet 16 key and 16
+/// value heads of 128, vocabulary 248,320, tied embeddings).
+fn qwen3_5_shape(name: &str) -> Option<Qwen35Config> {
+    let (vocab, hidden, inter, layers, heads, kv, head_dim, lk, lv, ld) = match name {
+        "qwen3.5-tiny" => (1024, 64, 128, 4, 4, 2, 16, 2, 4, 16),
+        "qwen3.5-0.8b" => (248_320, 1024, 3584, 24, 8, 2, 256, 16, 16, 128),
+        _ => return None,
+    };
+    let text = serde_json::json!({
+        "model_type": "qwen3_5_text", "vocab_size": vocab, "hidden_size": hidden,
+        "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "num_key_value_heads": kv, "head_dim": head_dim, "linear_num_key_heads": lk,
+        "linear_num_value_heads": lv, "linear_key_head_dim": ld, "linear_value_head_dim": ld,
+        "linear_conv_kernel_dim": 4, "full_attention_interval": 4, "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": true, "max_position_embeddings": 262_144,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10_000_000.0,
+                            "partial_rotary_factor": 0.25}
+    });
+    Some(serde_json::from_value(text).expect("a valid Qwen3.5 shape"))
+}
+
+fn qwen3_shape(name: &str) -> Option<Qwen3Config> {
     let (vocab, hidden, inter, layers, heads, kv, head_dim) = match name {
         "tiny" => (1024, 64, 128, 2, 4, 2, 16),
         // Qwen/Qwen3-0.6B config.json.
@@ -50,7 +82,8 @@ pub fn shape(name: &str) -> Option<Qwen3Config> {
 pub struct TrainFigures {
     pub tool: String,
     pub config: String,
-    pub shapes: Qwen3Config,
+    /// The model's config.json (text config for Qwen3.5).
+    pub shapes: serde_json::Value,
     /// `None`: dense f32 base; `Some(bits)`: quantized at load (QLoRA, group 64).
     pub qlora_bits: Option<u32>,
     pub batch: usize,
@@ -65,6 +98,9 @@ pub struct TrainFigures {
     pub tokens_per_s_median_step: f64,
     pub peak_rss_mb: Option<f64>,
     pub rss_after_load_mb: Option<f64>,
+    /// Peak RSS over the training steps alone (the peak is reset after loading, whose f32
+    /// staging of a checkpoint being quantized can exceed training's).
+    pub peak_train_rss_mb: Option<f64>,
     pub base_weight_mb: f64,
     pub trainable_params: usize,
     pub losses: Vec<f64>,
@@ -114,9 +150,12 @@ pub fn run(
     tokens: &[u32],
     tokens_source: &str,
     qlora_bits: Option<u32>,
+    lora_layers: Option<usize>,
 ) -> Result<TrainFigures> {
     let cfg = shape(config).ok_or_else(|| {
-        TrainError::Config(format!("unknown shape `{config}`: use tiny or qwen3-0.6b"))
+        TrainError::Config(format!(
+            "unknown shape `{config}`: use tiny, qwen3-0.6b, qwen3.5-tiny or qwen3.5-0.8b"
+        ))
     })?;
     if tokens.is_empty() || seq < 2 || batch == 0 || steps == 0 {
         return Err(TrainError::Config(
@@ -125,20 +164,33 @@ pub fn run(
     }
     let dir = work.join(config);
     eprintln!("writing a random {config} checkpoint to {}", dir.display());
-    write_random_checkpoint(&dir, &cfg, 0, DType::BF16)?;
+    let (targets, shapes) = match &cfg {
+        ModelConfig::Qwen3(c) => {
+            write_random_checkpoint(&dir, c, 0, DType::BF16)?;
+            (
+                TargetModule::ATTENTION_AND_MLP.to_vec(),
+                serde_json::to_value(c),
+            )
+        }
+        ModelConfig::Qwen35(c) => {
+            crate::model::candle::qwen3_5::write_random_checkpoint(&dir, c, 0, DType::BF16)?;
+            (TargetModule::ALL.to_vec(), serde_json::to_value(c))
+        }
+    };
+    let shapes = shapes.expect("configs serialise");
     super::reset_peak_rss();
     let lora = LoraConfig {
         rank: 8,
         alpha: 16.0,
         dropout: 0.0,
-        targets: TargetModule::ALL.to_vec(),
-        num_layers: None,
+        targets,
+        num_layers: lora_layers,
     };
     let base = BaseConfig {
         quantize_bits: qlora_bits,
         ..BaseConfig::default()
     };
-    let model = Qwen3::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
+    let model = CausalLm::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
     let base_weight_mb = model.base_nbytes() as f64 / 1_048_576.0;
     let adamw = AdamWParams {
         weight_decay: 0.01,
@@ -146,6 +198,8 @@ pub fn run(
     };
     let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
     let rss_after_load_mb = rss_mb(super::rss_bytes());
+    let load_peak = super::peak_rss_bytes();
+    super::reset_peak_rss();
     let trainable_params = backend
         .lora_tensors()?
         .iter()
@@ -153,7 +207,7 @@ pub fn run(
         .sum();
     let n = batch * seq;
     let ids: Vec<u32> = (0..n)
-        .map(|i| tokens[i % tokens.len()] % cfg.vocab_size as u32)
+        .map(|i| tokens[i % tokens.len()] % cfg.vocab_size() as u32)
         .collect();
     let b = Batch {
         batch,
@@ -186,7 +240,7 @@ pub fn run(
     Ok(TrainFigures {
         tool: format!("vcurate {} ({})", env!("CARGO_PKG_VERSION"), backend.name()),
         config: config.to_string(),
-        shapes: cfg,
+        shapes,
         qlora_bits,
         batch,
         seq,
@@ -202,8 +256,9 @@ pub fn run(
         tokens_per_s: (n * steps) as f64 / total,
         tokens_per_s_median_step: n as f64 / median,
         step_seconds,
-        peak_rss_mb: rss_mb(super::peak_rss_bytes()),
+        peak_rss_mb: rss_mb(load_peak.max(super::peak_rss_bytes())),
         rss_after_load_mb,
+        peak_train_rss_mb: rss_mb(super::peak_rss_bytes()),
         base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
         trainable_params,
         losses,
@@ -221,11 +276,39 @@ mod tests {
     fn tiny_bench_trains_and_counts_lora_parameters() {
         let dir = tempfile::tempdir().unwrap();
         let tokens: Vec<u32> = (0..50).map(|i| i * 7 + 3).collect();
-        let f = run(dir.path(), "tiny", 1, 16, 2, 1, &tokens, "test", Some(4)).unwrap();
+        let f = run(
+            dir.path(),
+            "tiny",
+            1,
+            16,
+            2,
+            1,
+            &tokens,
+            "test",
+            Some(4),
+            None,
+        )
+        .unwrap();
         // r(in + out) per module, 7 modules, 2 layers, as PEFT counts them (16,384 for tiny).
         assert_eq!(f.trainable_params, 16_384);
         assert_eq!((f.step_seconds.len(), f.losses.len()), (2, 3));
         assert!(f.losses.iter().all(|l| l.is_finite()) && f.tokens_per_s > 0.0);
-        assert!(run(dir.path(), "huge", 1, 16, 1, 0, &tokens, "test", None).is_err());
+        assert!(run(dir.path(), "huge", 1, 16, 1, 0, &tokens, "test", None, None).is_err());
+        // Qwen3.5, last 2 layers (DeltaNet: 5 + 3 linears, attention: 4 + 3), QLoRA 4-bit.
+        let f = run(
+            dir.path(),
+            "qwen3.5-tiny",
+            1,
+            80,
+            1,
+            0,
+            &tokens,
+            "test",
+            Some(4),
+            Some(2),
+        )
+        .unwrap();
+        assert!(f.losses.iter().all(|l| l.is_finite()));
+        assert_eq!(f.shapes["model_type"], "qwen3_5_text");
     }
 }

@@ -36,10 +36,11 @@ pub enum Which {
         #[arg(long, default_value = "bench-contamination.json")]
         out: PathBuf,
     },
-    /// LoRA training steps on a random Qwen3 (tiny, or Qwen3-0.6B's shapes): tokens/s and peak
-    /// memory, to set beside `benches/train_torch.sh` (PyTorch + PEFT, same shapes and settings).
+    /// LoRA training steps on a random Qwen3 or Qwen3.5 (tiny, or Qwen3-0.6B's / Qwen3.5-0.8B's
+    /// shapes): tokens/s and peak memory, to set beside `benches/train_torch.sh` (PyTorch +
+    /// PEFT) and `benches/train_mlx.py` (mlx-lm), same shapes and settings.
     Train {
-        /// Model shape: tiny or qwen3-0.6b.
+        /// Model shape: tiny, qwen3-0.6b, qwen3.5-tiny or qwen3.5-0.8b.
         #[arg(long, default_value = "tiny")]
         config: String,
         #[arg(long, default_value_t = 1)]
@@ -58,6 +59,9 @@ pub enum Which {
         /// Quantize the base to this many bits at load (QLoRA) instead of a dense f32 base.
         #[arg(long, value_name = "BITS")]
         qlora_bits: Option<u32>,
+        /// Adapt only the last N layers (default: every layer).
+        #[arg(long, value_name = "N")]
+        lora_layers: Option<usize>,
         /// Where to write the figures (JSON).
         #[arg(long, default_value = "bench-train.json")]
         out: PathBuf,
@@ -107,6 +111,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             warmup,
             tokens,
             qlora_bits,
+            lora_layers,
             out,
         } => {
             let (ids, source) = crate::bench::train::token_ids(tokens.as_deref())?;
@@ -121,6 +126,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 &ids,
                 &source,
                 qlora_bits,
+                lora_layers,
             )?;
             finish(&out, &figures)?;
         }

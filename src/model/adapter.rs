@@ -18,6 +18,12 @@
 //! - `adapter_config.json`: `peft_type: "LORA"`, `task_type: "CAUSAL_LM"`, `r`, `lora_alpha`,
 //!   `lora_dropout`, `target_modules`, `layers_to_transform`, `bias: "none"`, ...
 //!
+//! Layer names follow the architecture (see [`Architecture::mlx_layer_prefix`] and
+//! [`Architecture::hf_layer_prefix`]): Qwen3's are `model.layers.N` in both files; Qwen3.5's are
+//! `language_model.model.layers.N` in mlx-lm's (the path of its parameter tree, which
+//! `load_adapters` matches) and `base_model.model.model.language_model.layers.N` in PEFT's (the
+//! Hugging Face `Qwen3_5ForConditionalGeneration` module names). Readers accept every prefix.
+//!
 //! Both describe the same update: mlx `scale` = PEFT `lora_alpha / r`, mlx `lora_a` = `A^T`,
 //! mlx `lora_b` = `B^T`. This module works on [`HostTensor`]s and must not use a tensor library.
 
@@ -28,6 +34,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::json;
 
+use crate::model::config::Architecture;
 use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
 use crate::model::tensor::{HostTensor, LoraTensors};
 use crate::model::{ModelError, Result};
@@ -125,6 +132,7 @@ fn sorted_targets(cfg: &LoraConfig) -> Vec<TargetModule> {
 /// Write `adapters.safetensors` + `adapter_config.json` in mlx-lm's format.
 pub fn write_mlx(
     dir: &Path,
+    arch: Architecture,
     cfg: &LoraConfig,
     n_model_layers: usize,
     tensors: &[LoraTensors],
@@ -132,7 +140,11 @@ pub fn write_mlx(
     fs_err::create_dir_all(dir)?;
     let mut map = BTreeMap::new();
     for t in tensors {
-        let name = t.key.module_name();
+        let name = format!(
+            "{}.{}",
+            arch.mlx_layer_prefix(t.key.layer),
+            t.key.module.path()
+        );
         map.insert(format!("{name}.lora_a"), t.a.transpose2());
         map.insert(format!("{name}.lora_b"), t.b.transpose2());
     }
@@ -155,6 +167,7 @@ pub fn write_mlx(
 /// Write `adapter_model.safetensors` + `adapter_config.json` in PEFT's format.
 pub fn write_peft(
     dir: &Path,
+    arch: Architecture,
     cfg: &LoraConfig,
     n_model_layers: usize,
     base_model: &str,
@@ -163,7 +176,11 @@ pub fn write_peft(
     fs_err::create_dir_all(dir)?;
     let mut map = BTreeMap::new();
     for t in tensors {
-        let name = t.key.module_name();
+        let name = format!(
+            "{}.{}",
+            arch.hf_layer_prefix(t.key.layer),
+            t.key.module.path()
+        );
         map.insert(
             format!("base_model.model.{name}.lora_A.weight"),
             t.a.clone(),
@@ -215,9 +232,12 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
     })
 }
 
-/// Parse `model.layers.N.<path>.<suffix>` into a key.
+/// Parse `<layers prefix>N.<path>.<suffix>` into a key (any architecture's prefix).
 fn parse_key(name: &str, suffix: &str) -> Option<LoraKey> {
-    let rest = name.strip_prefix("model.layers.")?.strip_suffix(suffix)?;
+    let rest = Architecture::LAYER_PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?
+        .strip_suffix(suffix)?;
     let (layer, path) = rest.split_once('.')?;
     Some(LoraKey {
         layer: layer.parse().ok()?,
@@ -243,7 +263,10 @@ fn collect_pairs(
         }
         let key = parse_key(inner, a_suffix)
             .ok_or_else(|| adapter_err(path, format!("unexpected tensor `{name}`")))?;
-        let b_name = format!("{strip}{}{b_suffix}", key.module_name());
+        let stem = name
+            .strip_suffix(a_suffix)
+            .expect("parse_key checked the suffix");
+        let b_name = format!("{stem}{b_suffix}");
         let b = tensors
             .get(&b_name)
             .ok_or_else(|| adapter_err(path, format!("`{name}` has no partner `{b_name}`")))?;

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelError, Result};
 
-/// A linear layer of a Qwen3/Llama-style decoder block that can carry a LoRA adapter.
+/// A linear layer of a decoder block that can carry a LoRA adapter: the attention and MLP
+/// projections of Qwen3/Llama-style blocks, and the Gated DeltaNet projections of Qwen3.5
+/// (`linear_attn.*`, transformers `Qwen3_5GatedDeltaNet`, mlx-lm `qwen3_5.GatedDeltaNet`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TargetModule {
     #[serde(rename = "q_proj")]
@@ -32,10 +34,36 @@ pub enum TargetModule {
     Up,
     #[serde(rename = "down_proj")]
     Down,
+    #[serde(rename = "in_proj_qkv")]
+    InProjQkv,
+    #[serde(rename = "in_proj_z")]
+    InProjZ,
+    #[serde(rename = "in_proj_a")]
+    InProjA,
+    #[serde(rename = "in_proj_b")]
+    InProjB,
+    #[serde(rename = "out_proj")]
+    OutProj,
 }
 
 impl TargetModule {
-    pub const ALL: [TargetModule; 7] = [
+    pub const ALL: [TargetModule; 12] = [
+        TargetModule::Q,
+        TargetModule::K,
+        TargetModule::V,
+        TargetModule::O,
+        TargetModule::Gate,
+        TargetModule::Up,
+        TargetModule::Down,
+        TargetModule::InProjQkv,
+        TargetModule::InProjZ,
+        TargetModule::InProjA,
+        TargetModule::InProjB,
+        TargetModule::OutProj,
+    ];
+
+    /// The linears of a Qwen3/Llama-style block (attention and MLP).
+    pub const ATTENTION_AND_MLP: [TargetModule; 7] = [
         TargetModule::Q,
         TargetModule::K,
         TargetModule::V,
@@ -44,6 +72,18 @@ impl TargetModule {
         TargetModule::Up,
         TargetModule::Down,
     ];
+
+    /// Whether this is a Gated DeltaNet projection (`linear_attn.*`).
+    pub fn is_delta_net(self) -> bool {
+        matches!(
+            self,
+            TargetModule::InProjQkv
+                | TargetModule::InProjZ
+                | TargetModule::InProjA
+                | TargetModule::InProjB
+                | TargetModule::OutProj
+        )
+    }
 
     /// The leaf name used by Hugging Face and PEFT's `target_modules` (`q_proj`, ...).
     pub fn leaf(self) -> &'static str {
@@ -55,6 +95,11 @@ impl TargetModule {
             TargetModule::Gate => "gate_proj",
             TargetModule::Up => "up_proj",
             TargetModule::Down => "down_proj",
+            TargetModule::InProjQkv => "in_proj_qkv",
+            TargetModule::InProjZ => "in_proj_z",
+            TargetModule::InProjA => "in_proj_a",
+            TargetModule::InProjB => "in_proj_b",
+            TargetModule::OutProj => "out_proj",
         }
     }
 
@@ -69,6 +114,11 @@ impl TargetModule {
             TargetModule::Gate => "mlp.gate_proj",
             TargetModule::Up => "mlp.up_proj",
             TargetModule::Down => "mlp.down_proj",
+            TargetModule::InProjQkv => "linear_attn.in_proj_qkv",
+            TargetModule::InProjZ => "linear_attn.in_proj_z",
+            TargetModule::InProjA => "linear_attn.in_proj_a",
+            TargetModule::InProjB => "linear_attn.in_proj_b",
+            TargetModule::OutProj => "linear_attn.out_proj",
         }
     }
 
@@ -87,7 +137,9 @@ pub struct LoraKey {
 }
 
 impl LoraKey {
-    /// `model.layers.{layer}.{path}`: the module's name in the Hugging Face checkpoint.
+    /// `model.layers.{layer}.{path}`: the module's name inside the language model (adapter
+    /// files prefix the layer as their architecture names it, see
+    /// [`crate::model::config::Architecture::mlx_layer_prefix`]).
     pub fn module_name(&self) -> String {
         format!("model.layers.{}.{}", self.layer, self.module.path())
     }
@@ -138,7 +190,7 @@ impl LoraConfig {
         }
         if self.targets.is_empty() {
             return Err(ModelError::Config(
-                "lora.targets is empty; name at least one of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj".into(),
+                "lora.targets is empty; name at least one of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj (and, on Qwen3.5, in_proj_qkv in_proj_z in_proj_a in_proj_b out_proj)".into(),
             ));
         }
         if self.num_layers == Some(0) {
@@ -160,15 +212,23 @@ impl LoraConfig {
         Ok(n_layers - n..n_layers)
     }
 
-    /// Every adapted (layer, module), sorted.
-    pub fn keys(&self, n_layers: usize) -> Result<Vec<LoraKey>> {
+    /// Every adapted (layer, module) for which `has(layer, module)`, sorted (an architecture
+    /// whose layers differ says which has which: see
+    /// [`crate::model::config::ModelConfig::lora_keys`]).
+    pub fn keys_where(
+        &self,
+        n_layers: usize,
+        has: impl Fn(usize, TargetModule) -> bool,
+    ) -> Result<Vec<LoraKey>> {
         let mut targets = self.targets.clone();
         targets.sort();
         targets.dedup();
         let mut keys = Vec::new();
         for layer in self.layers(n_layers)? {
             for &module in &targets {
-                keys.push(LoraKey { layer, module });
+                if has(layer, module) {
+                    keys.push(LoraKey { layer, module });
+                }
             }
         }
         Ok(keys)
@@ -186,7 +246,7 @@ mod tests {
             num_layers: Some(2),
             ..LoraConfig::default()
         };
-        let keys = cfg.keys(5).unwrap();
+        let keys = cfg.keys_where(5, |_, _| true).unwrap();
         let names: Vec<String> = keys.iter().map(|k| k.module_name()).collect();
         assert_eq!(
             names,
@@ -197,7 +257,10 @@ mod tests {
                 "model.layers.4.self_attn.v_proj"
             ]
         );
-        assert!(cfg.keys(1).is_err(), "more layers than the model has");
+        assert!(
+            cfg.keys_where(1, |_, _| true).is_err(),
+            "more layers than the model has"
+        );
         assert_eq!(cfg.scale(), 2.0);
     }
 

@@ -2,8 +2,9 @@
 //! it, independent of why (training or generation).
 //!
 //! Backend-neutral parts, which never touch a tensor library:
-//! - [`config`]: the architecture a model folder holds, from `config.json`'s `model_type`;
-//! - [`qwen3`]: the Qwen3 architecture's configuration and checkpoint weight names;
+//! - [`config`]: the architecture a model folder holds, from `config.json`'s `model_type`, and
+//!   its parsed configuration ([`config::ModelConfig`]);
+//! - [`qwen3`], [`qwen3_5`]: each architecture's configuration and checkpoint weight names;
 //! - [`lora`], [`adapter`], [`tensor`]: LoRA targets and keys, and the mlx-lm and PEFT adapter
 //!   files (read and write) over host tensors;
 //! - [`quant`]: MLX affine quantization of weight matrices;
@@ -13,9 +14,9 @@
 //!
 //! Tensor backends, one module each: [`candle`] (CPU; CUDA/Metal behind cargo features), which
 //! implements the architectures (one forward per architecture for training and for generation
-//! with a KV cache) and loads safetensors checkpoints. A second architecture (Qwen3.5) adds
-//! `qwen3_5.rs` beside [`qwen3`], a variant of [`config::Architecture`] and its backend
-//! implementation; a second backend (MLX) adds a module beside [`candle`] that implements
+//! with a cache) and loads safetensors checkpoints. An architecture is a variant of
+//! [`config::Architecture`] and [`config::ModelConfig`], its config module here and its layers
+//! in each backend; a second backend (MLX) adds a module beside [`candle`] that implements
 //! [`generate::Decoder`] and reads the same configs, adapters and quantized weights.
 //!
 //! This layer must never depend on `train` or `eval` (optimizers, schedules, datasets, scoring):
@@ -30,6 +31,7 @@ pub mod generate;
 pub mod lora;
 pub mod quant;
 pub mod qwen3;
+pub mod qwen3_5;
 pub mod tensor;
 pub mod weights;
 
@@ -55,7 +57,7 @@ pub enum ModelError {
     },
     #[error("{path}: not a readable safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
-    #[error("{path}: missing tensor `{key}`; is this a Qwen3 checkpoint in Hugging Face layout?")]
+    #[error("{path}: missing tensor `{key}`; is this a checkpoint of the architecture its config.json names?")]
     MissingWeight { path: PathBuf, key: String },
     #[error(
         "tensor `{key}` has shape {got:?}, expected {expected:?}; config.json and weights disagree"

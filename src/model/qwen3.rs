@@ -72,6 +72,12 @@ impl Qwen3Config {
         // A second architecture must be turned away here, not silently read as Qwen3.
         match Architecture::from_model_type(&self.model_type)? {
             Architecture::Qwen3 => {}
+            other => {
+                return Err(ModelError::Config(format!(
+                    "model_type `{}` is {other:?}, not Qwen3; read it with `ModelConfig`",
+                    self.model_type
+                )))
+            }
         }
         if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
         {

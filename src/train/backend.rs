@@ -6,6 +6,7 @@
 //! adapters, checkpoints and metrics never depend on a tensor library. This module must not
 //! import any tensor library.
 
+use crate::model::config::Architecture;
 use crate::model::{HostTensor, LoraConfig, LoraTensors};
 use crate::train::Result;
 
@@ -82,6 +83,9 @@ pub trait Backend {
 
     /// The LoRA configuration the model was built with.
     fn lora_config(&self) -> &LoraConfig;
+
+    /// The model's architecture (adapter files name its layers its way).
+    fn architecture(&self) -> Architecture;
 
     /// Forward and backward on one micro-batch. The loss whose gradient is accumulated is
     /// `loss_scale * sum of target-token negative log-likelihoods`; returns that unscaled sum.

@@ -37,8 +37,16 @@ fn write_adapters<B: Backend>(
     base: &str,
 ) -> Result<()> {
     let tensors = b.lora_tensors()?;
-    adapter::write_mlx(&dir.join("mlx"), b.lora_config(), n_layers, &tensors)?;
-    adapter::write_peft(&dir.join("peft"), b.lora_config(), n_layers, base, &tensors)?;
+    let arch = b.architecture();
+    adapter::write_mlx(&dir.join("mlx"), arch, b.lora_config(), n_layers, &tensors)?;
+    adapter::write_peft(
+        &dir.join("peft"),
+        arch,
+        b.lora_config(),
+        n_layers,
+        base,
+        &tensors,
+    )?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::model::adapter;
 use crate::model::candle::weights::load_checkpoint_tensors;
-use crate::model::qwen3::Qwen3Config;
+use crate::model::config::{Architecture, ModelConfig};
 use crate::model::ModelError;
 use crate::train::{Result, TrainError};
 
@@ -41,10 +41,10 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
             out_dir.display()
         )));
     }
-    let config = Qwen3Config::from_file(&base_dir.join("config.json"))?;
+    let config = ModelConfig::from_dir(base_dir)?;
     let (dir, format) = adapter::resolve(adapter_dir)?;
     let (lora, pairs) = adapter::read(&dir, format)?;
-    let expected = lora.keys(config.num_hidden_layers)?;
+    let expected = config.lora_keys(&lora)?;
     let got: Vec<_> = pairs.iter().map(|p| p.key).collect();
     if expected != got {
         return Err(TrainError::Adapter {
@@ -62,11 +62,21 @@ pub fn fuse(base_dir: &Path, adapter_dir: &Path, out_dir: &Path) -> Result<FuseR
     let out_dtype = stored_dtype(base_dir, "model.norm.weight").unwrap_or(DType::F32);
     let scale = lora.scale();
     for p in &pairs {
-        let key = format!("{}.weight", p.key.module_name());
-        let w = tensors.get(&key).ok_or_else(|| ModelError::MissingWeight {
-            path: base_dir.to_path_buf(),
-            key: key.clone(),
-        })?;
+        // The base's own name for the module (`model.layers.N`, or Qwen3.5's
+        // `model.language_model.layers.N` / `language_model.model.layers.N`).
+        let names: Vec<String> = Architecture::LAYER_PREFIXES
+            .iter()
+            .map(|prefix| format!("{prefix}{}.{}.weight", p.key.layer, p.key.module.path()))
+            .collect();
+        let key = names
+            .iter()
+            .find(|k| tensors.contains_key(*k))
+            .cloned()
+            .ok_or_else(|| ModelError::MissingWeight {
+                path: base_dir.to_path_buf(),
+                key: names[0].clone(),
+            })?;
+        let w = &tensors[&key];
         let a = Tensor::from_vec(p.a.data.clone(), p.a.shape.as_slice(), &device)?;
         let b = Tensor::from_vec(p.b.data.clone(), p.b.shape.as_slice(), &device)?;
         let delta = (b.matmul(&a)? * scale)?;

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::core::training::TrainingRecord;
-use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::model::CausalLm;
 use crate::model::chat::{ChatFormatter, Tokenized};
-use crate::model::qwen3::Qwen3Config;
+use crate::model::config::ModelConfig;
 use crate::train::candle::CandleBackend;
 use crate::train::config::TrainConfig;
 use crate::train::data::{make_batches, TruncationReport};
@@ -105,8 +105,8 @@ pub fn run(
         cfg.seed,
     );
     on_event(TrainEvent::Batched(&truncation));
-    let model_cfg = Qwen3Config::from_file(&cfg.model.join("config.json"))?;
-    let model = Qwen3::load_with(
+    let model_cfg = ModelConfig::from_dir(&cfg.model)?;
+    let model = CausalLm::load_with(
         &cfg.model,
         &cfg.lora,
         cfg.seed,
@@ -119,7 +119,7 @@ pub fn run(
         cfg,
         &train_batches,
         &valid_batches,
-        model_cfg.num_hidden_layers,
+        model_cfg.num_hidden_layers(),
         &cfg.model.display().to_string(),
         |log| on_event(TrainEvent::Step(log)),
     )?;

@@ -8,9 +8,10 @@ use std::path::Path;
 use candle_core::Device;
 use vcurate::core::{Message, Role};
 use vcurate::model::adapter;
-use vcurate::model::candle::qwen3::Qwen3;
+use vcurate::model::candle::model::CausalLm;
 use vcurate::model::candle::weights::write_random_checkpoint;
 use vcurate::model::chat::ChatFormatter;
+use vcurate::model::config::Architecture;
 use vcurate::model::generate::{self, Generator, SamplingParams, StopReason};
 use vcurate::model::qwen3::Qwen3Config;
 use vcurate::model::{LoraConfig, TargetModule};
@@ -49,10 +50,10 @@ fn train_adapter(model_dir: &Path, out: &Path) {
         rank: 8,
         alpha: 16.0,
         dropout: 0.0,
-        targets: TargetModule::ALL.to_vec(),
+        targets: TargetModule::ATTENTION_AND_MLP.to_vec(),
         num_layers: None,
     };
-    let model = Qwen3::load(model_dir, &lora, 1, &Device::Cpu).unwrap();
+    let model = CausalLm::load(model_dir, &lora, 1, &Device::Cpu).unwrap();
     let adamw = AdamWParams {
         weight_decay: 0.0,
         ..AdamWParams::default()
@@ -90,8 +91,16 @@ fn train_adapter(model_dir: &Path, out: &Path) {
         let out_text = g.generate(&ids, &greedy, 0).unwrap();
         if out_text.text == ANSWER && out_text.stop_reason == StopReason::Eos {
             let tensors = backend.lora_tensors().unwrap();
-            adapter::write_mlx(&out.join("mlx"), &lora, 2, &tensors).unwrap();
-            adapter::write_peft(&out.join("peft"), &lora, 2, "tiny", &tensors).unwrap();
+            adapter::write_mlx(&out.join("mlx"), Architecture::Qwen3, &lora, 2, &tensors).unwrap();
+            adapter::write_peft(
+                &out.join("peft"),
+                Architecture::Qwen3,
+                &lora,
+                2,
+                "tiny",
+                &tensors,
+            )
+            .unwrap();
             eprintln!("memorized after {} steps", (round + 1) * per_round);
             return;
         }

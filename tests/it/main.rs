@@ -10,6 +10,7 @@ mod eval_typecheck;
 mod export;
 mod ingest;
 mod quickstart;
+mod reference;
 mod render;
 mod schema;
 mod snapshot;

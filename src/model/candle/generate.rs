@@ -1,4 +1,4 @@
-//! Generation on candle: [`Qwen3`] as a [`Decoder`] (its one forward, fed after a [`KvCache`]),
+//! Generation on candle: [`CausalLm`] as a [`Decoder`] (its one forward, fed after a [`KvCache`]),
 //! and loading a model folder for generation, the base alone or with an mlx-lm or PEFT adapter.
 //!
 //! Generation must never build an autograd graph that outlives a step (every tensor kept across
@@ -9,10 +9,10 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::kv_cache::KvCache;
-use super::qwen3::Qwen3;
+use super::model::CausalLm;
 use crate::model::adapter::{self, LoadedAdapter};
+use crate::model::config::ModelConfig;
 use crate::model::generate::{Decoder, GenerateError, Result};
-use crate::model::qwen3::Qwen3Config;
 use crate::model::{LoraConfig, LoraTensors, ModelError};
 
 impl From<candle_core::Error> for GenerateError {
@@ -21,7 +21,7 @@ impl From<candle_core::Error> for GenerateError {
     }
 }
 
-impl Decoder for Qwen3 {
+impl Decoder for CausalLm {
     type Cache = KvCache;
 
     fn new_cache(&self) -> KvCache {
@@ -43,11 +43,11 @@ impl Decoder for Qwen3 {
     }
 
     fn vocab_size(&self) -> usize {
-        self.config.vocab_size
+        self.config.vocab_size()
     }
 
     fn context_limit(&self) -> Option<usize> {
-        self.config.max_position_embeddings
+        self.config.max_position_embeddings()
     }
 }
 
@@ -58,9 +58,9 @@ pub fn load_model(
     model_dir: &Path,
     adapter_dir: Option<&Path>,
     device: &Device,
-) -> Result<(Qwen3, Option<LoadedAdapter>)> {
+) -> Result<(CausalLm, Option<LoadedAdapter>)> {
     let Some(adapter_dir) = adapter_dir else {
-        let model = Qwen3::load(model_dir, &LoraConfig::default(), 0, device)?.without_lora();
+        let model = CausalLm::load(model_dir, &LoraConfig::default(), 0, device)?.without_lora();
         return Ok((model, None));
     };
     let (dir, format) = adapter::resolve(adapter_dir)?;
@@ -75,9 +75,9 @@ pub fn load_model(
         ),
     };
     // Check the adapter against the model's shape before loading the weights.
-    let model_cfg = Qwen3Config::from_file(&model_dir.join("config.json"))?;
-    let expected = lora
-        .keys(model_cfg.num_hidden_layers)
+    let model_cfg = ModelConfig::from_dir(model_dir)?;
+    let expected = model_cfg
+        .lora_keys(&lora)
         .map_err(|e| mismatch(&config_path, e.to_string()))?;
     let found: Vec<_> = tensors.iter().map(|t| t.key).collect();
     if found != expected {
@@ -97,12 +97,12 @@ pub fn load_model(
             &weights,
             format!(
                 "the weights do not match adapter_config.json on this {}-layer model (missing {missing:?}, unexpected {extra:?})",
-                model_cfg.num_hidden_layers
+                model_cfg.num_hidden_layers()
             ),
         ));
     }
     lora.dropout = 0.0;
-    let model = Qwen3::load(model_dir, &lora, 0, device)?;
+    let model = CausalLm::load(model_dir, &lora, 0, device)?;
     set_lora(&model, &tensors).map_err(|m| mismatch(&weights, m))?;
     let weights_sha256 = crate::core::sha256_hex(&fs_err::read(&weights).map_err(ModelError::Io)?);
     Ok((
@@ -118,7 +118,7 @@ pub fn load_model(
 }
 
 /// Copies adapter tensors (canonical orientation, sorted like `model.lora`) into the model.
-fn set_lora(model: &Qwen3, tensors: &[LoraTensors]) -> Result<(), String> {
+fn set_lora(model: &CausalLm, tensors: &[LoraTensors]) -> Result<(), String> {
     for ((key, layer), t) in model.lora.iter().zip(tensors) {
         for (name, host, var) in [("lora_A", &t.a, &layer.a), ("lora_B", &t.b, &layer.b)] {
             let like = var.as_tensor();
@@ -144,9 +144,10 @@ mod tests {
     use super::*;
     use crate::core::hash::SplitMix64;
     use crate::model::adapter::AdapterFormat;
+    use crate::model::candle::model::ForwardCtx;
     use crate::model::candle::ops;
-    use crate::model::candle::qwen3::ForwardCtx;
     use crate::model::candle::weights::write_random_checkpoint;
+    use crate::model::config::Architecture;
     use crate::model::generate::{argmax, eos_token_ids};
     use crate::model::generate::{Generator, SamplingParams, StopReason};
     use crate::model::{HostTensor, LoraKey, TargetModule};
@@ -163,14 +164,14 @@ mod tests {
     }
 
     /// A tiny random model with non-zero LoRA weights (so the adapter path is exercised too).
-    fn tiny_model(dir: &Path, vocab: usize) -> Qwen3 {
-        let cfg = Qwen3Config {
+    fn tiny_model(dir: &Path, vocab: usize) -> CausalLm {
+        let cfg = crate::model::qwen3::Qwen3Config {
             vocab_size: vocab,
             max_position_embeddings: None,
             ..crate::model::qwen3::tiny_config(false)
         };
         write_random_checkpoint(dir, &cfg, 11, DType::F32).unwrap();
-        let model = Qwen3::load(dir, &lora(), 5, &Device::Cpu).unwrap();
+        let model = CausalLm::load(dir, &lora(), 5, &Device::Cpu).unwrap();
         let mut rng = SplitMix64::new(17);
         for (_, layer) in &model.lora {
             let dims = layer.b.as_tensor().dims().to_vec();
@@ -290,7 +291,7 @@ mod tests {
         assert_eq!(rows(&sin.narrow(0, 5, 4).unwrap()), rows(&s2));
     }
 
-    fn generator(dir: &Path, vocab: usize) -> Generator<Qwen3> {
+    fn generator(dir: &Path, vocab: usize) -> Generator<CausalLm> {
         let model = tiny_model(dir, vocab);
         let tok = word_tokenizer(dir, vocab);
         Generator::new(model, tok, vec![])
@@ -432,7 +433,7 @@ mod tests {
         assert_eq!(one.stop_reason, StopReason::MaxTokens);
 
         // The context window ends generation too.
-        g.model.config.max_position_embeddings = Some(6);
+        g.model.config.set_max_position_embeddings(Some(6));
         let ctx = g.generate(&[1, 2, 3], &base, 0).unwrap();
         assert_eq!(ctx.stop_reason, StopReason::ContextLimit);
         assert_eq!(ctx.token_ids, free.token_ids[..3]);
@@ -505,11 +506,19 @@ mod tests {
         let trained = tiny_model(&mdir, 64);
         let tensors = trained.lora_tensors().unwrap();
         let out = dir.path().join("run");
-        adapter::write_mlx(&out.join("mlx"), &lora(), 2, &tensors).unwrap();
-        adapter::write_peft(&out.join("peft"), &lora(), 2, "tiny", &tensors).unwrap();
+        adapter::write_mlx(&out.join("mlx"), Architecture::Qwen3, &lora(), 2, &tensors).unwrap();
+        adapter::write_peft(
+            &out.join("peft"),
+            Architecture::Qwen3,
+            &lora(),
+            2,
+            "tiny",
+            &tensors,
+        )
+        .unwrap();
 
         let ids: Vec<u32> = vec![1, 2, 3, 4, 5];
-        let logits = |m: &Qwen3| {
+        let logits = |m: &CausalLm| {
             let mut c = KvCache::new(m.layers.len());
             rows(&m.forward_cached(&ids, &mut c).unwrap())
         };
@@ -529,7 +538,10 @@ mod tests {
         }
         let (base, none) = load_model(&mdir, None, &Device::Cpu).unwrap();
         assert!(none.is_none() && base.lora.is_empty());
-        assert!(base.layers.iter().all(|l| l.q_proj.lora.is_none()));
+        assert!(base
+            .layers
+            .iter()
+            .all(|l| l.linears().iter().all(|x| x.lora.is_none())));
         let diff = want
             .iter()
             .zip(logits(&base))
@@ -556,7 +568,7 @@ mod tests {
             })
             .collect::<Vec<_>>();
         let bad = dir.path().join("wide");
-        adapter::write_mlx(&bad, &lora(), 2, &wide).unwrap();
+        adapter::write_mlx(&bad, Architecture::Qwen3, &lora(), 2, &wide).unwrap();
         let err = load_model(&mdir, Some(&bad), &Device::Cpu)
             .unwrap_err()
             .to_string();
@@ -582,7 +594,7 @@ mod tests {
                 ..t.clone()
             })
             .collect();
-        adapter::write_mlx(&deep, &cfg4, 4, &shifted).unwrap();
+        adapter::write_mlx(&deep, Architecture::Qwen3, &cfg4, 4, &shifted).unwrap();
         let err = load_model(&mdir, Some(&deep), &Device::Cpu)
             .unwrap_err()
             .to_string();

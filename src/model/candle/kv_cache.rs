@@ -1,20 +1,33 @@
-//! The key/value cache of generation on candle: every layer's keys and values of the tokens fed
-//! so far, and attention of new tokens against them. Holds only detached tensors; never changes
-//! a model.
+//! The cache of generation on candle: every attention layer's keys and values of the tokens fed
+//! so far (and attention of new tokens against them), and every recurrent layer's state (Qwen3.5's
+//! Gated DeltaNet: the convolution's last inputs and the delta rule's state). Holds only detached
+//! tensors; never changes a model.
 
 use candle_core::Tensor;
 
-/// Keys and values of every layer for the tokens fed so far.
+/// Keys and values of every attention layer, and the state of every recurrent layer, for the
+/// tokens fed so far.
 ///
 /// Each layer keeps a preallocated buffer `[1, kv_heads, capacity, head_dim]` (grown by doubling)
 /// and new tokens are written in place after the cached ones, so a step costs no copy of the
 /// cache; attention reads a view of the first `len` positions. Because buffers are written in
 /// place, `clone` makes a deep copy: one prefilled prompt can seed several samples, and no two
-/// caches ever share storage.
+/// caches ever share storage. Recurrent states are replaced, never written in place, so copies
+/// may share them.
 #[derive(Debug)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
+    recurrent: Vec<Option<RecurrentState>>,
     len: usize,
+}
+
+/// A recurrent layer's state after the tokens fed so far (Qwen3.5's Gated DeltaNet).
+#[derive(Debug, Clone)]
+pub struct RecurrentState {
+    /// The last `kernel - 1` inputs of the causal convolution, `[1, kernel - 1, channels]`.
+    pub conv: Tensor,
+    /// The delta rule's state, `[value_heads, key_dim, value_dim]`.
+    pub state: Tensor,
 }
 
 impl Clone for KvCache {
@@ -33,6 +46,7 @@ impl Clone for KvCache {
             .collect();
         Self {
             layers,
+            recurrent: self.recurrent.clone(),
             len: self.len,
         }
     }
@@ -42,6 +56,7 @@ impl KvCache {
     pub fn new(n_layers: usize) -> Self {
         Self {
             layers: vec![None; n_layers],
+            recurrent: vec![None; n_layers],
             len: 0,
         }
     }
@@ -70,6 +85,16 @@ impl KvCache {
         v: &Tensor,
     ) -> candle_core::Result<(Tensor, Tensor)> {
         append_kv(&mut self.layers[layer], self.len, k, v)
+    }
+
+    /// Layer `layer`'s recurrent state, `None` before the first token.
+    pub(crate) fn recurrent(&self, layer: usize) -> Option<&RecurrentState> {
+        self.recurrent[layer].as_ref()
+    }
+
+    /// Replaces layer `layer`'s recurrent state with the one after the tokens being fed.
+    pub(crate) fn set_recurrent(&mut self, layer: usize, state: RecurrentState) {
+        self.recurrent[layer] = Some(state);
     }
 
     /// Counts `n` more tokens as cached.

@@ -6,18 +6,24 @@
 //!   backward pass: gradients would silently vanish);
 //! - [`quantized`]: frozen base weights, dense or MLX-quantized, with input-only backward passes;
 //! - [`weights`]: safetensors checkpoints in, random checkpoints out;
-//! - [`qwen3`]: the Qwen3 model with LoRA, one forward for training and generation;
-//! - [`kv_cache`], [`generate`]: the cache, [`crate::model::generate::Decoder`] for the models,
-//!   and loading a model (with an adapter) for generation.
+//! - [`model`]: the decoder-only model every architecture shares ([`model::CausalLm`]: blocks,
+//!   LoRA on any linear, one forward for training and generation, the loss);
+//! - [`qwen3`]: Qwen3's attention (with Qwen3.5's output gate and partial RoPE);
+//! - [`qwen3_5`]: Qwen3.5's Gated DeltaNet (chunked and recurrent delta rule) and its loader;
+//! - [`kv_cache`], [`generate`]: the cache (keys/values and recurrent states),
+//!   [`crate::model::generate::Decoder`] for the model, and loading a model (with an adapter)
+//!   for generation.
 //!
 //! Nothing here trains: the optimizer and the training loop are `train`'s (its candle backend
 //! drives these models).
 
 pub mod generate;
 pub mod kv_cache;
+pub mod model;
 pub mod ops;
 pub mod quantized;
 pub mod qwen3;
+pub mod qwen3_5;
 pub mod weights;
 
 use candle_core::Tensor;

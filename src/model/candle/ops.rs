@@ -17,6 +17,24 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     x.broadcast_mul(&inv)?.broadcast_mul(weight)
 }
 
+/// `1 / (1 + exp(-x))`.
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    (x.neg()?.exp()? + 1.0)?.recip()
+}
+
+/// `log(1 + exp(x))`, computed as `max(x, 0) + log(1 + exp(-|x|))` so that it never overflows
+/// (MLX's `nn.softplus` is `logaddexp(x, 0)`, the same function).
+pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?
+}
+
+/// `x / sqrt(sum(x^2) + eps)` over the last dimension (the l2norm of transformers'
+/// `modeling_qwen3_5.py` and FLA; mlx-lm's `normalize_qk` computes the same with `rms_norm`).
+pub fn l2_norm(x: &Tensor, eps: f64) -> Result<Tensor> {
+    let inv = (x.sqr()?.sum_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?;
+    x.broadcast_mul(&inv)
+}
+
 /// Softmax over the last dimension. The max is subtracted for stability and detached: softmax is
 /// invariant to it, so its gradient contribution is exactly zero.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
@@ -130,11 +148,11 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> R
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::Var;
 
-    fn rand_tensor(shape: &[usize], seed: u64) -> Tensor {
+    pub(crate) fn rand_tensor(shape: &[usize], seed: u64) -> Tensor {
         let mut rng = crate::core::hash::SplitMix64::new(seed);
         let n: usize = shape.iter().product();
         let data: Vec<f64> = (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect();
@@ -143,7 +161,7 @@ mod tests {
 
     /// Compare candle's autograd gradient of `sum(f(x) * w)` (random `w`) against central
     /// differences, in f64. Fails if the op drops its gradient (grad missing or zero).
-    fn check_grad(f: impl Fn(&Tensor) -> Result<Tensor>, shape: &[usize], seed: u64) {
+    pub(crate) fn check_grad(f: impl Fn(&Tensor) -> Result<Tensor>, shape: &[usize], seed: u64) {
         let x = Var::from_tensor(&rand_tensor(shape, seed)).unwrap();
         let y = f(x.as_tensor()).unwrap();
         let w = rand_tensor(y.dims(), seed + 1);
@@ -206,6 +224,25 @@ mod tests {
         let fused = candle_nn::ops::rms_norm(&x, &w, 1e-6).unwrap();
         let diff = (ours - fused).unwrap().abs().unwrap().max_all().unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+    }
+
+    #[test]
+    fn sigmoid_softplus_and_l2_norm_match_their_definitions_and_finite_differences() {
+        check_grad(sigmoid, &[3, 5], 51);
+        check_grad(softplus, &[3, 5], 52);
+        check_grad(|x| l2_norm(x, 1e-6), &[3, 5], 53);
+        let x = Tensor::new(&[-800.0f64, -3.0, 0.0, 2.5, 800.0], &Device::Cpu).unwrap();
+        let sp = softplus(&x).unwrap().to_vec1::<f64>().unwrap();
+        let sg = sigmoid(&x).unwrap().to_vec1::<f64>().unwrap();
+        for (i, &v) in [-800.0f64, -3.0, 0.0, 2.5, 800.0].iter().enumerate() {
+            let want = if v.abs() > 50.0 {
+                v.max(0.0)
+            } else {
+                v.exp().ln_1p()
+            };
+            assert!((sp[i] - want).abs() < 1e-12, "softplus({v}) = {}", sp[i]);
+            assert!((sg[i] - 1.0 / (1.0 + (-v).exp())).abs() < 1e-12);
+        }
     }
 
     #[test]

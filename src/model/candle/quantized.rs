@@ -79,6 +79,14 @@ impl Weight {
         }
     }
 
+    /// Bytes held (packed where quantized).
+    pub fn nbytes(&self) -> usize {
+        match self {
+            Weight::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
+            Weight::Quant(q) => q.nbytes(),
+        }
+    }
+
     pub fn is_quantized(&self) -> bool {
         matches!(self, Weight::Quant(_))
     }
@@ -96,6 +104,10 @@ impl Weight {
 /// 110 rows of Qwen3's 151,936-token vocabulary, every row of a small one.
 const NLL_CHUNK_VALUES: usize = 1 << 24;
 
+/// How many times larger a quantized head's chunks are than a dense one's (see
+/// `MaskedNll::chunk_rows`): 64M logits, 256 MB in f32.
+const QUANT_CHUNK_FACTOR: usize = 4;
+
 /// `sum_i mask_i * -log softmax(h_i W^T)[target_i]` for hidden states `h` `[n, hidden]` and a
 /// frozen LM head `W` `[vocab, hidden]`, differentiable in `h`.
 ///
@@ -103,7 +115,7 @@ const NLL_CHUNK_VALUES: usize = 1 << 24;
 /// `h`, and the backward pass recomputes each chunk's logits to form `softmax - onehot`. A plain
 /// graph (logits, log-softmax, gather) would hold several `[n, vocab]` tensors until the end of
 /// the backward pass, ~155 MB each for 256 positions of Qwen3's 151,936-token vocabulary. A
-/// quantized head is dequantized once per pass, so its chunk is every row.
+/// quantized head is dequantized once per chunk, so its chunks are larger.
 pub fn masked_nll(
     h: &Tensor,
     head: &Weight,
@@ -149,10 +161,16 @@ impl MaskedNll {
     /// Rows per chunk for `n` rows.
     fn chunk_rows(&self, n: usize) -> candle_core::Result<usize> {
         let vocab = self.head.dims2()?.0;
-        Ok(match self.head {
-            Weight::Quant(_) => n.max(1),
-            Weight::Dense(_) => (self.chunk_values / vocab.max(1)).clamp(1, n.max(1)),
-        })
+        // A quantized head is dequantized (tile by tile) once per chunk, so its chunks are
+        // QUANT_CHUNK_FACTOR times larger: few passes over the head, yet logits that stay a
+        // fixed size however long the sequence (with every row at once, 2,048 positions of
+        // Qwen3.5's 248,320-token vocabulary made 2 GB of logits and as much again in
+        // temporaries).
+        let values = match self.head {
+            Weight::Quant(_) => self.chunk_values.saturating_mul(QUANT_CHUNK_FACTOR),
+            Weight::Dense(_) => self.chunk_values,
+        };
+        Ok((values / vocab.max(1)).clamp(1, n.max(1)))
     }
 
     /// Logits of rows `r0..r1` and their log-sum-exp `[c, 1]`.

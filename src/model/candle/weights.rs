@@ -43,6 +43,17 @@ pub fn load_checkpoint_weights(
     base: &BaseConfig,
     device: &Device,
 ) -> Result<HashMap<String, Weight>> {
+    load_checkpoint_weights_where(dir, base, device, &|_| true)
+}
+
+/// [`load_checkpoint_weights`] reading only the tensors whose checkpoint key `keep` accepts
+/// (with their `scales`/`biases`); the others are never read from the (memory-mapped) files.
+pub fn load_checkpoint_weights_where(
+    dir: &Path,
+    base: &BaseConfig,
+    device: &Device,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<HashMap<String, Weight>> {
     let index = dir.join("model.safetensors.index.json");
     let files: Vec<PathBuf> = if index.exists() {
         let text = fs_err::read_to_string(&index)?;
@@ -75,13 +86,20 @@ pub fn load_checkpoint_weights(
             });
         }
         // Quantized weights are packed on the host; the dense rest goes to `device`.
-        let tensors = candle_core::safetensors::load(&file, &Device::Cpu).map_err(|e| {
-            ModelError::Safetensors {
-                path: file.clone(),
-                message: e.to_string(),
+        let st_err = |e: candle_core::Error| ModelError::Safetensors {
+            path: file.clone(),
+            message: e.to_string(),
+        };
+        // SAFETY: the file is only read, and not changed by us while mapped (candle's own
+        // `safetensors::load` maps it the same way).
+        let st =
+            unsafe { candle_core::safetensors::MmapedSafetensors::new(&file) }.map_err(st_err)?;
+        for (name, _) in st.tensors() {
+            if keep(&name) {
+                let t = st.load(&name, &Device::Cpu).map_err(st_err)?;
+                raw.insert(name, t);
             }
-        })?;
-        raw.extend(tensors);
+        }
     }
     let config_path = dir.join("config.json");
     let quant = if config_path.exists() {
@@ -132,12 +150,10 @@ pub fn load_checkpoint_weights(
     Ok(out)
 }
 
-/// Projection and embedding matrices are quantized at load; norms and biases never are.
+/// Linear and embedding matrices (every 2-D `.weight`, as MLX's `nn.quantize` takes every
+/// `Linear` and `Embedding`) are quantized at load; norms, biases and convolutions never are.
 fn quantizable(key: &str, t: &Tensor, group: usize) -> bool {
-    let matrix = key.ends_with("_proj.weight")
-        || key == "model.embed_tokens.weight"
-        || key == "lm_head.weight";
-    matrix && t.rank() == 2 && t.dims()[1] % group == 0
+    key.ends_with(".weight") && t.rank() == 2 && t.dims()[1] % group == 0
 }
 
 /// Remove every MLX-quantized `X.weight` (with `X.scales`, `X.biases`) from `tensors` and return
@@ -203,14 +219,33 @@ pub fn write_random_checkpoint(
     seed: u64,
     dtype: DType,
 ) -> Result<()> {
+    let json = serde_json::to_value(config).expect("config serialises");
+    write_random_weights(dir, &json, config.weight_shapes(), seed, dtype, |_, _| None)
+}
+
+/// Write `config` as `config.json` and random tensors of `shapes` as `model.safetensors`.
+/// `special(key, u)` may give a tensor's values from uniform draws `u` in `[0, 1)`; otherwise
+/// vectors (norm weights) are near 1 and matrices uniform in `±sqrt(3 / fan_in)`.
+pub fn write_random_weights(
+    dir: &Path,
+    config: &serde_json::Value,
+    shapes: Vec<(String, Vec<usize>)>,
+    seed: u64,
+    dtype: DType,
+    special: impl Fn(&str, f64) -> Option<f64>,
+) -> Result<()> {
     fs_err::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(config).expect("config serialises");
     fs_err::write(dir.join("config.json"), json)?;
     let mut rng = SplitMix64::new(seed);
     let mut map = HashMap::new();
-    for (key, shape) in config.weight_shapes() {
+    for (key, shape) in shapes {
         let n: usize = shape.iter().product();
-        let data: Vec<f32> = if shape.len() == 1 && !key.ends_with(".bias") {
+        let data: Vec<f32> = if special(&key, 0.5).is_some() {
+            (0..n)
+                .map(|_| special(&key, rng.unit()).unwrap_or(0.0) as f32)
+                .collect()
+        } else if shape.len() == 1 && !key.ends_with(".bias") {
             (0..n)
                 .map(|_| 1.0 + 0.1 * (rng.unit() as f32 - 0.5))
                 .collect()

@@ -1,4 +1,4 @@
-//! The candle training backend: trains LoRA adapters on a [`crate::model::candle::qwen3::Qwen3`]
+//! The candle training backend: trains LoRA adapters on a [`crate::model::candle::model::CausalLm`]
 //! (CPU; CUDA/Metal behind cargo features).
 //!
 //! Owns the model, the LoRA `Var`s (registered in a `candle_nn::VarMap` under their
@@ -12,13 +12,14 @@ pub mod optim;
 use candle_core::{Device, Tensor, Var};
 
 use crate::core::hash::SplitMix64;
-use crate::model::candle::qwen3::{ForwardCtx, Qwen3};
+use crate::model::candle::model::{CausalLm, ForwardCtx};
+use crate::model::config::Architecture;
 use crate::model::{HostTensor, LoraConfig, LoraTensors};
 use crate::train::backend::{AdamWParams, Backend, Batch, OptimizerState, StepReport};
 use crate::train::{Result, TrainError};
 
 pub struct CandleBackend {
-    pub model: Qwen3,
+    pub model: CausalLm,
     lora_config: LoraConfig,
     varmap: candle_nn::VarMap,
     /// `a, b` per adapter, in `model.lora` order.
@@ -43,7 +44,7 @@ fn from_host(h: &HostTensor, like: &Tensor) -> Result<Tensor> {
 impl CandleBackend {
     /// Wrap a model whose adapters are attached. `seed` drives dropout.
     pub fn new(
-        model: Qwen3,
+        model: CausalLm,
         lora_config: LoraConfig,
         adamw: AdamWParams,
         seed: u64,
@@ -97,11 +98,11 @@ impl CandleBackend {
         if let Some(&bad) = batch
             .tokens
             .iter()
-            .find(|&&t| t as usize >= self.model.config.vocab_size)
+            .find(|&&t| t as usize >= self.model.vocab_size())
         {
             return Err(TrainError::Config(format!(
                 "token id {bad} is outside the model's vocabulary of {}; tokenizer and model disagree",
-                self.model.config.vocab_size
+                self.model.vocab_size()
             )));
         }
         Ok(())
@@ -119,6 +120,10 @@ impl Backend for CandleBackend {
 
     fn lora_config(&self) -> &LoraConfig {
         &self.lora_config
+    }
+
+    fn architecture(&self) -> Architecture {
+        self.model.config.architecture()
     }
 
     fn accumulate(&mut self, batch: &Batch, loss_scale: f64) -> Result<f64> {

@@ -7,8 +7,9 @@ use candle_core::{DType, Device, Tensor};
 
 use super::CandleBackend;
 use crate::model::adapter;
-use crate::model::candle::qwen3::Qwen3;
+use crate::model::candle::model::CausalLm;
 use crate::model::candle::weights::{load_checkpoint_tensors, write_random_checkpoint};
+use crate::model::config::{Architecture, ModelConfig};
 use crate::model::qwen3::tiny_config;
 use crate::model::{LoraConfig, ModelError, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
@@ -20,7 +21,7 @@ fn all_targets(rank: usize) -> LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,
         dropout: 0.0,
-        targets: TargetModule::ALL.to_vec(),
+        targets: TargetModule::ATTENTION_AND_MLP.to_vec(),
         num_layers: None,
     }
 }
@@ -29,7 +30,7 @@ fn tiny_backend(dir: &Path, lora: &LoraConfig, seed: u64) -> CandleBackend {
     if !dir.join("config.json").exists() {
         write_random_checkpoint(dir, &tiny_config(false), 7, DType::F32).unwrap();
     }
-    let model = Qwen3::load(dir, lora, seed, &Device::Cpu).unwrap();
+    let model = CausalLm::load(dir, lora, seed, &Device::Cpu).unwrap();
     let adamw = AdamWParams {
         weight_decay: 0.0,
         ..AdamWParams::default()
@@ -128,18 +129,70 @@ fn every_lora_parameter_receives_a_nonzero_gradient() {
 }
 
 /// Whole-model check in f64: the autograd gradient of the loss with respect to LoRA entries
-/// equals central finite differences.
+/// equals central finite differences, on Qwen3 and on Qwen3.5 (a DeltaNet and an attention
+/// layer, over 70 tokens: more than one chunk of the delta rule).
 #[test]
 fn whole_model_lora_gradient_matches_finite_differences() {
-    let cfg = tiny_config(true);
     let dir = tempfile::tempdir().unwrap();
-    write_random_checkpoint(dir.path(), &cfg, 3, DType::F32).unwrap();
-    let tensors = load_checkpoint_tensors(dir.path(), DType::F64, &Device::Cpu).unwrap();
+    write_random_checkpoint(dir.path(), &tiny_config(true), 3, DType::F32).unwrap();
     let lora = LoraConfig {
         targets: vec![TargetModule::Q, TargetModule::K, TargetModule::Down],
         ..all_targets(2)
     };
-    let model = Qwen3::from_tensors(cfg, tensors, &lora, 4, dir.path(), DType::F64).unwrap();
+    assert_eq!(
+        lora_gradient_vs_finite_differences(dir.path(), &lora, &batch()),
+        2 * 3 * 2 * 3
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    crate::model::candle::qwen3_5::write_random_checkpoint(
+        dir.path(),
+        &crate::model::qwen3_5::tiny_config(false),
+        3,
+        DType::F32,
+    )
+    .unwrap();
+    let lora = LoraConfig {
+        targets: vec![
+            TargetModule::Q,
+            TargetModule::O,
+            TargetModule::InProjQkv,
+            TargetModule::InProjZ,
+            TargetModule::InProjA,
+            TargetModule::InProjB,
+            TargetModule::OutProj,
+            TargetModule::Down,
+        ],
+        num_layers: Some(2),
+        ..all_targets(2)
+    };
+    let seq = 70;
+    let long = Batch {
+        batch: 2,
+        seq_len: seq,
+        tokens: (0..2 * seq as u32).map(|i| (i * 13 + 5) % 64).collect(),
+        loss_mask: (0..2 * seq).map(|i| u8::from(i % seq > 20)).collect(),
+    };
+    // Layer 2 (DeltaNet): 5 projections + down_proj; layer 3 (attention): q, o, down_proj.
+    assert_eq!(
+        lora_gradient_vs_finite_differences(dir.path(), &lora, &long),
+        2 * 3 * 9
+    );
+}
+
+/// Loads the model in `dir` in f64 with `lora` (B made non-zero), and compares the autograd
+/// gradient of the batch's NLL with central differences at three entries of every LoRA tensor.
+/// Returns how many entries it checked.
+fn lora_gradient_vs_finite_differences(dir: &Path, lora: &LoraConfig, b: &Batch) -> usize {
+    let model = CausalLm::load_as(
+        dir,
+        lora,
+        4,
+        &Device::Cpu,
+        &crate::model::weights::BaseConfig::default(),
+        DType::F64,
+    )
+    .unwrap();
     // Give B non-zero values so that A's gradient is non-zero too.
     for (i, (_, l)) in model.lora.iter().enumerate() {
         let b = l.b.as_tensor();
@@ -149,9 +202,8 @@ fn whole_model_lora_gradient_matches_finite_differences() {
         l.b.set(&Tensor::from_vec(vals, b.shape(), &Device::Cpu).unwrap())
             .unwrap();
     }
-    let b = batch();
-    let loss = |m: &Qwen3| -> Tensor {
-        let mut ctx = crate::model::candle::qwen3::ForwardCtx { rng: None };
+    let loss = |m: &CausalLm| -> Tensor {
+        let mut ctx = crate::model::candle::model::ForwardCtx { rng: None };
         m.nll_sum(&b.tokens, &b.loss_mask, b.batch, b.seq_len, &mut ctx)
             .unwrap()
             .0
@@ -191,7 +243,7 @@ fn whole_model_lora_gradient_matches_finite_differences() {
             }
         }
     }
-    assert_eq!(checked, 2 * 3 * 2 * 3);
+    checked
 }
 
 #[test]
@@ -294,13 +346,14 @@ fn checkpoint_round_trip_f32_and_bf16_and_tied_embeddings() {
         assert_eq!(raw.contains_key("lm_head.weight"), !tied);
         assert!(raw.contains_key("model.layers.1.self_attn.k_norm.weight"));
         assert_eq!(raw["model.embed_tokens.weight"].dtype(), dtype);
-        let model = Qwen3::load(dir.path(), &all_targets(2), 0, &Device::Cpu).unwrap();
-        assert_eq!(model.config, cfg);
+        let model = CausalLm::load(dir.path(), &all_targets(2), 0, &Device::Cpu).unwrap();
+        assert_eq!(model.config, ModelConfig::Qwen3(cfg));
         assert_eq!(model.lm_head.is_none(), tied);
         let want = raw["model.layers.1.mlp.down_proj.weight"]
             .to_dtype(DType::F32)
             .unwrap();
         let got = &model.layers[1]
+            .mlp
             .down_proj
             .weight
             .to_dense(DType::F32, &Device::Cpu)
@@ -328,8 +381,15 @@ fn missing_or_misshapen_weights_are_named() {
     let mut t: HashMap<String, Tensor> =
         load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu).unwrap();
     t.remove("model.layers.1.self_attn.q_norm.weight");
-    let err = Qwen3::from_tensors(cfg.clone(), t, &all_targets(2), 0, dir.path(), DType::F32)
-        .unwrap_err();
+    let err = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg.clone()),
+        t,
+        &all_targets(2),
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, ModelError::MissingWeight { key, .. } if key == "model.layers.1.self_attn.q_norm.weight"),
         "{err}"
@@ -339,7 +399,15 @@ fn missing_or_misshapen_weights_are_named() {
         "model.norm.weight".into(),
         Tensor::zeros(31, DType::F32, &Device::Cpu).unwrap(),
     );
-    let err = Qwen3::from_tensors(cfg, t, &all_targets(2), 0, dir.path(), DType::F32).unwrap_err();
+    let err = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg),
+        t,
+        &all_targets(2),
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("model.norm.weight"), "{err}");
 }
 
@@ -365,7 +433,7 @@ fn adapters_written_in_mlx_and_peft_formats_reload_with_documented_names() {
     let eval_before = be.eval_loss(&batch()).unwrap();
 
     let mlx = dir.path().join("mlx");
-    adapter::write_mlx(&mlx, &lora, 2, &tensors).unwrap();
+    adapter::write_mlx(&mlx, Architecture::Qwen3, &lora, 2, &tensors).unwrap();
     let (w, meta) = adapter::read_safetensors(&mlx.join("adapters.safetensors")).unwrap();
     let names: Vec<&str> = w.keys().map(String::as_str).collect();
     assert_eq!(
@@ -405,7 +473,7 @@ fn adapters_written_in_mlx_and_peft_formats_reload_with_documented_names() {
     );
 
     let peft = dir.path().join("peft");
-    adapter::write_peft(&peft, &lora, 2, "tiny-qwen3", &tensors).unwrap();
+    adapter::write_peft(&peft, Architecture::Qwen3, &lora, 2, "tiny-qwen3", &tensors).unwrap();
     let (w, meta) = adapter::read_safetensors(&peft.join("adapter_model.safetensors")).unwrap();
     assert!(w.contains_key("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"));
     assert_eq!(
@@ -563,12 +631,13 @@ fn mlx_quantized_module_loads_as_its_dequantized_twin() {
     fs_err::write(qdir.join("config.json"), json.to_string()).unwrap();
 
     let lora = all_targets(2);
-    let qmodel = Qwen3::load(&qdir, &lora, 0, &dev).unwrap();
+    let qmodel = CausalLm::load(&qdir, &lora, 0, &dev).unwrap();
     assert!(
-        qmodel.layers[0].up_proj.weight.is_quantized(),
+        qmodel.layers[0].mlp.up_proj.weight.is_quantized(),
         "an MLX-quantized module stays packed (QLoRA)"
     );
     let got = qmodel.layers[0]
+        .mlp
         .up_proj
         .weight
         .to_dense(DType::F32, &dev)
@@ -587,7 +656,15 @@ fn mlx_quantized_module_loads_as_its_dequantized_twin() {
         format!("{key}.weight"),
         Tensor::from_vec(dense, (rows, cols), &dev).unwrap(),
     );
-    let twin = Qwen3::from_tensors(cfg, twin_tensors, &lora, 0, dir.path(), DType::F32).unwrap();
+    let twin = CausalLm::from_tensors(
+        ModelConfig::Qwen3(cfg),
+        twin_tensors,
+        &lora,
+        0,
+        dir.path(),
+        DType::F32,
+    )
+    .unwrap();
     let mut q = CandleBackend::new(qmodel, lora.clone(), AdamWParams::default(), 0).unwrap();
     let mut t = CandleBackend::new(twin, lora, AdamWParams::default(), 0).unwrap();
     let (lq, _) = q.eval_loss(&batch()).unwrap();
@@ -716,9 +793,11 @@ fn qlora_matches_its_dense_twin_and_trains() {
         quantize_group_size: 32,
         ..BaseConfig::default()
     };
-    let qmodel = Qwen3::load_with(dir.path(), &lora, 3, &Device::Cpu, &base).unwrap();
-    assert!(qmodel.embed_tokens.is_quantized() && qmodel.layers[1].down_proj.weight.is_quantized());
-    let dense_model = Qwen3::load(dir.path(), &lora, 3, &Device::Cpu).unwrap();
+    let qmodel = CausalLm::load_with(dir.path(), &lora, 3, &Device::Cpu, &base).unwrap();
+    assert!(
+        qmodel.embed_tokens.is_quantized() && qmodel.layers[1].mlp.down_proj.weight.is_quantized()
+    );
+    let dense_model = CausalLm::load(dir.path(), &lora, 3, &Device::Cpu).unwrap();
     assert!(
         qmodel.base_nbytes() * 4 < dense_model.base_nbytes(),
         "{} vs {} bytes",
@@ -734,8 +813,8 @@ fn qlora_matches_its_dense_twin_and_trains() {
             .unwrap(),
     );
     for l in &mut twin.layers {
-        for m in TargetModule::ALL {
-            let lin = l.linear_mut(m);
+        for m in TargetModule::ATTENTION_AND_MLP {
+            let lin = l.linear_mut(m).unwrap();
             lin.weight = crate::model::candle::quantized::Weight::Dense(
                 lin.weight.to_dense(DType::F32, &Device::Cpu).unwrap(),
             );
@@ -758,7 +837,7 @@ fn qlora_matches_its_dense_twin_and_trains() {
             .unwrap();
         }
         for (key, layer) in &t.lora {
-            t.layers[key.layer].linear_mut(key.module).lora = Some(layer.clone());
+            t.layers[key.layer].linear_mut(key.module).unwrap().lora = Some(layer.clone());
         }
         t
     };
@@ -821,8 +900,23 @@ fn fused_model_equals_base_plus_adapter() {
     }
     let (adapted, _) = be.eval_loss(&batch()).unwrap();
     let tensors = be.lora_tensors().unwrap();
-    adapter::write_mlx(&dir.path().join("mlx"), &lora, 2, &tensors).unwrap();
-    adapter::write_peft(&dir.path().join("peft"), &lora, 2, "tiny", &tensors).unwrap();
+    adapter::write_mlx(
+        &dir.path().join("mlx"),
+        Architecture::Qwen3,
+        &lora,
+        2,
+        &tensors,
+    )
+    .unwrap();
+    adapter::write_peft(
+        &dir.path().join("peft"),
+        Architecture::Qwen3,
+        &lora,
+        2,
+        "tiny",
+        &tensors,
+    )
+    .unwrap();
     let none = all_targets(1); // fresh adapters have B = 0: the fused model alone
     for kind in ["mlx", "peft"] {
         let out = dir.path().join(format!("fused-{kind}"));
@@ -850,7 +944,7 @@ fn fused_model_equals_base_plus_adapter() {
     let qdir = dir.path().join("q");
     write_mlx_quantized(&model_dir, &qdir, 4, 32);
     let mut q = CandleBackend::new(
-        Qwen3::load(&qdir, &lora, 5, &Device::Cpu).unwrap(),
+        CausalLm::load(&qdir, &lora, 5, &Device::Cpu).unwrap(),
         lora.clone(),
         AdamWParams::default(),
         5,
@@ -1000,4 +1094,59 @@ fn masked_nll_matches_the_plain_graph_and_finite_differences() {
     }
     // Row 5 is masked out: no gradient reaches it.
     assert!(want_grad[5 * hidden..6 * hidden].iter().all(|&g| g == 0.0));
+}
+
+/// `train fuse` on Qwen3.5 (Hugging Face layout, LoRA on DeltaNet, attention and MLP linears):
+/// the fused folder alone gives the logits of the base with the adapter.
+#[test]
+fn fuse_folds_a_qwen3_5_adapter_into_its_base() {
+    use crate::model::candle::model::ForwardCtx;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    crate::model::candle::qwen3_5::write_random_checkpoint(
+        &base,
+        &crate::model::qwen3_5::tiny_config(false),
+        5,
+        DType::F32,
+    )
+    .unwrap();
+    let lora = LoraConfig {
+        num_layers: Some(2),
+        targets: TargetModule::ALL.to_vec(),
+        ..all_targets(2)
+    };
+    let model = CausalLm::load(&base, &lora, 1, &Device::Cpu).unwrap();
+    let mut tensors = model.lora_tensors().unwrap();
+    for (i, t) in tensors.iter_mut().enumerate() {
+        for (j, x) in t.b.data.iter_mut().enumerate() {
+            *x = (((i * 17 + j * 5) % 13) as f32 / 13.0 - 0.5) * 0.3;
+        }
+    }
+    let mut be = CandleBackend::new(model, lora.clone(), AdamWParams::default(), 1).unwrap();
+    be.set_lora_tensors(&tensors).unwrap();
+    let adapter_dir = dir.path().join("mlx");
+    adapter::write_mlx(&adapter_dir, Architecture::Qwen35, &lora, 4, &tensors).unwrap();
+    let out = dir.path().join("fused");
+    let report = crate::train::fuse::fuse(&base, &adapter_dir, &out).unwrap();
+    assert_eq!(report.modules_fused, tensors.len());
+    let ids: Vec<u32> = (0..30).map(|i| (i * 11 + 2) % 64).collect();
+    let logits = |m: &CausalLm| {
+        m.forward(
+            &Tensor::from_slice(&ids, (1, ids.len()), &Device::Cpu).unwrap(),
+            &mut ForwardCtx { rng: None },
+        )
+        .unwrap()
+    };
+    let fused = CausalLm::load(&out, &LoraConfig::default(), 0, &Device::Cpu)
+        .unwrap()
+        .without_lora();
+    let diff = (logits(&be.model) - logits(&fused))
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-4, "fused vs adapted: {diff}");
 }
