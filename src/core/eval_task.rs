@@ -295,16 +295,10 @@ impl EvalTask {
     pub fn chat(&self) -> Vec<Message> {
         let mut out = Vec::new();
         if let Some(s) = &self.system {
-            out.push(Message {
-                role: Role::System,
-                content: s.clone(),
-            });
+            out.push(Message::new(Role::System, s.clone()));
         }
         if let Some(p) = &self.prompt {
-            out.push(Message {
-                role: Role::User,
-                content: p.clone(),
-            });
+            out.push(Message::new(Role::User, p.clone()));
         }
         out.extend(self.messages.iter().cloned());
         out
