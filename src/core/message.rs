@@ -210,6 +210,16 @@ impl Message {
     }
 }
 
+/// Every text of the turns ([`Message::texts`]: contents, tool names, string arguments, tool
+/// results), one per line: what text audits of a conversation (dedup, contamination) read.
+pub fn conversation_text(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .flat_map(Message::texts)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A whole conversation: the turns and the tools they may call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

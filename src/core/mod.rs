@@ -19,6 +19,7 @@ pub use example::Example;
 pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
 pub use message::{
-    ChatCounts, Conversation, FunctionCall, FunctionSpec, Message, Role, Tool, ToolCall, ToolKind,
+    conversation_text, ChatCounts, Conversation, FunctionCall, FunctionSpec, Message, Role, Tool,
+    ToolCall, ToolKind,
 };
 pub use record::*;

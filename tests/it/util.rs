@@ -205,7 +205,6 @@ pub fn schema(name: &str) -> serde_json::Value {
 /// build), from `VCURATE_PYTHON`, which `tests/run` sets. None (with a note on stderr) when it
 /// is unset or empty: the caller skips its comparison. A set path that does not run is a
 /// failure, so CI cannot skip silently.
-#[allow(dead_code)] // the mlx-lm reference tests (Qwen3.5, tool-calling exports) call it
 pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
     let Some(p) = std::env::var_os("VCURATE_PYTHON").filter(|p| !p.is_empty()) else {
         eprintln!("{test}: skipped, VCURATE_PYTHON is not set (run the tests with tests/run, which prepares mlx-lm with tests/python-env)");
