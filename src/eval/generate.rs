@@ -49,7 +49,7 @@ pub fn sample_seed(seed: u64, task_id: &str, sample: u32) -> u64 {
 /// The task's conversation rendered with the model's chat template, ending with the assistant's
 /// generation prompt.
 pub fn render_prompt(formatter: &ChatFormatter, task: &Task) -> Result<String, GenerateError> {
-    Ok(formatter.render(&task.chat(), true)?)
+    Ok(formatter.render_with_tools(&task.chat(), &task.tools, true)?)
 }
 
 /// Generates `opts.samples` responses per task, in task order then sample order. The prompt of

@@ -223,6 +223,7 @@ fn import_one_oge(path: &Path, display_root: &Path, warnings: &mut Vec<String>) 
         system: None,
         prompt,
         messages,
+        tools: Vec::new(),
         checks: Checks {
             parse: false,
             compile: false,
