@@ -356,9 +356,10 @@ fn message_from_json(m: &Value, at: &str) -> Result<Message, String> {
         Ok(None) if !calls.is_empty() => String::new(),
         Ok(None) => return Err(format!("{at} has no string `content`")),
         Err(_) => {
+            let given = m.get("content").map_or("nothing", json_type);
             return Err(format!(
-                "{at}.content must be a string (content parts are not read)"
-            ))
+                "{at} has no string `content` ({given}; only text content is read)"
+            ));
         }
     };
     let (tool_call_id, name) = (
@@ -614,7 +615,7 @@ mod tests {
             ),
             (
                 (|r| r["messages"][5]["content"] = json!([{"type": "text", "text": "x"}])),
-                "messages[5].content must be a string",
+                "messages[5] has no string `content` (an array; only text content is read)",
             ),
             (
                 (|r| r["messages"][0]["role"] = json!("developer")),
