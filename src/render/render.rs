@@ -564,21 +564,7 @@ pub(crate) mod tests {
 
     /// The sample chat dataset through the real JSONL ingester.
     fn ingest_chat() -> Vec<Document> {
-        let dir = tempfile::tempdir().unwrap();
-        let rows = sample::file(sample::CHAT, "chat.jsonl").unwrap();
-        fs_err::write(dir.path().join("chat.jsonl"), rows.contents).unwrap();
-        let path = dir.path().join("chat.toml");
-        let text = "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n\n[fields]\nsource = \"meta.source\"\nlicense = \"meta.license\"\n";
-        let source = manifest::parse(&path, text, dir.path()).unwrap();
-        let ctx = units::UnitContext {
-            source: &source,
-            url: source.declared_location(),
-            commit: None,
-            ingest_time: "2025-01-01T00:00:00Z".into(),
-        };
-        crate::ingest::jsonl::ingest(&ctx, &|_| {})
-            .unwrap()
-            .documents
+        ingest_rows(sample::file(sample::CHAT, "chat.jsonl").unwrap().contents)
     }
 
     pub(crate) fn sample_documents() -> Vec<Document> {
@@ -887,9 +873,9 @@ pub(crate) mod tests {
     /// Rows through the real JSONL ingester.
     pub(crate) fn ingest_rows(rows: &str) -> Vec<Document> {
         let dir = tempfile::tempdir().unwrap();
-        fs_err::write(dir.path().join("agent.jsonl"), rows).unwrap();
-        let path = dir.path().join("agent.toml");
-        let text = "kind = \"jsonl\"\npath = \"agent.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n";
+        fs_err::write(dir.path().join("chat.jsonl"), rows).unwrap();
+        let path = dir.path().join("chat.toml");
+        let text = "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n\n[fields]\nsource = \"meta.source\"\nlicense = \"meta.license\"\n";
         let source = manifest::parse(&path, text, dir.path()).unwrap();
         let ctx = units::UnitContext {
             source: &source,
@@ -897,9 +883,9 @@ pub(crate) mod tests {
             commit: None,
             ingest_time: "2025-01-01T00:00:00Z".into(),
         };
-        let out = crate::ingest::jsonl::ingest(&ctx, &|_| {}).unwrap();
-        assert!(out.skipped.is_empty(), "{:?}", out.skipped);
-        out.documents
+        crate::ingest::jsonl::ingest(&ctx, &|_| {})
+            .unwrap()
+            .documents
     }
 
     /// Every imported row passes through whole, as the row has it (contents trimmed): one
@@ -912,7 +898,9 @@ pub(crate) mod tests {
             .filter(|d| d.provenance.unit_kind == UnitKind::ChatExample)
             .collect();
         assert!(docs.len() >= 5);
-        docs.extend(ingest_rows(AGENT_ROWS));
+        let agent_docs = ingest_rows(AGENT_ROWS);
+        assert_eq!(agent_docs.len(), 3, "every agent row imports");
+        docs.extend(agent_docs);
         let reg = Registry::builtin().unwrap();
         let opts = RenderOptions {
             min_code_lines: 0,

@@ -473,9 +473,7 @@ pub enum SourceOutput {
 /// role blocks renders as plain text. Used by the data-driven template tests and for checking a
 /// template before adding it.
 pub fn render_source(name: &str, source: &str, ctx: Value) -> Result<SourceOutput, TurnError> {
-    let mut env = new_environment();
-    env.add_template_owned(name.to_string(), source.to_string())
-        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    let env = source_environment(name, source)?;
     let tmpl = env
         .get_template(name)
         .map_err(|e| TurnError::Template(describe(&e, source)))?;
@@ -502,13 +500,19 @@ pub fn render_conversation_source(
     source: &str,
     ctx: Value,
 ) -> Result<SourceOutput, TurnError> {
-    let mut env = new_environment();
-    env.add_template_owned(name.to_string(), source.to_string())
-        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    let env = source_environment(name, source)?;
     let tmpl = env
         .get_template(name)
         .map_err(|e| TurnError::Template(describe(&e, source)))?;
     conversation(&tmpl, source, ctx).map(SourceOutput::Conversation)
+}
+
+/// The production environment holding one template source.
+fn source_environment(name: &str, source: &str) -> Result<Environment<'static>, TurnError> {
+    let mut env = new_environment();
+    env.add_template_owned(name.to_string(), source.to_string())
+        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    Ok(env)
 }
 
 /// `{% block NAME %}` occurrences: (name, 1-based line).

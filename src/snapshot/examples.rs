@@ -37,7 +37,17 @@ pub fn examples_frame(examples: &[Example], splits: &[String]) -> PolarsResult<D
         Column::new(name.into(), examples.iter().map(f).collect::<Vec<_>>())
     };
     let messages: Vec<&Message> = examples.iter().flat_map(|e| &e.messages).collect();
+    let message = |name: &str, f: fn(&Message) -> Option<&str>| {
+        Column::new(
+            name.into(),
+            messages.iter().map(|m| f(m)).collect::<Vec<_>>(),
+        )
+    };
     let calls: Vec<&ToolCall> = messages.iter().flat_map(|m| &m.tool_calls).collect();
+    let arguments: Vec<String> = calls
+        .iter()
+        .map(|c| serde_json::to_string(&c.function.arguments).expect("json"))
+        .collect();
     let tool_calls = struct_list_column(
         "tool_calls",
         &[
@@ -52,13 +62,7 @@ pub fn examples_frame(examples: &[Example], splits: &[String]) -> PolarsResult<D
                     .map(|c| c.function.name.as_str())
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
-                "arguments".into(),
-                calls
-                    .iter()
-                    .map(|c| serde_json::to_string(&c.function.arguments).expect("json"))
-                    .collect::<Vec<_>>(),
-            ),
+            Column::new("arguments".into(), arguments),
         ],
         &messages
             .iter()
@@ -96,32 +100,11 @@ pub fn examples_frame(examples: &[Example], splits: &[String]) -> PolarsResult<D
             struct_list_column(
                 "messages",
                 &[
-                    Column::new(
-                        "role".into(),
-                        messages.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "content".into(),
-                        messages
-                            .iter()
-                            .map(|m| m.content.as_str())
-                            .collect::<Vec<_>>(),
-                    ),
+                    message("role", |m| Some(m.role.as_str())),
+                    message("content", |m| Some(&m.content)),
                     tool_calls,
-                    Column::new(
-                        "tool_call_id".into(),
-                        messages
-                            .iter()
-                            .map(|m| m.tool_call_id.as_deref())
-                            .collect::<Vec<_>>(),
-                    ),
-                    Column::new(
-                        "name".into(),
-                        messages
-                            .iter()
-                            .map(|m| m.name.as_deref())
-                            .collect::<Vec<_>>(),
-                    ),
+                    message("tool_call_id", |m| m.tool_call_id.as_deref()),
+                    message("name", |m| m.name.as_deref()),
                 ],
                 &examples
                     .iter()

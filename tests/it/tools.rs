@@ -13,7 +13,9 @@ use vcurate::core::{ChatCounts, SkipReason};
 use vcurate::export::ChatLine;
 use vcurate::model::chat::{ChatFormatter, MaskMode, TokenizerSpec, QWEN3_STYLE_TEMPLATE};
 
-use crate::util::{reference_python, schema, stderr, validate, vcurate, workspace, write};
+use crate::util::{
+    reference_python, schema, stderr, tiny_model_with, validate, vcurate, workspace, write,
+};
 
 fn tools() -> Value {
     json!([
@@ -65,7 +67,7 @@ fn tiny_tool_model(dir: &Path) {
         "local n = 0 for _, part in workspace:GetChildren() do print(n) end",
         "You drive Roblox Studio through its MCP tools. Colour every part.",
     ];
-    vcurate::model::chat::write_tokenizer(
+    tiny_model_with(
         dir,
         &TokenizerSpec {
             corpus: &corpus,
@@ -73,22 +75,7 @@ fn tiny_tool_model(dir: &Path) {
             template: QWEN3_STYLE_TEMPLATE,
             added: &["<think>", "</think>", "<tool_call>", "</tool_call>"],
         },
-    )
-    .unwrap();
-    let config: vcurate::model::qwen3::Qwen3Config = serde_json::from_value(json!({
-        "model_type": "qwen3", "vocab_size": 440, "hidden_size": 32,
-        "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
-        "tie_word_embeddings": false
-    }))
-    .unwrap();
-    vcurate::model::candle::weights::write_random_checkpoint(
-        dir,
-        &config,
-        7,
-        candle_core::DType::F32,
-    )
-    .unwrap();
+    );
 }
 
 #[test]
@@ -126,9 +113,15 @@ fn tool_conversations_go_from_import_to_training() {
         "kind = \"jsonl\"\npath = \"data/agent.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n",
     );
 
+    // Runs a command in the workspace; it must succeed.
+    let run = |args: &[&str]| {
+        let out = vcurate(&ws, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out.stdout
+    };
+
     // Import: every row but the broken call, kept whole, with its counts.
-    let out = vcurate(&ws, &["ingest"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    run(&["ingest"]);
     let store = ws.join("dataset/store");
     let docs = vcurate::store::all_documents(&store).unwrap();
     assert_eq!(docs.len(), rows.len() - 1);
@@ -164,8 +157,7 @@ fn tool_conversations_go_from_import_to_training() {
 
     // Audit: the run_code calls are the agent rows' Luau (density keeps them); the one whose
     // code does not compile is dropped, naming the call.
-    let out = vcurate(&ws, &["audit"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    run(&["audit"]);
     let density =
         vcurate::store::read_parquet(&ws.join("dataset/audit/attributes/density.parquet")).unwrap();
     let lines: Vec<u32> = density
@@ -192,27 +184,21 @@ fn tool_conversations_go_from_import_to_training() {
     );
 
     // Snapshot and export: whole conversations, mlx-lm's chat shape with `tools`.
-    let out = vcurate(&ws, &["snapshot", "create", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let listed: Value =
-        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
-    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let created: Value = serde_json::from_slice(&run(&["snapshot", "create", "--json"])).unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
     let export_dir = tmp.path().join("export");
-    let out = vcurate(
-        &ws,
-        &[
-            "export",
-            "--snapshot",
-            &id,
-            "--format",
-            "chat",
-            "--profile",
-            "train",
-            "--out",
-            export_dir.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let to = export_dir.to_str().unwrap();
+    run(&[
+        "export",
+        "--format",
+        "chat",
+        "--profile",
+        "train",
+        "--out",
+        to,
+        "--snapshot",
+        &id,
+    ]);
     let chat_schema = schema("export-chat.schema.json");
     let mut lines: Vec<(String, Value)> = Vec::new();
     for split in ["train", "valid", "test"] {
@@ -310,19 +296,16 @@ fn tool_conversations_go_from_import_to_training() {
     let out_dir = tmp.path().join("run");
     let config = tmp.path().join("train.toml");
     fs_err::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\"]\n[optim]\nlr = 1e-2\nsteps = 2\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 4096\nmask = \"all_turns\"\n[loop]\neval_every = 2\nsave_every = 2\n")).unwrap();
-    let out = vcurate(
-        &ws,
-        &[
-            "train",
-            "--snapshot",
-            &id,
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = config.to_str().unwrap();
+    let report: Value = serde_json::from_slice(&run(&[
+        "train",
+        "--json",
+        "--snapshot",
+        &id,
+        "--config",
+        config,
+    ]))
+    .unwrap();
     assert_eq!(report["steps_run"], 2);
     assert!(
         report["last_loss"].as_f64().unwrap().is_finite(),
