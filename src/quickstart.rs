@@ -311,6 +311,7 @@ fn train_config(model: &Path, output: &Path, demo: bool) -> TrainConfig {
         data: crate::train::config::DataConfig {
             batch_size: 1,
             max_seq_len: 1024,
+            ..Default::default()
         },
         run: Default::default(),
     };

@@ -173,6 +173,10 @@ max-file-bytes = 1048576
 # The code-density rule, applied to every source and every rendered example: at least this many
 # Luau code lines, counted with the parser (comments and blank lines do not count).
 min-code-lines = 5
+# Tools whose call arguments are Luau code (the Roblox Studio MCP server's `run_code`): in
+# imported tool-calling conversations their string arguments count as code, beside the fenced
+# Luau of every assistant turn.
+code-tools = ["run_code"]
 # Drop Luau files that do not parse / that the real Luau compiler rejects.
 require-parse = true
 require-compile = true

@@ -124,7 +124,8 @@ pub fn run(
     if docs.is_empty() {
         return Err(AuditError::NoDocuments(ws.store_dir()));
     }
-    let ctx = AuditContext::new(ws, &docs);
+    let texts: Vec<_> = docs.iter().map(jobs::audit_text).collect();
+    let ctx = AuditContext::new(ws, &docs, &texts);
     let dir = &ctx.dir;
     let mut out = Vec::new();
     for job in plan {

@@ -65,6 +65,7 @@ pub(crate) fn doc(
         line_endings: LineEndings::Lf,
         luau: None,
         code_blocks: Vec::new(),
+        chat: None,
     }
 }
 

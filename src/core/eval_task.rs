@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::message::{Message, Role};
+use super::message::{Message, Role, Tool};
 
 /// One eval task.
 ///
@@ -35,6 +35,10 @@ pub struct EvalTask {
     /// A chat transcript to continue (instead of `prompt`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<Message>,
+    /// Tools offered to the model (rendered into the prompt by its chat template); a task that
+    /// expects a call names it in `checks.tool_call`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
     #[serde(default)]
     pub checks: Checks,
     #[serde(default)]
@@ -129,6 +133,25 @@ pub struct Checks {
     /// Regexes that should not match the extracted code (scored with `patterns`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forbidden_patterns: Vec<String>,
+    /// The answer must be a call to one of the task's `tools` (Qwen3's `<tool_call>` JSON in
+    /// the reply); its code argument, when named, is the code the other checks run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call: Option<ExpectedToolCall>,
+}
+
+/// The tool call a task expects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedToolCall {
+    /// The function the model must call.
+    pub name: String,
+    /// Arguments the call must carry, compared as JSON values (other arguments are allowed).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// The argument that holds Luau (`command` of `run_code`): parse, compile, typecheck and
+    /// tests check its value as they check an answer's code. None: the call alone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_argument: Option<String>,
 }
 
 impl Default for Checks {
@@ -141,6 +164,7 @@ impl Default for Checks {
             tests: None,
             patterns: Vec::new(),
             forbidden_patterns: Vec::new(),
+            tool_call: None,
         }
     }
 }
@@ -271,7 +295,16 @@ impl EvalTask {
                 "`typecheck_mode` is set but `typecheck` is off; set `typecheck: true`".into(),
             );
         }
+        if let Some(call) = &self.checks.tool_call {
+            if !self.tools.iter().any(|t| t.function.name == call.name) {
+                return Err(format!(
+                    "`checks.tool_call` expects a call to `{}`, which is not among the task's `tools`",
+                    call.name
+                ));
+            }
+        }
         if self.runner == Runner::Sandbox
+            && self.checks.tool_call.is_none()
             && !self.checks.parse
             && !self.checks.compile
             && !self.checks.typecheck
@@ -295,16 +328,10 @@ impl EvalTask {
     pub fn chat(&self) -> Vec<Message> {
         let mut out = Vec::new();
         if let Some(s) = &self.system {
-            out.push(Message {
-                role: Role::System,
-                content: s.clone(),
-            });
+            out.push(Message::new(Role::System, s.clone()));
         }
         if let Some(p) = &self.prompt {
-            out.push(Message {
-                role: Role::User,
-                content: p.clone(),
-            });
+            out.push(Message::new(Role::User, p.clone()));
         }
         out.extend(self.messages.iter().cloned());
         out

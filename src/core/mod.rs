@@ -18,5 +18,8 @@ pub use eval_task::EvalTask;
 pub use example::Example;
 pub use exclusion::{Exclusion, Stage};
 pub use id::{document_id, sha256_hex};
-pub use message::{Message, Role};
+pub use message::{
+    conversation_text, ChatCounts, Conversation, FunctionCall, FunctionSpec, Message, Role, Tool,
+    ToolCall, ToolKind,
+};
 pub use record::*;

@@ -255,6 +255,10 @@ pub struct Document {
     pub luau: Option<LuauAnalysis>,
     /// Fenced code blocks (docs units).
     pub code_blocks: Vec<CodeBlock>,
+    /// Imported chat rows: how many turns, assistant turns, tool calls, tool results and tools
+    /// the conversation has (a completions row is one user and one assistant turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<super::ChatCounts>,
 }
 
 /// Why a path did not become a document.

@@ -12,6 +12,11 @@
 //! 3. Otherwise, the whole text, if it is not blank and parses as Luau.
 //! 4. Otherwise there is no code.
 //!
+//! A task that expects a tool call reads the reply's calls instead ([`tool_calls`]): Qwen3's
+//! (and Hermes') `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks after the
+//! last `</think>`, or a reply that is one such JSON object; the code is then the value of the
+//! task's code argument (rule `tool_call_argument`).
+//!
 //! This module never runs code; "parses" means full_moon's Luau grammar.
 
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
@@ -32,6 +37,52 @@ pub enum ExtractionRule {
     NoCode,
     /// There was no response to extract from.
     NoResponse,
+    /// The code argument of the tool call the task expects.
+    ToolCallArgument,
+}
+
+/// A tool call read from a reply: the function's name and its arguments (an object, or a
+/// string holding one, parsed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReplyToolCall {
+    pub name: String,
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The tool calls of a reply, in order: every `<tool_call>...</tool_call>` block after the last
+/// `</think>` whose body is a JSON object with a string `name` (and `arguments`, an object or a
+/// string holding one); when there is no such block, the reply itself as one such object. A
+/// block that is not valid JSON is skipped (it is not a call the tool runner could make).
+pub fn tool_calls(reply: &str) -> Vec<ReplyToolCall> {
+    let text = reply
+        .rfind("</think>")
+        .map_or(reply, |i| &reply[i + "</think>".len()..]);
+    let parse = |body: &str| -> Option<ReplyToolCall> {
+        let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+        let name = v.get("name")?.as_str()?.to_string();
+        let arguments = match v.get("arguments") {
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            Some(serde_json::Value::String(s)) => match serde_json::from_str(s).ok()? {
+                serde_json::Value::Object(m) => m,
+                _ => return None,
+            },
+            None => serde_json::Map::new(),
+            Some(_) => return None,
+        };
+        Some(ReplyToolCall { name, arguments })
+    };
+    let mut calls = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<tool_call>") {
+        let body = &rest[start + "<tool_call>".len()..];
+        let end = body.find("</tool_call>").unwrap_or(body.len());
+        calls.extend(parse(&body[..end]));
+        rest = &body[end..];
+    }
+    if calls.is_empty() {
+        calls.extend(parse(text));
+    }
+    calls
 }
 
 /// The result of extraction, recorded per sample.
@@ -154,6 +205,18 @@ pub fn extract(reply: &str) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_calls_are_read_from_qwen3_blocks_or_bare_json() {
+        let reply = "<think>\n<tool_call>{\"name\": \"draft\"}</tool_call>\n</think>\n\nLooking.\n<tool_call>\n{\"name\": \"get_instance_children\", \"arguments\": {\"path\": \"Workspace\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"run_code\", \"arguments\": \"{\\\"command\\\": \\\"print(1)\\\"}\"}\n</tool_call>\n<tool_call>{broken</tool_call>";
+        let calls = tool_calls(reply);
+        let names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["get_instance_children", "run_code"]);
+        assert_eq!(calls[1].arguments["command"], "print(1)");
+        let bare = tool_calls("{\"name\": \"run_code\", \"arguments\": {\"command\": \"x\"}}");
+        assert_eq!(bare[0].arguments["command"], "x");
+        assert!(tool_calls("local x = 1").is_empty());
+    }
 
     #[test]
     fn longest_tagged_block_wins_in_any_case() {

@@ -9,8 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::task::{Response, Role, Task};
-use crate::core::Message;
+use super::task::{Response, Task};
 use crate::model::chat::ChatFormatter;
 use crate::model::generate::{Decoder, GenerateError, Generator, SamplingParams, StopReason};
 
@@ -50,19 +49,7 @@ pub fn sample_seed(seed: u64, task_id: &str, sample: u32) -> u64 {
 /// The task's conversation rendered with the model's chat template, ending with the assistant's
 /// generation prompt.
 pub fn render_prompt(formatter: &ChatFormatter, task: &Task) -> Result<String, GenerateError> {
-    let messages: Vec<Message> = task
-        .chat()
-        .into_iter()
-        .map(|m| Message {
-            role: match m.role {
-                Role::System => crate::core::Role::System,
-                Role::User => crate::core::Role::User,
-                Role::Assistant => crate::core::Role::Assistant,
-            },
-            content: m.content,
-        })
-        .collect();
-    Ok(formatter.render(&messages, true)?)
+    Ok(formatter.render_with_tools(&task.chat(), &task.tools, true)?)
 }
 
 /// Generates `opts.samples` responses per task, in task order then sample order. The prompt of

@@ -529,6 +529,7 @@ mod tests {
             system: None,
             prompt: Some("p".into()),
             messages: vec![],
+            tools: vec![],
             checks: Checks {
                 tests: tests.then(|| Tests {
                     protocol: TestProtocol::Harness,

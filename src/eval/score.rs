@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{extract, Extraction, ExtractionRule};
+use super::extract::{extract, tool_calls, Extraction, ExtractionRule, ReplyToolCall};
 use super::sandbox::{
     self, harness_begin_line, harness_finish_line, CaseResult, HarnessProgress, Isolated,
     LimitKind, Program, RunStatus, SandboxOptions,
@@ -59,6 +59,9 @@ pub enum Verdict {
     HostError,
     /// The task's checks need Roblox Studio: neither passed nor failed here.
     NotExecutable,
+    /// The task expected a tool call the reply does not make (another function, other
+    /// arguments, or no call).
+    ToolCallMismatch,
 }
 
 impl Verdict {
@@ -80,6 +83,7 @@ impl Verdict {
             Verdict::HardTimeout => "hard_timeout",
             Verdict::HostError => "host_error",
             Verdict::NotExecutable => "not_executable",
+            Verdict::ToolCallMismatch => "tool_call_mismatch",
         }
     }
 }
@@ -366,7 +370,70 @@ pub struct SampleResult {
     /// The tests ran against vcurate's Roblox stubs, or the type check against their definitions:
     /// the result is against stubs, not Roblox.
     pub roblox_stubs: bool,
+    /// Tasks that expect a tool call: whether the reply made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call: Option<ToolCallOutcome>,
     pub timings: Timings,
+}
+
+/// The tool-call check of a sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolCallOutcome {
+    pub status: CheckStatus,
+    /// Why it failed: no call, another function, an argument that differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The calls the reply made.
+    pub calls: Vec<ReplyToolCall>,
+}
+
+/// Reports put a task that expects a tool call in a category of its own: `tool_call/<category>`.
+pub const TOOL_CALL_CATEGORY: &str = "tool_call";
+
+/// The call of `calls` that `expected` asks for and the code it carries, or why none fits.
+fn match_tool_call(
+    expected: &crate::core::eval_task::ExpectedToolCall,
+    calls: &[ReplyToolCall],
+) -> Result<Option<String>, String> {
+    let named: Vec<&ReplyToolCall> = calls.iter().filter(|c| c.name == expected.name).collect();
+    if named.is_empty() {
+        let made: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+        return Err(if made.is_empty() {
+            format!("no tool call; expected a call to `{}`", expected.name)
+        } else {
+            format!(
+                "no call to `{}` (called: {})",
+                expected.name,
+                made.join(", ")
+            )
+        });
+    }
+    let mut why = String::new();
+    for call in named {
+        let differs = expected
+            .arguments
+            .iter()
+            .find(|(k, v)| call.arguments.get(*k) != Some(v));
+        if let Some((k, v)) = differs {
+            why = match call.arguments.get(k) {
+                Some(got) => format!("argument `{k}` is {got}, expected {v}"),
+                None => format!("argument `{k}` is missing (expected {v})"),
+            };
+            continue;
+        }
+        let Some(arg) = &expected.code_argument else {
+            return Ok(None);
+        };
+        match call.arguments.get(arg) {
+            Some(serde_json::Value::String(code)) => return Ok(Some(code.clone())),
+            Some(other) => why = format!("code argument `{arg}` is {other}, not a string"),
+            None => why = format!("code argument `{arg}` is missing"),
+        }
+    }
+    Err(format!(
+        "the call to `{}` does not fit: {why}",
+        expected.name
+    ))
 }
 
 /// A compile error from the Luau compiler.
@@ -696,16 +763,28 @@ fn check_code(
 pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleResult {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let extraction = match response {
-        Some(r) => extract(r),
-        None => Extraction {
-            rule: ExtractionRule::NoResponse,
-            code: None,
-            block_index: None,
-            fenced_blocks: 0,
-            tagged_blocks: 0,
-            after_think: false,
+    let no_code = |rule| Extraction {
+        rule,
+        code: None,
+        block_index: None,
+        fenced_blocks: 0,
+        tagged_blocks: 0,
+        after_think: false,
+    };
+    // A task that expects a tool call: the call decides, and its code argument is the code.
+    let tool_call = task.checks.tool_call.as_ref().map(|expected| {
+        let calls = response.map(tool_calls).unwrap_or_default();
+        let matched = match_tool_call(expected, &calls);
+        (matched, calls)
+    });
+    let extraction = match (response, &tool_call) {
+        (None, _) => no_code(ExtractionRule::NoResponse),
+        (Some(_), Some((Ok(Some(code)), _))) => Extraction {
+            code: Some(code.clone()),
+            ..no_code(ExtractionRule::ToolCallArgument)
         },
+        (Some(_), Some(_)) => no_code(ExtractionRule::ToolCallArgument),
+        (Some(r), None) => extract(r),
     };
     timings.extract_ms = ms(t);
 
@@ -737,8 +816,42 @@ pub fn score_sample(task: &Task, sample: u32, response: Option<&str>) -> SampleR
         patterns,
         run: None,
         roblox_stubs: task.roblox_stubs && (task.checks.tests.is_some() || task.checks.typecheck),
+        tool_call: None,
         timings,
     };
+    if let Some((matched, calls)) = tool_call {
+        result.category = format!("{TOOL_CALL_CATEGORY}/{}", task.category);
+        let code_checks = task
+            .checks
+            .tool_call
+            .as_ref()
+            .and_then(|c| c.code_argument.as_ref())
+            .is_some();
+        match matched {
+            Err(why) if response.is_some() => {
+                result.verdict = Verdict::ToolCallMismatch;
+                result.tool_call = Some(ToolCallOutcome {
+                    status: CheckStatus::Fail,
+                    message: Some(why),
+                    calls,
+                });
+                return result;
+            }
+            Err(_) => {}
+            Ok(_) => {
+                result.tool_call = Some(ToolCallOutcome {
+                    status: CheckStatus::Pass,
+                    message: None,
+                    calls,
+                });
+                if !code_checks && task.runner == Runner::Sandbox {
+                    result.verdict = Verdict::Pass;
+                    result.passed = true;
+                    return result;
+                }
+            }
+        }
+    }
 
     if task.runner == Runner::RobloxStudio {
         let reason =
@@ -873,6 +986,7 @@ mod tests {
             system: None,
             prompt: Some("p".into()),
             messages: vec![],
+            tools: vec![],
             checks: Checks {
                 tests: Some(Tests {
                     protocol: TestProtocol::Harness,
@@ -891,6 +1005,113 @@ mod tests {
             tags: vec![],
             source: None,
         }
+    }
+
+    /// A Studio-agent task: the model must call `run_code` with code that defines `double`
+    /// (run against the task's tests like an answer) and `target` = "server".
+    fn tool_task() -> Task {
+        let mut t = task_with_tests("test(\"doubles\", function() expect_eq(double(21), 42) end)");
+        t.tools = serde_json::from_value(serde_json::json!([
+            {"type": "function", "function": {"name": "run_code", "parameters": {"type": "object", "properties": {"command": {"type": "string"}, "target": {"type": "string"}}}}},
+            {"type": "function", "function": {"name": "get_instance_children", "parameters": {"type": "object"}}}
+        ]))
+        .unwrap();
+        t.checks.tool_call = Some(crate::core::eval_task::ExpectedToolCall {
+            name: "run_code".into(),
+            arguments: serde_json::json!({"target": "server"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            code_argument: Some("command".into()),
+        });
+        t.validate().unwrap();
+        t
+    }
+
+    /// Issue 15, item 6: a task that gives tools and expects a call is scored on the call (name
+    /// and arguments as JSON) and runs the call's Luau like an answer, in a category of its own.
+    #[test]
+    fn tool_call_tasks_check_the_call_and_run_its_code() {
+        let task = tool_task();
+        let call = |name: &str, args: serde_json::Value| {
+            format!(
+                "<think>\nplan\n</think>\n\n<tool_call>\n{}\n</tool_call>",
+                serde_json::json!({"name": name, "arguments": args})
+            )
+        };
+        let good = call(
+            "run_code",
+            serde_json::json!({"command": "function double(x)\n\treturn x * 2\nend", "target": "server"}),
+        );
+        let r = score_sample(&task, 0, Some(&good));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert_eq!(r.category, "tool_call/c");
+        assert_eq!(r.extraction.rule, ExtractionRule::ToolCallArgument);
+        assert_eq!(r.tool_call.as_ref().unwrap().status, CheckStatus::Pass);
+
+        let cases = [
+            (
+                call("get_instance_children", serde_json::json!({})),
+                Verdict::ToolCallMismatch,
+                Some("no call to `run_code` (called: get_instance_children)"),
+            ),
+            (
+                call(
+                    "run_code",
+                    serde_json::json!({"command": "function double(x) return x * 2 end", "target": "client"}),
+                ),
+                Verdict::ToolCallMismatch,
+                Some("the call to `run_code` does not fit: argument `target` is \"client\", expected \"server\""),
+            ),
+            (
+                "Sure! `double(x)` returns x * 2.".to_string(),
+                Verdict::ToolCallMismatch,
+                Some("no tool call; expected a call to `run_code`"),
+            ),
+            (
+                call(
+                    "run_code",
+                    serde_json::json!({"command": "function double(x) return x * 3 end", "target": "server"}),
+                ),
+                Verdict::TestFailure,
+                None,
+            ),
+            (
+                call(
+                    "run_code",
+                    serde_json::json!({"command": "function double(x) return x * end", "target": "server"}),
+                ),
+                Verdict::ParseError,
+                None,
+            ),
+        ];
+        for (reply, verdict, why) in cases {
+            let r = score_sample(&task, 0, Some(&reply));
+            assert_eq!(r.verdict, verdict, "{reply}: {r:?}");
+            assert!(!r.passed);
+            assert_eq!(
+                r.tool_call.as_ref().and_then(|c| c.message.as_deref()),
+                why,
+                "{reply}"
+            );
+        }
+        // A call that alone decides (no code argument).
+        let mut call_only = tool_task();
+        call_only.checks.tool_call.as_mut().unwrap().code_argument = None;
+        let r = score_sample(
+            &call_only,
+            0,
+            Some(&call("run_code", serde_json::json!({"target": "server"}))),
+        );
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        // Offering no such tool is a task error.
+        let mut bad = tool_task();
+        bad.tools.pop();
+        bad.tools[0].function.name = "exec".into();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("not among the task's `tools`"));
     }
 
     fn binom(n: u64, k: u64) -> u128 {

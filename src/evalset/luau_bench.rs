@@ -171,6 +171,7 @@ pub fn import_luau_bench(path: &Path) -> Result<Imported> {
             system,
             prompt: Some(prompt),
             messages: Vec::new(),
+            tools: Vec::new(),
             checks: Checks {
                 tests: Some(Tests {
                     protocol: TestProtocol::LuauBench,

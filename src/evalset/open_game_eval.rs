@@ -144,10 +144,7 @@ fn import_one_oge(path: &Path, display_root: &Path, warnings: &mut Vec<String>) 
                     None,
                     texts
                         .into_iter()
-                        .map(|content| Message {
-                            role: Role::User,
-                            content,
-                        })
+                        .map(|content| Message::new(Role::User, content))
                         .collect(),
                 )
             }
@@ -174,7 +171,7 @@ fn import_one_oge(path: &Path, display_root: &Path, warnings: &mut Vec<String>) 
                     .and_then(Json::as_str)
                     .unwrap_or_default()
                     .to_string();
-                messages.push(Message { role, content });
+                messages.push(Message::new(role, content));
             }
             (None, messages)
         }
@@ -226,6 +223,7 @@ fn import_one_oge(path: &Path, display_root: &Path, warnings: &mut Vec<String>) 
         system: None,
         prompt,
         messages,
+        tools: Vec::new(),
         checks: Checks {
             parse: false,
             compile: false,
@@ -405,10 +403,10 @@ return eval
         assert_eq!(t.difficulty, "medium");
         assert_eq!(
             t.messages,
-            vec![Message {
-                role: Role::User,
-                content: "Make the cars of this game 2x faster".into()
-            }]
+            vec![Message::new(
+                Role::User,
+                "Make the cars of this game 2x faster"
+            )]
         );
         let src = t.source.as_ref().unwrap();
         assert_eq!(src.path, "Evals/001_make_cars_faster.lua");

@@ -82,6 +82,7 @@ pub fn import_plain(path: &Path) -> Result<Imported> {
             system: row.system,
             prompt: Some(row.prompt),
             messages: Vec::new(),
+            tools: Vec::new(),
             checks: Checks {
                 patterns,
                 forbidden_patterns: forbidden,

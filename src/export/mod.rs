@@ -5,9 +5,12 @@
 //! The line formats are mlx-lm's LoRA data formats (ml-explore/mlx-lm
 //! `mlx_lm/tuner/datasets.py`: `train.jsonl`, `valid.jsonl`, `test.jsonl` in one folder; the
 //! format is detected from the first line, so a file holds one format; chat rows are
-//! `{"messages": [...]}`, completions rows `{"prompt", "completion"}` (mlx-lm wraps them as one
-//! user and one assistant turn), text rows `{"text"}`). The same files load in Unsloth and
-//! axolotl. Export never rewrites an example: it only chooses its shape.
+//! `{"messages": [...], "tools": [...]}` (`tools` only when the example offers tools; mlx-lm's
+//! `ChatDataset` passes both to the model's chat template), completions rows
+//! `{"prompt", "completion"}` (mlx-lm wraps them as one user and one assistant turn), text rows
+//! `{"text"}`). The same files load in Unsloth and axolotl. Export never rewrites an example:
+//! it only chooses its shape, and a shape that would lose the tool calls, tool results or
+//! tools of an example refuses it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Attribution, Example, Exclusion, Message, Role, Stage};
+use crate::core::{Attribution, Example, Exclusion, Message, Role, Stage, Tool};
 use crate::snapshot::examples::SplitExample;
 use crate::workspace::Workspace;
 
@@ -52,6 +55,9 @@ pub enum ExportError {
 #[serde(deny_unknown_fields)]
 pub struct ChatLine {
     pub messages: Vec<Message>,
+    /// The tools the conversation offers (OpenAI's function declarations); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -120,9 +126,22 @@ pub fn line(ex: &Example, format: Format) -> Result<String, String> {
             ex.id
         ));
     }
+    let tool_use = !ex.tools.is_empty()
+        || ex
+            .messages
+            .iter()
+            .any(|m| !m.tool_calls.is_empty() || m.role == Role::Tool);
+    if tool_use && format != Format::Chat {
+        return Err(format!(
+            "example {} has tool calls, tool results or tools, which the {} format cannot hold; export with --format chat",
+            ex.id,
+            serde_json::to_value(format).expect("format serializes").as_str().unwrap_or_default()
+        ));
+    }
     let v = match format {
         Format::Chat => serde_json::to_string(&ChatLine {
             messages: ex.messages.clone(),
+            tools: ex.tools.clone(),
         }),
         Format::Completions => {
             let prompt = ex.messages[..ex.messages.len() - 1]

@@ -1,10 +1,14 @@
 //! Existing chat/completions datasets: one JSON object per line, either
-//! `{"messages": [{"role", "content"}, ...]}` or `{"prompt", "completion"}` (the shapes mlx-lm's
-//! LoRA loader reads, see ml-explore/mlx-lm `mlx_lm/tuner/datasets.py`). Each row becomes a
-//! `chat_example` document whose text is the row's canonical JSON (only the training fields, keys
-//! in a fixed order). Per-row provenance comes from mapped fields (`[fields]` in the manifest).
+//! `{"messages": [...], "tools": [...]}` or `{"prompt", "completion"}` (the shapes mlx-lm's
+//! LoRA loader reads, see ml-explore/mlx-lm `mlx_lm/tuner/datasets.py`). Chat rows may hold
+//! several exchanges, OpenAI-style `tool_calls` and `tool` turns (see [`crate::core::message`]
+//! for the shapes); they are kept whole. Each row becomes a `chat_example` document whose text
+//! is the row's canonical JSON (only the training fields, keys in a fixed order, tool-call
+//! arguments as objects) and whose `chat` counts its turns, tool calls, tool results and tools.
+//! Per-row provenance comes from mapped fields (`[fields]` in the manifest).
 //! The file is read as bytes and split into lines before decoding: a line that is not UTF-8,
-//! not JSON, not one of the two shapes, or whose mapped provenance field has the wrong type is
+//! not JSON, not one of the two shapes (a malformed tool call included: the detail names the
+//! field), or whose mapped provenance field has the wrong type is
 //! one `invalid_row` skip record naming its line, and the other rows still become documents
 //! (a scraped dataset with one mis-encoded row must not fail the whole source). A UTF-8 BOM
 //! before the first row is stripped and recorded in that row's steps.
@@ -12,8 +16,8 @@
 use serde_json::{json, Value};
 
 use crate::core::{
-    document_id, sha256_hex, CandidateKind, Document, LicenseCandidate, LineEndings, Provenance,
-    RightsBasis, SkipReason, Span, UnitKind,
+    document_id, message::json_type, sha256_hex, CandidateKind, ChatCounts, Conversation, Document,
+    LicenseCandidate, LineEndings, Provenance, RightsBasis, SkipReason, Span, UnitKind,
 };
 use crate::ingest::units::UnitContext;
 use crate::ingest::{manifest::Location, skip, IngestError, Progress};
@@ -24,38 +28,32 @@ fn lookup<'a>(row: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(row, |v, k| v.get(k))
 }
 
-/// The training content of a row in canonical form, or why it has none.
-pub fn canonical_row(row: &Value) -> Result<Value, String> {
+/// The training content of a row in canonical form (only the training fields, keys in a fixed
+/// order, tool-call arguments as JSON objects) with its turn and call counts, or why it has
+/// none. Chat rows are read by [`Conversation::from_json`], strictly: a malformed tool call is
+/// an error naming the field.
+pub fn canonical_row(row: &Value) -> Result<(Value, ChatCounts), String> {
     if !row.is_object() {
         return Err("a row must be a JSON object".into());
     }
-    if let Some(messages) = row.get("messages") {
-        let list = messages.as_array().ok_or("`messages` must be an array")?;
-        if list.is_empty() {
-            return Err("`messages` is empty".into());
-        }
-        let mut out = Vec::new();
-        for (i, m) in list.iter().enumerate() {
-            let role = m
-                .get("role")
-                .and_then(Value::as_str)
-                .ok_or(format!("messages[{i}] has no string `role`"))?;
-            let content = m
-                .get("content")
-                .and_then(Value::as_str)
-                .ok_or(format!("messages[{i}] has no string `content`"))?;
-            if !matches!(role, "system" | "user" | "assistant" | "tool") {
-                return Err(format!("messages[{i}] has unknown role `{role}`"));
-            }
-            out.push(json!({"role": role, "content": content}));
-        }
-        return Ok(json!({ "messages": out }));
+    if row.get("messages").is_some() {
+        let conversation = Conversation::from_json(row)?;
+        let counts = conversation.counts();
+        let value = serde_json::to_value(&conversation).expect("json serializes");
+        return Ok((value, counts));
     }
     match (
         row.get("prompt").and_then(Value::as_str),
         row.get("completion").and_then(Value::as_str),
     ) {
-        (Some(p), Some(c)) => Ok(json!({"prompt": p, "completion": c})),
+        (Some(p), Some(c)) => Ok((
+            json!({"prompt": p, "completion": c}),
+            ChatCounts {
+                turns: 2,
+                assistant_turns: 1,
+                ..ChatCounts::default()
+            },
+        )),
         _ => Err("row has neither `messages` nor string `prompt` and `completion`".into()),
     }
 }
@@ -103,17 +101,6 @@ fn mapped_field(row: &Value, key: &str, path: Option<&str>) -> Result<Option<Str
             "`{path}` (the `{key}` field in [fields]) must be a string, not {}; fix the row or the mapping",
             json_type(other)
         )),
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -190,7 +177,7 @@ pub fn ingest(
                 continue;
             }
         };
-        let canonical = match canonical_row(&row) {
+        let (canonical, counts) = match canonical_row(&row) {
             Ok(c) => c,
             Err(e) => {
                 tables.skipped.push(bad(e));
@@ -273,6 +260,7 @@ pub fn ingest(
             line_endings: LineEndings::None,
             luau: None,
             code_blocks: Vec::new(),
+            chat: Some(counts),
         });
     }
     Ok(tables)
@@ -286,11 +274,13 @@ mod tests {
     fn canonical_shapes_and_errors() {
         let row = json!({"messages":[{"role":"user","content":"hi","extra":1},{"role":"assistant","content":"yo"}],"meta":{}});
         assert_eq!(
-            canonical_row(&row).unwrap(),
+            canonical_row(&row).unwrap().0,
             json!({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]})
         );
         assert_eq!(
-            canonical_row(&json!({"prompt":"p","completion":"c","x":2})).unwrap(),
+            canonical_row(&json!({"prompt":"p","completion":"c","x":2}))
+                .unwrap()
+                .0,
             json!({"prompt":"p","completion":"c"})
         );
         assert!(

@@ -193,6 +193,7 @@ pub fn file_documents(
             line_endings: dec.line_endings,
             luau,
             code_blocks,
+            chat: None,
         }]);
     };
     let units = split.map_err(|e| (SkipReason::InvalidDoc, e.to_string()))?;
@@ -272,6 +273,7 @@ pub fn file_documents(
                 sha256: sha,
                 luau: None,
                 code_blocks: u.code_blocks,
+                chat: None,
             }
         })
         .collect())

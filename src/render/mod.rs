@@ -18,6 +18,8 @@
 //! task = "implement_module"            # what the examples teach: [a-z0-9_]+
 //! description = "..."                  # optional, for people
 //! roles = ["system", "user", "assistant"]   # the turns, in order; user required, assistant last
+//! # output = "conversation"          # instead of `roles`: the template writes the JSON of a whole
+//! #                                  # conversation (turns, tool calls, tools; see below)
 //! for-each = "document"                # or "function": once per top-level Luau function
 //!
 //! [applies-to]                         # every condition must hold; empty list = any
@@ -34,6 +36,12 @@
 //! `user` or `assistant` turn excludes the example (`empty_turn`). Code outside blocks runs
 //! first (so `{% set %}` there is visible in every block) and its output is ignored. A block
 //! named like a role the sidecar does not declare is an error.
+//!
+//! **Conversation templates** (`output = "conversation"`) write one JSON object
+//! `{"messages": [...], "tools": [...]}` instead (OpenAI's shapes, read by
+//! [`crate::core::Conversation::from_json`]): several exchanges, tool calls and tool results.
+//! Each content is trimmed like a turn; the conversation needs a user turn and must end with an
+//! assistant turn.
 //!
 //! **Strict variables.** A missing field is an error naming the template and line (the
 //! example is excluded with reason `template_error` and that message). Test optional fields

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{
     sha256_hex, Attribution, CandidateKind, Document, Example, Exclusion, Message, Role, Stage,
+    Tool,
 };
 use crate::luau;
 use crate::render::context::{
@@ -23,12 +24,16 @@ use crate::render::context::{
 use crate::render::template::{to_value, ForEach, Registry, Template, TurnError};
 use crate::render::RenderError;
 
-/// The default code-density rule: Luau lines the assistant turn must contain.
+/// The default code-density rule: Luau lines the assistant turns must contain.
 pub const DEFAULT_MIN_CODE_LINES: u32 = 5;
+/// The tools whose call arguments are Luau code by default: the Roblox Studio MCP server's
+/// `run_code` (`[audit] code-tools`).
+pub const DEFAULT_CODE_TOOLS: &[&str] = &["run_code"];
 /// The default token budget per example.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// How tokens are counted without a tokenizer.
-pub const ESTIMATE_METHOD: &str = "estimate: ceil(chars / 3.5), summed over message contents";
+pub const ESTIMATE_METHOD: &str =
+    "estimate: ceil(chars / 3.5), summed over message contents, tool calls and tools";
 
 /// Steps named in [`Exclusion::step`].
 pub const STEP_GATE: &str = "gate";
@@ -71,7 +76,7 @@ impl TokenCounter {
         Ok(TokenCounter {
             tokenizer,
             method: format!(
-                "tokenizer.json sha256:{}, summed over message contents (no special tokens, no chat template)",
+                "tokenizer.json sha256:{}, summed over message contents, tool calls and tools (no special tokens, no chat template)",
                 &sha256_hex(&bytes)[..16]
             ),
         })
@@ -92,6 +97,10 @@ impl TokenCounter {
     }
 }
 
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("records serialize")
+}
+
 /// The documented estimate: ceil(chars / 3.5), chars being Unicode scalar values. Code tokenizes
 /// denser than English prose (about 4 chars per token), so this errs towards more tokens.
 pub fn estimate_tokens(text: &str) -> u32 {
@@ -102,8 +111,11 @@ pub fn estimate_tokens(text: &str) -> u32 {
 /// Settings of one rendering run.
 #[derive(Debug)]
 pub struct RenderOptions {
-    /// The code-density rule: Luau lines the assistant turn of every example must contain.
+    /// The code-density rule: Luau lines the assistant turns of every example must contain
+    /// (see [`conversation_code_lines`]).
     pub min_code_lines: u32,
+    /// Tools whose string arguments are Luau code (`run_code`).
+    pub code_tools: Vec<String>,
     /// Examples over this many tokens are dropped (`over_token_budget`); None: no budget.
     pub max_tokens: Option<u32>,
     /// Counts tokens with a tokenizer.json; None: [`ESTIMATE_METHOD`].
@@ -119,6 +131,7 @@ impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             min_code_lines: DEFAULT_MIN_CODE_LINES,
+            code_tools: DEFAULT_CODE_TOOLS.iter().map(|t| t.to_string()).collect(),
             max_tokens: Some(DEFAULT_MAX_TOKENS),
             tokenizer: None,
             licenses: BTreeMap::new(),
@@ -128,14 +141,22 @@ impl Default for RenderOptions {
 }
 
 impl RenderOptions {
-    fn count_tokens(&self, messages: &[Message]) -> (u32, String) {
+    fn count_tokens(&self, messages: &[Message], tools: &[Tool]) -> (u32, String) {
+        let count = |text: &str| match &self.tokenizer {
+            Some(t) => t.count(text),
+            None => estimate_tokens(text),
+        };
         let total = messages
             .iter()
-            .map(|m| match &self.tokenizer {
-                Some(t) => t.count(&m.content),
-                None => estimate_tokens(&m.content),
+            .map(|m| {
+                count(&m.content)
+                    + m.tool_calls
+                        .iter()
+                        .map(|c| count(&c.function.name) + count(&json(&c.function.arguments)))
+                        .sum::<u32>()
             })
-            .sum();
+            .sum::<u32>()
+            + tools.iter().map(|t| count(&json(t))).sum::<u32>();
         let method = self
             .tokenizer
             .as_ref()
@@ -238,8 +259,31 @@ pub fn assistant_code_lines(content: &str) -> u32 {
     }
 }
 
-/// The stable id of an example.
-pub fn example_id(template_hash: &str, doc_ids: &[String], messages: &[Message]) -> String {
+/// Luau code lines of a conversation's assistant turns: [`assistant_code_lines`] of each
+/// turn's content plus the code lines ([`luau::code_lines`]) of every string argument of its
+/// calls to `code_tools` (a `run_code` call's code is Luau whether or not it is fenced).
+pub fn conversation_code_lines(messages: &[Message], code_tools: &[String]) -> u32 {
+    messages
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| {
+            assistant_code_lines(&m.content)
+                + m.code_arguments(code_tools)
+                    .into_iter()
+                    .map(luau::code_lines)
+                    .sum::<u32>()
+        })
+        .sum()
+}
+
+/// The stable id of an example. Tool calls, tool-turn fields and tools are hashed only when
+/// present, so a plain example keeps the id it always had.
+pub fn example_id(
+    template_hash: &str,
+    doc_ids: &[String],
+    messages: &[Message],
+    tools: &[Tool],
+) -> String {
     let mut h = blake3::Hasher::new();
     h.update(template_hash.as_bytes());
     h.update(&[0]);
@@ -253,6 +297,15 @@ pub fn example_id(template_hash: &str, doc_ids: &[String], messages: &[Message])
         h.update(&[0]);
         h.update(m.content.as_bytes());
         h.update(&[0]);
+        if !m.tool_calls.is_empty() || m.tool_call_id.is_some() || m.name.is_some() {
+            h.update(&[2]);
+            h.update(json(&(&m.tool_calls, &m.tool_call_id, &m.name)).as_bytes());
+            h.update(&[0]);
+        }
+    }
+    if !tools.is_empty() {
+        h.update(&[3]);
+        h.update(json(&tools).as_bytes());
     }
     h.finalize().to_hex()[..32].to_string()
 }
@@ -388,8 +441,8 @@ fn render_document(
                 "template".into(),
                 to_value(&BTreeMap::from([("name", &t.name), ("task", &t.spec.task)])),
             );
-            let messages = match registry.render_turns(t, Value::from(ctx)) {
-                Ok(m) => m,
+            let conversation = match registry.render_turns(t, Value::from(ctx)) {
+                Ok(c) => c,
                 Err(e) => {
                     let (reason, detail) = match e {
                         TurnError::Skip(r) => (REASON_TEMPLATE_SKIPPED, r),
@@ -406,14 +459,10 @@ fn render_document(
                     continue;
                 }
             };
+            let (messages, tools) = (conversation.messages, conversation.tools);
             let doc_ids = vec![doc.id.clone()];
-            let id = example_id(&t.hash, &doc_ids, &messages);
-            let assistant = messages
-                .iter()
-                .rev()
-                .find(|m| m.role == Role::Assistant)
-                .map_or("", |m| m.content.as_str());
-            let code_lines = assistant_code_lines(assistant);
+            let id = example_id(&t.hash, &doc_ids, &messages, &tools);
+            let code_lines = conversation_code_lines(&messages, &opts.code_tools);
             if code_lines < opts.min_code_lines {
                 let mut x = excluded(
                     Some(t),
@@ -421,7 +470,7 @@ fn render_document(
                     STEP_CODE_DENSITY,
                     REASON_TOO_FEW_CODE_LINES,
                     format!(
-                        "{code_lines} Luau code lines in the assistant turn; at least {} required",
+                        "{code_lines} Luau code lines in the assistant turns; at least {} required",
                         opts.min_code_lines
                     ),
                 );
@@ -429,7 +478,7 @@ fn render_document(
                 out.push(Err(x));
                 continue;
             }
-            let (tokens, token_count_method) = opts.count_tokens(&messages);
+            let (tokens, token_count_method) = opts.count_tokens(&messages, &tools);
             if let Some(max) = opts.max_tokens.filter(|&m| tokens > m) {
                 let mut x = excluded(
                     Some(t),
@@ -450,6 +499,7 @@ fn render_document(
                 doc_ids,
                 item: item_name.map(String::from),
                 messages,
+                tools,
                 licenses: licenses.clone(),
                 attributions: attributions.clone(),
                 code_lines,
@@ -514,21 +564,7 @@ pub(crate) mod tests {
 
     /// The sample chat dataset through the real JSONL ingester.
     fn ingest_chat() -> Vec<Document> {
-        let dir = tempfile::tempdir().unwrap();
-        let rows = sample::file(sample::CHAT, "chat.jsonl").unwrap();
-        fs_err::write(dir.path().join("chat.jsonl"), rows.contents).unwrap();
-        let path = dir.path().join("chat.toml");
-        let text = "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n\n[fields]\nsource = \"meta.source\"\nlicense = \"meta.license\"\n";
-        let source = manifest::parse(&path, text, dir.path()).unwrap();
-        let ctx = units::UnitContext {
-            source: &source,
-            url: source.declared_location(),
-            commit: None,
-            ingest_time: "2025-01-01T00:00:00Z".into(),
-        };
-        crate::ingest::jsonl::ingest(&ctx, &|_| {})
-            .unwrap()
-            .documents
+        ingest_rows(sample::file(sample::CHAT, "chat.jsonl").unwrap().contents)
     }
 
     pub(crate) fn sample_documents() -> Vec<Document> {
@@ -596,7 +632,10 @@ pub(crate) mod tests {
             let t = reg.get(&e.template).unwrap();
             assert_eq!(e.template_hash, t.hash);
             assert_eq!(e.task, t.spec.task);
-            assert_eq!(e.id, example_id(&e.template_hash, &e.doc_ids, &e.messages));
+            assert_eq!(
+                e.id,
+                example_id(&e.template_hash, &e.doc_ids, &e.messages, &e.tools)
+            );
         }
         // Every built-in template finds work in the sample corpus.
         for (name, _, _) in BUILTIN_TEMPLATES {
@@ -823,13 +862,45 @@ pub(crate) mod tests {
         }
     }
 
+    /// Tool-calling and multi-turn rows shaped like public Roblox agent datasets: parallel
+    /// calls to MCP tools, results by id, a `run_code` call whose code is the only Luau, and a
+    /// row that ends with a tool result (nothing to train on).
+    pub(crate) const AGENT_ROWS: &str = r#"{"messages": [{"role": "system", "content": "You drive Roblox Studio."}, {"role": "user", "content": "Make every part under Workspace.Obby red."}, {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_instance_children", "arguments": "{\"path\": \"Workspace.Obby\"}"}}, {"id": "call_2", "type": "function", "function": {"name": "run_code", "arguments": "{\"command\": \"local n = 0\\nfor _, p in workspace.Obby:GetChildren() do\\n\\tif p:IsA(\\\"BasePart\\\") then\\n\\t\\tp.Color = Color3.new(1, 0, 0)\\n\\t\\tn += 1\\n\\tend\\nend\\nprint(n)\"}"}}]}, {"role": "tool", "tool_call_id": "call_1", "name": "get_instance_children", "content": "[\"Stage1\", \"Stage2\"]"}, {"role": "tool", "tool_call_id": "call_2", "name": "run_code", "content": "2"}, {"role": "assistant", "content": "Both stages are red now."}], "tools": [{"type": "function", "function": {"name": "run_code", "description": "Run Luau in Studio", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}, {"type": "function", "function": {"name": "get_instance_children", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]}
+{"messages": [{"role": "user", "content": "How do I wait?"}, {"role": "assistant", "content": "Use task.wait."}, {"role": "user", "content": "And in a loop?"}, {"role": "assistant", "content": "```lua\nwhile true do\n\ttask.wait(1)\n\tprint(\"tick\")\nend\nprint(\"never\")\n```"}]}
+{"messages": [{"role": "user", "content": "Run it."}, {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "run_code", "arguments": {"command": "print(1)"}}}]}, {"role": "tool", "tool_call_id": "c1", "content": "1"}]}
+"#;
+
+    /// Rows through the real JSONL ingester.
+    pub(crate) fn ingest_rows(rows: &str) -> Vec<Document> {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("chat.jsonl"), rows).unwrap();
+        let path = dir.path().join("chat.toml");
+        let text = "kind = \"jsonl\"\npath = \"chat.jsonl\"\nrights-basis = \"generated\"\nlicense = \"MIT\"\n\n[fields]\nsource = \"meta.source\"\nlicense = \"meta.license\"\n";
+        let source = manifest::parse(&path, text, dir.path()).unwrap();
+        let ctx = units::UnitContext {
+            source: &source,
+            url: source.declared_location(),
+            commit: None,
+            ingest_time: "2025-01-01T00:00:00Z".into(),
+        };
+        crate::ingest::jsonl::ingest(&ctx, &|_| {})
+            .unwrap()
+            .documents
+    }
+
+    /// Every imported row passes through whole, as the row has it (contents trimmed): one
+    /// exchange or several, tool calls, tool results and tools; a row that does not end with
+    /// an assistant turn is skipped, naming its roles.
     #[test]
-    fn single_exchange_chat_rows_pass_through() {
-        let docs: Vec<Document> = sample_documents()
+    fn chat_rows_pass_through_whole() {
+        let mut docs: Vec<Document> = sample_documents()
             .into_iter()
             .filter(|d| d.provenance.unit_kind == UnitKind::ChatExample)
             .collect();
         assert!(docs.len() >= 5);
+        let agent_docs = ingest_rows(AGENT_ROWS);
+        assert_eq!(agent_docs.len(), 3, "every agent row imports");
+        docs.extend(agent_docs);
         let reg = Registry::builtin().unwrap();
         let opts = RenderOptions {
             min_code_lines: 0,
@@ -838,57 +909,69 @@ pub(crate) mod tests {
         let out = render_examples(&docs, &reg, &opts, &pass);
         for d in &docs {
             let row: serde_json::Value = serde_json::from_str(&d.text).unwrap();
-            let want: Vec<(String, String)> = match row.get("messages") {
-                Some(m) => m
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|m| {
-                        (
-                            m["role"].as_str().unwrap().to_string(),
-                            trim_turn(m["content"].as_str().unwrap()),
-                        )
-                    })
-                    .collect(),
-                None => vec![
-                    ("user".into(), trim_turn(row["prompt"].as_str().unwrap())),
-                    (
-                        "assistant".into(),
-                        trim_turn(row["completion"].as_str().unwrap()),
-                    ),
-                ],
+            let mut want = match row.get("messages") {
+                Some(_) => crate::core::Conversation::from_json(&row).unwrap(),
+                None => crate::core::Conversation {
+                    messages: vec![
+                        Message::new(Role::User, row["prompt"].as_str().unwrap()),
+                        Message::new(Role::Assistant, row["completion"].as_str().unwrap()),
+                    ],
+                    tools: Vec::new(),
+                },
             };
-            let roles: Vec<&str> = want.iter().map(|(r, _)| r.as_str()).collect();
-            let one_exchange =
-                roles == ["user", "assistant"] || roles == ["system", "user", "assistant"];
+            for m in &mut want.messages {
+                m.content = trim_turn(&m.content);
+            }
+            let ends_with_answer = want.messages.last().unwrap().role == Role::Assistant;
             match out.examples.iter().find(|e| e.doc_ids[0] == d.id) {
                 Some(e) => {
-                    assert!(one_exchange, "{roles:?}");
-                    let got: Vec<(String, String)> = e
-                        .messages
-                        .iter()
-                        .map(|m| (m.role.as_str().to_string(), m.content.clone()))
-                        .collect();
-                    assert_eq!(got, want);
+                    assert!(ends_with_answer);
+                    assert_eq!(e.messages, want.messages);
+                    assert_eq!(e.tools, want.tools);
                     assert_eq!(e.licenses, evidence_licenses(d), "the row's own license");
                 }
                 None => {
-                    assert!(!one_exchange, "{roles:?}");
+                    assert!(!ends_with_answer);
                     let x = out
                         .excluded
                         .iter()
                         .find(|x| x.document_ids[0] == d.id)
                         .unwrap();
                     assert_eq!(x.reason, REASON_TEMPLATE_SKIPPED);
+                    assert!(
+                        x.detail.contains("roles: user, assistant, tool"),
+                        "{}",
+                        x.detail
+                    );
                 }
             }
         }
-        // The density rule applies to imported rows too.
+        let agent = out.examples.iter().find(|e| !e.tools.is_empty()).unwrap();
+        assert_eq!(agent.messages.len(), 6);
+        assert_eq!(agent.messages[2].tool_calls.len(), 2);
+        assert_eq!(agent.tools.len(), 2);
+        // The density rule applies to imported rows too; the code of a `run_code` call counts
+        // (it is the agent row's only Luau), and every assistant turn's fenced blocks count.
+        assert_eq!(agent.code_lines, 8);
+        let multi = out
+            .examples
+            .iter()
+            .find(|e| e.messages.len() == 4 && e.messages[0].content == "How do I wait?")
+            .unwrap();
+        assert_eq!(multi.code_lines, 5);
         let dense = render_examples(&docs, &reg, &only("chat-passthrough"), &pass);
         for e in &out.examples {
             let kept = dense.examples.iter().any(|k| k.id == e.id);
             assert_eq!(kept, e.code_lines >= DEFAULT_MIN_CODE_LINES);
         }
+        let no_code_tools = RenderOptions {
+            min_code_lines: 0,
+            code_tools: Vec::new(),
+            ..only("chat-passthrough")
+        };
+        let without = render_examples(&docs, &reg, &no_code_tools, &pass);
+        let same = without.examples.iter().find(|e| e.id == agent.id).unwrap();
+        assert_eq!(same.code_lines, 0, "no tool declared as code");
     }
 
     #[test]

@@ -14,13 +14,16 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Va
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{sha256_hex, Message, Role, SourceKind, UnitKind};
+use crate::core::{sha256_hex, Conversation, Message, Role, SourceKind, UnitKind};
 use crate::render::context::Language;
 use crate::render::phrase;
 use crate::render::RenderError;
 use crate::workspace::{line_of, parse_toml, ConfigError};
 
-/// The role of a chat turn, as mlx-lm's chat format and OpenAI-style messages name them.
+/// The roles a template's turn blocks can be (`tool` turns come only from conversation
+/// templates).
+const BLOCK_ROLES: [Role; 3] = [Role::System, Role::User, Role::Assistant];
+
 /// What a template is rendered once for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +33,19 @@ pub enum ForEach {
     Document,
     /// Once per top-level function of a Luau document (the context has `doc` and `function`).
     Function,
+}
+
+/// How a template's output becomes messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// One `{% block <role> %}` per declared role, one message each (the turn convention).
+    #[default]
+    Turns,
+    /// The whole output is one JSON object `{"messages": [...], "tools": [...]}` in the shapes
+    /// of imported chat rows (OpenAI's, read by [`Conversation::from_json`]): any number of
+    /// exchanges, tool calls and tool results. Build it with `tojson`.
+    Conversation,
 }
 
 /// Which documents a template applies to. Every listed condition must hold; an empty list
@@ -56,7 +72,10 @@ struct RawSpec {
     task: toml::Spanned<String>,
     #[serde(default)]
     description: Option<String>,
-    roles: toml::Spanned<Vec<Role>>,
+    #[serde(default)]
+    roles: Option<toml::Spanned<Vec<Role>>>,
+    #[serde(default)]
+    output: Option<toml::Spanned<Output>>,
     #[serde(default)]
     for_each: ForEach,
     applies_to: toml::Spanned<AppliesTo>,
@@ -70,8 +89,9 @@ pub struct TemplateSpec {
     pub task: String,
     pub description: Option<String>,
     /// The turns, in order: `user` and `assistant` required, `assistant` last, `system`
-    /// (optional) first.
+    /// (optional) first. Empty for `output = "conversation"`.
     pub roles: Vec<Role>,
+    pub output: Output,
     pub for_each: ForEach,
     pub applies_to: AppliesTo,
 }
@@ -93,22 +113,48 @@ impl TemplateSpec {
                 format!("`task = \"{task}\"`: use lowercase letters, digits and `_` (e.g. `implement_module`)"),
             ));
         }
-        let roles = raw.roles.get_ref().clone();
-        let role_error = |msg: &str| ConfigError::new(path, at(raw.roles.span()), msg.to_string());
+        let output = raw.output.as_ref().map_or(Output::Turns, |o| *o.get_ref());
+        let raw_roles = match (&raw.roles, output) {
+            (None, Output::Turns) => {
+                return Err(ConfigError::new(
+                    path,
+                    None,
+                    "missing `roles`: list the turns the template's blocks render (e.g. [\"system\", \"user\", \"assistant\"]), or set `output = \"conversation\"`",
+                ))
+            }
+            (Some(r), Output::Conversation) => {
+                return Err(ConfigError::new(
+                    path,
+                    at(r.span()),
+                    "`roles` is for `output = \"turns\"`; a conversation template renders its messages as JSON, so remove `roles`",
+                ))
+            }
+            (None, Output::Conversation) => None,
+            (Some(r), Output::Turns) => Some(r),
+        };
+        let roles = raw_roles.map(|r| r.get_ref().clone()).unwrap_or_default();
+        let roles_span = raw_roles.map_or(0..0, |r| r.span());
+        let role_error =
+            |msg: &str| ConfigError::new(path, at(roles_span.clone()), msg.to_string());
         let mut sorted = roles.clone();
         sorted.sort();
         sorted.dedup();
-        if sorted.len() != roles.len() {
+        if roles.contains(&Role::Tool) {
+            return Err(role_error(
+                "a `tool` turn cannot be a block; tool calls and results come from `output = \"conversation\"` templates",
+            ));
+        }
+        if output == Output::Conversation {
+            // No roles to check.
+        } else if sorted.len() != roles.len() {
             return Err(role_error(
                 "`roles` lists a role twice; each role is one turn",
             ));
-        }
-        if !roles.contains(&Role::User) || roles.last() != Some(&Role::Assistant) {
+        } else if !roles.contains(&Role::User) || roles.last() != Some(&Role::Assistant) {
             return Err(role_error(
                 "`roles` must contain \"user\" and end with \"assistant\" (e.g. [\"system\", \"user\", \"assistant\"])",
             ));
-        }
-        if roles.contains(&Role::System) && roles[0] != Role::System {
+        } else if roles.contains(&Role::System) && roles[0] != Role::System {
             return Err(role_error("\"system\" must be the first role"));
         }
         if raw.applies_to.get_ref().unit_kinds.is_empty() {
@@ -122,6 +168,7 @@ impl TemplateSpec {
             task: task.clone(),
             description: raw.description,
             roles,
+            output,
             for_each: raw.for_each,
             applies_to: raw.applies_to.into_inner(),
         })
@@ -280,15 +327,75 @@ impl Registry {
         self.templates.is_empty()
     }
 
-    /// Renders `template`'s role blocks against `ctx` into messages, in the declared order.
-    /// An empty `system` turn is left out; an empty `user` or `assistant` turn is an error.
-    pub fn render_turns(&self, template: &Template, ctx: Value) -> Result<Vec<Message>, TurnError> {
+    /// Renders `template` against `ctx` into a conversation: its role blocks, one message
+    /// each in the declared order (an empty `system` turn is left out; an empty `user` or
+    /// `assistant` turn is an error), or, for `output = "conversation"`, the JSON it writes
+    /// (see [`conversation`]).
+    pub fn render_turns(&self, template: &Template, ctx: Value) -> Result<Conversation, TurnError> {
         let tmpl = self
             .env
             .get_template(&template.file_name())
             .map_err(|e| TurnError::Template(describe(&e, &template.source)))?;
-        turns(&tmpl, &template.source, &template.spec.roles, ctx)
+        match template.spec.output {
+            Output::Turns => {
+                turns(&tmpl, &template.source, &template.spec.roles, ctx).map(|messages| {
+                    Conversation {
+                        messages,
+                        tools: Vec::new(),
+                    }
+                })
+            }
+            Output::Conversation => conversation(&tmpl, &template.source, ctx),
+        }
     }
+}
+
+/// A conversation template's output: one JSON object read by [`Conversation::from_json`]
+/// (a malformed call is a template error naming the field), each content trimmed as turns are
+/// ([`trim_turn`]). Empty `system` turns are left out; a conversation without a `user` turn or
+/// that does not end with an assistant turn is an error, as is an empty `user` turn or a last
+/// assistant turn with neither content nor tool calls.
+fn conversation(
+    tmpl: &minijinja::Template<'_, '_>,
+    source: &str,
+    ctx: Value,
+) -> Result<Conversation, TurnError> {
+    let text = tmpl.render(ctx).map_err(|e| match skip_reason(&e) {
+        Some(reason) => TurnError::Skip(reason),
+        None => TurnError::Template(describe(&e, source)),
+    })?;
+    let name = tmpl.name();
+    let bad = |why: String| {
+        TurnError::Template(format!(
+            "template {name}: the output is not a conversation: {why}; a conversation template writes one JSON object {{\"messages\": [...], \"tools\": [...]}} (build it with `tojson`)"
+        ))
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let mut c = Conversation::from_json(&value).map_err(bad)?;
+    for m in &mut c.messages {
+        m.content = trim_turn(&m.content);
+    }
+    c.messages
+        .retain(|m| !(m.role == Role::System && m.content.is_empty()));
+    if !c.messages.iter().any(|m| m.role == Role::User) {
+        return Err(bad("it has no user turn".into()));
+    }
+    match c.messages.last() {
+        Some(m) if m.role == Role::Assistant => {
+            if m.content.is_empty() && m.tool_calls.is_empty() {
+                return Err(TurnError::EmptyTurn(Role::Assistant));
+            }
+        }
+        _ => return Err(bad("it does not end with an assistant turn".into())),
+    }
+    if c.messages
+        .iter()
+        .any(|m| m.role == Role::User && m.content.is_empty())
+    {
+        return Err(TurnError::EmptyTurn(Role::User));
+    }
+    Ok(c)
 }
 
 fn turns(
@@ -316,7 +423,7 @@ fn turns(
             }
             return Err(TurnError::EmptyTurn(role));
         }
-        out.push(Message { role, content });
+        out.push(Message::new(role, content));
     }
     Ok(out)
 }
@@ -356,6 +463,8 @@ pub enum SourceOutput {
     Text(String),
     /// The turns of the role blocks it defines, in role order.
     Turns(Vec<Message>),
+    /// What a conversation template wrote ([`render_conversation_source`]).
+    Conversation(Conversation),
 }
 
 /// Renders a template source outside a registry, with the production environment (strict
@@ -364,13 +473,11 @@ pub enum SourceOutput {
 /// role blocks renders as plain text. Used by the data-driven template tests and for checking a
 /// template before adding it.
 pub fn render_source(name: &str, source: &str, ctx: Value) -> Result<SourceOutput, TurnError> {
-    let mut env = new_environment();
-    env.add_template_owned(name.to_string(), source.to_string())
-        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    let env = source_environment(name, source)?;
     let tmpl = env
         .get_template(name)
         .map_err(|e| TurnError::Template(describe(&e, source)))?;
-    let present: Vec<Role> = Role::ALL
+    let present: Vec<Role> = BLOCK_ROLES
         .into_iter()
         .filter(|r| block_lines(source).iter().any(|(b, _)| b == r.as_str()))
         .collect();
@@ -384,6 +491,28 @@ pub fn render_source(name: &str, source: &str, ctx: Value) -> Result<SourceOutpu
             });
     }
     turns(&tmpl, source, &present, ctx).map(SourceOutput::Turns)
+}
+
+/// Renders a conversation template (`output = "conversation"`) outside a registry, with the
+/// production environment, as [`Registry::render_turns`] does.
+pub fn render_conversation_source(
+    name: &str,
+    source: &str,
+    ctx: Value,
+) -> Result<SourceOutput, TurnError> {
+    let env = source_environment(name, source)?;
+    let tmpl = env
+        .get_template(name)
+        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    conversation(&tmpl, source, ctx).map(SourceOutput::Conversation)
+}
+
+/// The production environment holding one template source.
+fn source_environment(name: &str, source: &str) -> Result<Environment<'static>, TurnError> {
+    let mut env = new_environment();
+    env.add_template_owned(name.to_string(), source.to_string())
+        .map_err(|e| TurnError::Template(describe(&e, source)))?;
+    Ok(env)
 }
 
 /// `{% block NAME %}` occurrences: (name, 1-based line).
@@ -418,6 +547,13 @@ fn check_blocks(path: &Path, source: &str, roles: &[Role]) -> Result<(), ConfigE
     }
     for (b, line) in &blocks {
         if let Some(role) = Role::ALL.iter().find(|r| r.as_str() == b) {
+            if roles.is_empty() {
+                return Err(ConfigError::new(
+                    path,
+                    Some(*line),
+                    format!("block `{b}`: a conversation template (`output = \"conversation\"`) writes JSON, not role blocks; remove the block or use `roles`"),
+                ));
+            }
             if !roles.contains(role) {
                 return Err(ConfigError::new(
                     path,
@@ -639,7 +775,8 @@ mod tests {
                 t,
                 minijinja::context! { doc => minijinja::context! { x => 1 } },
             )
-            .unwrap();
+            .unwrap()
+            .messages;
         let got: Vec<(Role, &str)> = msgs.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(
             got,

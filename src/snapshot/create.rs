@@ -94,6 +94,7 @@ fn render(
     }
     let opts = RenderOptions {
         min_code_lines: ws.config.audit.min_code_lines,
+        code_tools: ws.config.audit.code_tools.clone(),
         licenses,
         ..RenderOptions::default()
     };
@@ -122,13 +123,7 @@ fn render(
         let texts: Vec<String> = out
             .examples
             .iter()
-            .map(|e| {
-                e.messages
-                    .iter()
-                    .map(|m| m.content.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
+            .map(|e| crate::core::conversation_text(&e.messages))
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let hits = index.score(&refs, &index.scan_many(&refs), &idioms).hits;

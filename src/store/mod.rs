@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::core::{Document, LuauAnalysis, Provenance, SkipRecord, Span};
+use crate::core::{ChatCounts, Document, LuauAnalysis, Provenance, SkipRecord, Span};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -202,6 +202,14 @@ pub(crate) fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
             .map(|d| d.luau.as_ref().map(f))
             .collect::<Vec<Option<u32>>>()
     };
+    let chat = |name: &str, f: fn(&ChatCounts) -> u32| {
+        Column::new(
+            name.into(),
+            docs.iter()
+                .map(|d| d.chat.as_ref().map(f))
+                .collect::<Vec<Option<u32>>>(),
+        )
+    };
     let cols = vec![
         s("id", docs.iter().map(|d| Some(d.id.clone())).collect()),
         s("source_id", p(|p| Some(p.source_id.clone()))),
@@ -260,6 +268,11 @@ pub(crate) fn documents_frame(docs: &[Document]) -> PolarsResult<DataFrame> {
             "code_blocks",
             docs.iter().map(|d| Some(json(&d.code_blocks))).collect(),
         ),
+        chat("chat_turns", |c| c.turns),
+        chat("chat_assistant_turns", |c| c.assistant_turns),
+        chat("chat_tool_calls", |c| c.tool_calls),
+        chat("chat_tool_results", |c| c.tool_results),
+        chat("chat_tools", |c| c.tools),
     ];
     DataFrame::new(docs.len(), cols)
 }
@@ -333,6 +346,13 @@ impl<'a> Cols<'a> {
         let c = c.cast(&DataType::UInt64).map_err(|e| self.bad(name, e))?;
         Ok(c.u64().map_err(|e| self.bad(name, e))?.iter().collect())
     }
+    /// A column that tables written before it existed lack: all null then.
+    fn optional_u64(&self, name: &str) -> Result<Vec<Option<u64>>, StoreError> {
+        match self.df.column(name) {
+            Ok(_) => self.u64(name),
+            Err(_) => Ok(vec![None; self.df.height()]),
+        }
+    }
     fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Vec<Option<T>>, StoreError> {
         self.str(name)?
             .into_iter()
@@ -396,8 +416,26 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
         c.json("luau")?,
         c.json("code_blocks")?,
     );
+    let chat: Vec<Vec<Option<u64>>> = [
+        "chat_turns",
+        "chat_assistant_turns",
+        "chat_tool_calls",
+        "chat_tool_results",
+        "chat_tools",
+    ]
+    .into_iter()
+    .map(|name| c.optional_u64(name))
+    .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
+        let n = |k: usize| chat[k][i].map(|v| v as u32);
+        let chat = n(0).map(|turns| ChatCounts {
+            turns,
+            assistant_turns: n(1).unwrap_or(0),
+            tool_calls: n(2).unwrap_or(0),
+            tool_results: n(3).unwrap_or(0),
+            tools: n(4).unwrap_or(0),
+        });
         let span = match (bs[i], be[i], ls[i], le[i]) {
             (Some(a), Some(b), Some(c), Some(d)) => Some(Span {
                 byte_start: a,
@@ -435,6 +473,7 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
             line_endings: endings[i],
             luau: luau[i].clone(),
             code_blocks: blocks[i].clone().unwrap_or_default(),
+            chat,
         });
     }
     Ok(out)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::chat::MaskMode;
 use crate::model::weights::BaseConfig;
 use crate::model::{DeviceKind, LoraConfig};
 use crate::train::backend::AdamWParams;
@@ -87,6 +88,10 @@ impl OptimConfig {
 pub struct DataConfig {
     pub batch_size: usize,
     pub max_seq_len: usize,
+    /// Which assistant turns the loss covers: `all_turns` (every turn of a multi-turn or
+    /// tool-calling conversation, its tool calls included) or `last_turn` (the final answer
+    /// only, as mlx-lm's `--mask-prompt`).
+    pub mask: MaskMode,
 }
 
 impl Default for DataConfig {
@@ -94,6 +99,7 @@ impl Default for DataConfig {
         Self {
             batch_size: 4,
             max_seq_len: 2048,
+            mask: MaskMode::AllTurns,
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn run(
             .filter(|e| e.split == split)
             .map(|e| {
                 formatter
-                    .tokenize(&e.example.messages)
+                    .tokenize_with(&e.example.messages, &e.example.tools, cfg.data.mask)
                     .map_err(|source| TrainError::Example {
                         id: e.example.id.clone(),
                         source,

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct AuditConfig {
     /// The code-density rule: at least this many Luau code lines (parsed, not fence-counted).
     pub min_code_lines: u32,
+    /// Tools whose call arguments are Luau code (an MCP server's `run_code`): density, quality
+    /// and the rendered examples' density rule read their string arguments as code, beside the
+    /// fenced Luau of every assistant turn.
+    pub code_tools: Vec<String>,
     /// Drop Luau files that do not parse (full_moon).
     pub require_parse: bool,
     /// Drop Luau files the real Luau compiler rejects.
@@ -37,6 +41,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             min_code_lines: 5,
+            code_tools: vec!["run_code".to_string()],
             require_parse: true,
             require_compile: true,
             max_line_length: 1000,

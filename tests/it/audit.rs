@@ -10,6 +10,11 @@ use crate::util::{file, stderr, vcurate, workspace, write, TestRepo};
 
 const MODULE: &str = "local Stack = {}\nStack.__index = Stack\n\nfunction Stack.new()\n\treturn setmetatable({ items = {}, size = 0 }, Stack)\nend\n\nfunction Stack:push(value)\n\tself.size += 1\n\tself.items[self.size] = value\nend\n\nfunction Stack:pop()\n\tlocal value = self.items[self.size]\n\tself.items[self.size] = nil\n\tself.size -= 1\n\treturn value\nend\n\nreturn Stack\n";
 
+/// The chat row's answer. Not `MODULE`: dedup reads a chat row as the text of its turns (issue
+/// 15), so an answer repeating a file would be that file's near duplicate, not a contamination
+/// case.
+const CHUNK: &str = "local function chunkArray(list, size)\n\tlocal chunks = {}\n\tfor i = 1, #list, size do\n\t\ttable.insert(chunks, table.move(list, i, math.min(i + size - 1, #list), 1, {}))\n\tend\n\treturn chunks\nend\n\nreturn chunkArray\n";
+
 const PROMPT: &str = "Write a Luau function called chunkArray that splits an array into consecutive chunks of a given size and returns a new array of those chunks without modifying the input";
 
 /// Two local sources and a chat dataset with one planted case per audit rule.
@@ -80,7 +85,7 @@ fn planted(dir: &Path) -> std::path::PathBuf {
         &ws.join("sources/b.toml"),
         &format!("kind = \"local\"\npath = \"{}\"\n", b.display()),
     );
-    let chat = serde_json::json!({"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": format!("```luau\n{MODULE}```")}]});
+    let chat = serde_json::json!({"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": format!("```luau\n{CHUNK}```")}]});
     write(&ws.join("chat.jsonl"), &format!("{chat}\n"));
     write(
         &ws.join("sources/chat.toml"),
@@ -235,9 +240,10 @@ fn every_planted_case_is_dropped_with_its_reason_and_the_rest_is_kept() {
         .unwrap();
     assert_eq!(
         lines[&chat.id],
-        vcurate::luau::code_lines(MODULE),
+        vcurate::luau::code_lines(CHUNK),
         "the assistant's fenced luau block, parsed"
     );
+    assert_eq!(vcurate::luau::code_lines(CHUNK), 8);
     assert_eq!(vcurate::luau::code_lines(MODULE), 16);
 }
 

@@ -15,6 +15,7 @@ mod render;
 mod schema;
 mod snapshot;
 mod splits;
+mod tools;
 mod train;
 mod util;
 mod workspace;

@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use vcurate::render::template::{render_source, to_value, SourceOutput};
+use vcurate::render::template::{
+    render_conversation_source, render_source, to_value, Output, SourceOutput, TemplateSpec,
+};
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/templates")
@@ -26,26 +28,57 @@ fn render_case(path: &Path) -> String {
     });
     let ctx: serde_json::Value = serde_json::from_str(json)
         .unwrap_or_else(|e| panic!("{}: context is not JSON: {e}", path.display()));
-    let (name, source) = match template.strip_prefix("@template ") {
+    let (name, source, output) = match template.strip_prefix("@template ") {
         Some(rest) => {
             let name = rest.trim();
-            let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("dataset/templates")
-                .join(format!("{name}.j2"));
-            (format!("{name}.j2"), fs_err::read_to_string(file).unwrap())
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataset/templates");
+            let sidecar = dir.join(format!("{name}.toml"));
+            let spec =
+                TemplateSpec::parse(&sidecar, &fs_err::read_to_string(&sidecar).unwrap()).unwrap();
+            let source = fs_err::read_to_string(dir.join(format!("{name}.j2"))).unwrap();
+            (format!("{name}.j2"), source, spec.output)
         }
         None => (
             path.file_name().unwrap().to_string_lossy().into_owned(),
             template.to_string(),
+            Output::Turns,
         ),
     };
-    match render_source(&name, &source, to_value(&ctx)) {
+    let rendered = match output {
+        Output::Turns => render_source(&name, &source, to_value(&ctx)),
+        Output::Conversation => render_conversation_source(&name, &source, to_value(&ctx)),
+    };
+    let turn = |m: &vcurate::core::Message| {
+        let mut head = format!("[{}", m.role.as_str());
+        for (k, v) in [("tool_call_id", &m.tool_call_id), ("name", &m.name)] {
+            if let Some(v) = v {
+                head.push_str(&format!(" {k}={v}"));
+            }
+        }
+        let mut out = format!("{head}]\n{}\n", m.content);
+        for c in &m.tool_calls {
+            out.push_str(&format!(
+                "<call{}> {} {}\n",
+                c.id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+                c.function.name,
+                serde_json::to_string(&c.function.arguments).unwrap()
+            ));
+        }
+        out
+    };
+    match rendered {
         Ok(SourceOutput::Text(t)) => t,
-        Ok(SourceOutput::Turns(turns)) => turns
-            .iter()
-            .map(|m| format!("[{}]\n{}\n", m.role.as_str(), m.content))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Ok(SourceOutput::Turns(turns)) => turns.iter().map(turn).collect::<Vec<_>>().join("\n"),
+        Ok(SourceOutput::Conversation(c)) => {
+            let mut parts: Vec<String> = c.messages.iter().map(turn).collect();
+            for t in &c.tools {
+                parts.push(format!(
+                    "[tool definition]\n{}\n",
+                    serde_json::to_string(t).unwrap()
+                ));
+            }
+            parts.join("\n")
+        }
         Err(e) => format!("ERROR: {e}\n"),
     }
 }

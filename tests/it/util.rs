@@ -90,12 +90,26 @@ pub fn stdout(o: &Output) -> String {
 /// model hub is reachable from tests, so they build their own. The model's vocabulary has 20
 /// ids more than the tokenizer's.
 pub fn tiny_model(dir: &Path, corpus: &[&str], tokenizer_vocab: usize) {
-    vcurate::model::chat::write_tiny_tokenizer(dir, corpus, tokenizer_vocab).unwrap();
+    tiny_model_with(
+        dir,
+        &vcurate::model::chat::TokenizerSpec {
+            corpus,
+            vocab_size: tokenizer_vocab,
+            template: vcurate::model::chat::CHATML_TEMPLATE,
+            added: &[],
+        },
+    );
+}
+
+/// [`tiny_model`] with the tokenizer `spec` describes (its chat template, added tokens); the
+/// model's vocabulary has 20 ids more than the tokenizer's BPE vocabulary plus added tokens.
+pub fn tiny_model_with(dir: &Path, spec: &vcurate::model::chat::TokenizerSpec) {
+    vcurate::model::chat::write_tokenizer(dir, spec).unwrap();
     let config: vcurate::model::qwen3::Qwen3Config = serde_json::from_value(serde_json::json!({
-        "model_type": "qwen3", "vocab_size": tokenizer_vocab + 20, "hidden_size": 32,
-        "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
-        "tie_word_embeddings": false
+        "model_type": "qwen3", "vocab_size": spec.vocab_size + spec.added.len() + 20,
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-6, "tie_word_embeddings": false
     }))
     .unwrap();
     vcurate::model::candle::weights::write_random_checkpoint(

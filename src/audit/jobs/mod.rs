@@ -4,6 +4,7 @@
 //! ([`super::run`]) orders the jobs by their dependencies and writes their tables; a job never
 //! writes anything itself and never rewrites a document.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::run::{AuditError, AuditOutput};
-use crate::core::{Document, Exclusion, Stage};
+use crate::core::{Document, Exclusion, Stage, UnitKind};
 use crate::workspace::settings::AuditConfig;
 use crate::workspace::Workspace;
 
@@ -58,18 +59,40 @@ pub fn by_name(name: &str) -> Option<&'static dyn AuditJob> {
 pub struct AuditContext<'a> {
     pub ws: &'a Workspace,
     pub docs: &'a [Document],
-    /// The documents' texts, in document order.
+    /// The documents' texts as the text audits (dedup, contamination, splits' verifier) read
+    /// them, in document order: see [`audit_text`].
     pub texts: Vec<&'a str>,
     /// `dataset/audit/`.
     pub dir: PathBuf,
 }
 
+/// The text audits read of a document: its text, but for an imported chat row the text of
+/// every turn (contents, tool names, tool-call arguments, tool results, one per line; see
+/// [`crate::core::conversation_text`]) or the prompt and completion, not the row's JSON
+/// (escapes would hide a shared line of code from dedup and contamination alike).
+pub fn audit_text(doc: &Document) -> Cow<'_, str> {
+    if doc.provenance.unit_kind != UnitKind::ChatExample {
+        return Cow::Borrowed(&doc.text);
+    }
+    let Ok(row) = serde_json::from_str::<serde_json::Value>(&doc.text) else {
+        return Cow::Borrowed(&doc.text);
+    };
+    match crate::core::Conversation::from_json(&row) {
+        Ok(c) => Cow::Owned(crate::core::conversation_text(&c.messages)),
+        Err(_) => {
+            let field = |k: &str| row.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+            Cow::Owned(format!("{}\n{}", field("prompt"), field("completion")))
+        }
+    }
+}
+
 impl<'a> AuditContext<'a> {
-    pub fn new(ws: &'a Workspace, docs: &'a [Document]) -> Self {
+    /// `texts` are the documents' [`audit_text`]s, in order.
+    pub fn new(ws: &'a Workspace, docs: &'a [Document], texts: &'a [Cow<'a, str>]) -> Self {
         AuditContext {
             ws,
             docs,
-            texts: docs.iter().map(|d| d.text.as_str()).collect(),
+            texts: texts.iter().map(|t| t.as_ref()).collect(),
             dir: super::run::audit_dir(ws),
         }
     }

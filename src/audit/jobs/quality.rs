@@ -1,7 +1,9 @@
 //! The `quality` audit: Luau files must parse and compile (when configured), and code files
 //! must not look generated, minified, obfuscated or packed (line length, alphanumeric share,
 //! character entropy); every unit must be within the size bounds. The first failing rule is
-//! the reason a document is dropped.
+//! the reason a document is dropped. An imported chat row's Luau (the fenced Luau blocks of its
+//! assistant turns and the arguments of its calls to `audit.code-tools`) must parse and compile
+//! too: the detail names the turn and call.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{drop_document, per_source, summary_json, AuditContext, AuditJob, SourceCounts};
 use crate::audit::run::{AuditError, AuditOutput};
+use crate::core::{Conversation, Document, Role, UnitKind};
 
 pub struct Quality;
 
@@ -23,6 +26,8 @@ pub struct QualitySummary {
 /// The measurements of one document.
 struct Measures {
     parses: Option<bool>,
+    /// Why a chat row's code does not parse (a Luau file's error is in its analysis).
+    parse_error: Option<String>,
     compiles: Option<bool>,
     compile_error: Option<String>,
     max_line: u32,
@@ -40,19 +45,24 @@ impl AuditJob for Quality {
         let qs: Vec<Measures> = docs
             .par_iter()
             .map(|d| {
-                let (parses, compiles, compile_error) = match &d.luau {
+                let (parses, compiles, compile_error, parse_error) = match &d.luau {
                     Some(l) => {
                         let c = crate::luau::compile(&d.text, &d.provenance.path);
                         (
                             Some(l.parse_ok),
                             Some(c.is_ok()),
                             c.err().map(|e| e.to_string()),
+                            None,
                         )
                     }
-                    None => (None, None, None),
+                    None if d.provenance.unit_kind == UnitKind::ChatExample => {
+                        chat_code_checks(d, &cfg.code_tools)
+                    }
+                    None => (None, None, None, None),
                 };
                 Measures {
                     parses,
+                    parse_error,
                     compiles,
                     compile_error,
                     max_line: d.text.lines().map(|l| l.chars().count()).max().unwrap_or(0) as u32,
@@ -74,6 +84,7 @@ impl AuditJob for Quality {
                     .as_ref()
                     .and_then(|l| l.error.as_ref())
                     .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message))
+                    .or_else(|| q.parse_error.clone())
                     .unwrap_or_default();
                 drop("parse_failed", e);
             } else if cfg.require_compile && q.compiles == Some(false) {
@@ -162,6 +173,73 @@ impl AuditJob for Quality {
             summary: summary_json(&summary),
         })
     }
+}
+
+/// (parses, compiles, compile error, parse error) of a chat row's Luau: the fenced Luau blocks
+/// of its assistant turns and the string arguments of its calls to `code_tools`; all None when
+/// it has none. Errors name the piece: `messages[2].tool_calls[0] (run_code): line 3: ...`.
+#[allow(clippy::type_complexity)]
+fn chat_code_checks(
+    doc: &Document,
+    code_tools: &[String],
+) -> (Option<bool>, Option<bool>, Option<String>, Option<String>) {
+    let Ok(c) = serde_json::from_str::<serde_json::Value>(&doc.text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| Conversation::from_json(&v))
+    else {
+        return (None, None, None, None);
+    };
+    let mut pieces: Vec<(String, String)> = Vec::new();
+    for (i, m) in c.messages.iter().enumerate() {
+        if m.role != Role::Assistant {
+            continue;
+        }
+        if let Ok(units) =
+            crate::ingest::docs::split_markdown(&m.content, "answer", &crate::ingest::units::probe)
+        {
+            for b in units
+                .iter()
+                .flat_map(|u| &u.code_blocks)
+                .filter(|b| b.is_luau)
+            {
+                let code = &m.content[b.span.byte_start as usize..b.span.byte_end as usize];
+                pieces.push((
+                    format!("messages[{i}] code block at line {}", b.span.line_start),
+                    code.to_string(),
+                ));
+            }
+        }
+        for (j, call) in m.tool_calls.iter().enumerate() {
+            if code_tools.contains(&call.function.name) {
+                for code in call.string_arguments() {
+                    pieces.push((
+                        format!("messages[{i}].tool_calls[{j}] ({})", call.function.name),
+                        code.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if pieces.is_empty() {
+        return (None, None, None, None);
+    }
+    let parse_error = pieces.iter().find_map(|(label, code)| {
+        let a = crate::luau::analyze(code);
+        a.error
+            .map(|e| format!("{label}: line {}:{}: {}", e.line, e.column, e.message))
+            .or_else(|| (!a.parse_ok).then(|| format!("{label}: does not parse")))
+    });
+    let compile_error = pieces.iter().find_map(|(label, code)| {
+        crate::luau::compile(code, label)
+            .err()
+            .map(|e| format!("{label}: {e}"))
+    });
+    (
+        Some(parse_error.is_none()),
+        Some(compile_error.is_none()),
+        compile_error,
+        parse_error,
+    )
 }
 
 /// Share of alphanumeric characters among non-whitespace characters.
