@@ -51,6 +51,14 @@ pub fn all() -> Vec<(&'static str, Value)> {
             to(schema_for!(crate::core::Exclusion)),
         ),
         (
+            "opt-out.schema.json",
+            to(schema_for!(crate::core::opt_out::OptOutFile)),
+        ),
+        (
+            "export-record.schema.json",
+            to(schema_for!(crate::export::ExportRecord)),
+        ),
+        (
             "snapshot-manifest.schema.json",
             to(schema_for!(crate::snapshot::freeze::SnapshotManifest)),
         ),
@@ -78,6 +86,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "cli-export.schema.json",
             to(schema_for!(crate::export::ExportReport)),
+        ),
+        (
+            "cli-takedown.schema.json",
+            to(schema_for!(crate::takedown::TakedownReport)),
         ),
         (
             "cli-quickstart.schema.json",

@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod ingest;
+pub mod secrets;
 pub mod train;
 
 use serde::Serialize;

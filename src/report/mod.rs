@@ -456,6 +456,85 @@ pub fn plots(dir: &Path, m: &SnapshotManifest) -> Result<Vec<Plot>, ReportError>
     Ok(out)
 }
 
+/// The secrets and personal data section: what the `secrets` audit found, by kind, by rule and
+/// by source, as counts (the page never shows a value, not even a prefix).
+fn secrets_section(snap: &Path) -> Result<String, ReportError> {
+    let mut html = String::from("<h2 id=\"secrets\">Secrets and personal data</h2>");
+    let Some(df) = table_if(&snap.join("attributes").join("secrets.parquet"))? else {
+        html.push_str("<p class=\"note\">the secrets audit has not run for this snapshot</p>");
+        return Ok(html);
+    };
+    let by_source = df
+        .clone()
+        .lazy()
+        .with_column(
+            (col("secrets") + col("emails") + col("ip_addresses"))
+                .gt(lit(0u32))
+                .alias("with_findings"),
+        )
+        .group_by([col("source_id")])
+        .agg([
+            len().alias("documents"),
+            col("with_findings").sum().alias("with_findings"),
+            col("passes").not().sum().alias("dropped"),
+            col("redacted").sum().alias("redacted"),
+            col("secrets").sum().alias("secrets"),
+            col("emails").sum().alias("emails"),
+            col("ip_addresses").sum().alias("ip_addresses"),
+        ])
+        .sort(["source_id"], Default::default())
+        .collect()?;
+    let cols = [
+        "documents",
+        "with_findings",
+        "dropped",
+        "redacted",
+        "secrets",
+        "emails",
+        "ip_addresses",
+    ];
+    let mut totals = [0i64; 7];
+    html.push_str("<p>Credentials drop their document or are redacted, e-mail and public IP addresses are redacted, as the workspace's <code>[audit.secrets]</code> says; every value is replaced by a placeholder in the frozen documents and never reaches an example. Counts only.</p>");
+    html.push_str("<table data-table=\"secrets-by-source\"><tr><th>source</th><th>documents</th><th>with findings</th><th>dropped</th><th>redacted</th><th>secrets</th><th>e-mails</th><th>IP addresses</th></tr>");
+    for i in 0..by_source.height() {
+        let source = by_source
+            .column("source_id")?
+            .str()?
+            .get(i)
+            .unwrap_or_default()
+            .to_string();
+        let _ = write!(html, "<tr><td>{}</td>", esc(&source));
+        for (k, c) in cols.iter().enumerate() {
+            let v = by_source.column(c)?.get(i)?.extract::<i64>().unwrap_or(0);
+            totals[k] += v;
+            let _ = write!(html, "<td>{v}</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("<tr><th>all</th>");
+    for t in totals {
+        let _ = write!(html, "<th>{t}</th>");
+    }
+    html.push_str("</tr></table>");
+    let rules: Vec<String> = crate::store::columns::read_struct_lists(&df, "findings", |f, i| {
+        Ok(crate::store::columns::str_at(f, "rule", i)?.unwrap_or_default())
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    let bars = count_values(rules)?;
+    let note = bars
+        .is_empty()
+        .then(|| "no credential or personal data found".to_string());
+    html.push_str(&bar_chart(&Plot {
+        id: "secrets-by-rule",
+        title: "Findings by rule".into(),
+        bars,
+        note,
+    }));
+    Ok(html)
+}
+
 /// The HTML page for a snapshot.
 pub fn render(dir: &Path, id: &str) -> Result<String, ReportError> {
     let id = freeze::resolve(dir, id)?;
@@ -498,6 +577,7 @@ pub fn render(dir: &Path, id: &str) -> Result<String, ReportError> {
             esc(&m.flags.join(", "))
         );
     }
+    html.push_str(&secrets_section(&dir.join(&m.id))?);
     html.push_str("<h2>Plots</h2>");
     for p in &plots {
         html.push_str(&bar_chart(p));

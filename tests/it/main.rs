@@ -11,6 +11,7 @@ mod ingest;
 mod quickstart;
 mod render;
 mod schema;
+mod secrets;
 mod snapshot;
 mod splits;
 mod train;

@@ -277,8 +277,6 @@ pub fn translate(go: &str) -> Result<String, String> {
     let mut i = 0;
     // Inside brackets: the index where the class's items start (after `[` and `^`).
     let mut class_start: Option<usize> = None;
-    // `}` of a `{` escaped as a literal must be escaped too.
-    let mut literal_braces = 0usize;
     while i < chars.len() {
         let c = chars[i];
         if c == '\\' {
@@ -370,13 +368,10 @@ pub fn translate(go: &str) -> Result<String, String> {
                     i += end + 1;
                     continue;
                 }
-                literal_braces += 1;
                 out.push_str(r"\{");
             }
-            '}' => {
-                literal_braces = literal_braces.saturating_sub(1);
-                out.push_str(r"\}");
-            }
+            // A `}` outside a counted repetition (copied whole above) is a literal.
+            '}' => out.push_str(r"\}"),
             _ => out.push(c),
         }
         i += 1;

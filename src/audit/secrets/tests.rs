@@ -4,21 +4,13 @@
 //! private addresses) that must stay clean.
 
 use super::*;
-use crate::core::hash::SplitMix64;
 
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX_UP: &str = "0123456789ABCDEF";
 const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// `n` characters of `set`, seeded: random enough to pass entropy checks, the same every run.
-fn rand(set: &str, n: usize, seed: u64) -> String {
-    let set: Vec<char> = set.chars().collect();
-    let mut r = SplitMix64::new(seed);
-    (0..n)
-        .map(|_| set[(r.next_u64() % set.len() as u64) as usize])
-        .collect()
-}
+use crate::bench::secrets::rand;
 
 fn digits(n: usize, seed: u64) -> String {
     let mut s = rand("123456789", 1, seed);
@@ -332,69 +324,9 @@ fn gitleaks_allow_comments_and_generic_precedence_work_as_in_gitleaks() {
     assert_eq!(rules_found(&text, "a.luau"), vec!["github-pat".to_string()]);
 }
 
-/// A corpus of ordinary Roblox/Luau modules full of look-alikes: each kind the issue names
-/// (hashes, base64 assets, UUIDs, `rbxassetid://` numbers, long test vectors) plus versions,
-/// private addresses, DataStore keys, key codes and attribute names.
-pub(crate) fn lookalike_corpus(n: usize, seed: u64) -> Vec<(String, String)> {
-    let mut r = SplitMix64::new(seed);
-    let hex = |r: &mut SplitMix64, n: usize| rand("0123456789abcdef", n, r.next_u64());
-    let b64 = |r: &mut SplitMix64, n: usize| {
-        rand(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-            n,
-            r.next_u64(),
-        )
-    };
-    let guid = |r: &mut SplitMix64| {
-        format!(
-            "{}-{}-{}-{}-{}",
-            hex(r, 8),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 4),
-            hex(r, 12)
-        )
-    };
-    let mut out = Vec::new();
-    for i in 0..n {
-        let asset = 1_000_000_000 + r.below(9_000_000_000);
-        let mut s = format!(
-            "--!strict\n-- {name} module\nlocal Players = game:GetService(\"Players\")\nlocal HttpService = game:GetService(\"HttpService\")\nlocal DataStoreService = game:GetService(\"DataStoreService\")\n\nlocal {name} = {{}}\n",
-            name = format!("Module{i}")
-        );
-        let parts: [String; 16] = [
-            format!("local ICON = \"rbxassetid://{asset}\"\nlocal SOUND_ID = \"rbxassetid://{}\"\n", asset + 17),
-            format!("local sessionKey = \"{}\"\nlocal requestId = HttpService:GenerateGUID(false)\n", guid(&mut r)),
-            format!("-- sha256 of the map file\nlocal MAP_HASH = \"{}\"\nlocal EXPECTED_MD5 = \"{}\"\n", hex(&mut r, 64), hex(&mut r, 32)),
-            format!("local ICON_PNG = \"iVBORw0KGgoAAAANSUhEUgAA{}\"\n", b64(&mut r, 300)),
-            format!("local store = DataStoreService:GetDataStore(\"PlayerData_v{}\")\nlocal DATA_KEY = \"Player_\" .. player.UserId\n", r.below(9)),
-            format!("local TEST_KEY = \"000102030405060708090a0b0c0d0e0f\"\nlocal TEST_VECTOR = \"{}\"\n", hex(&mut r, 128)),
-            format!("local VERSION = \"{}.{}.{}\"\nlocal BUILD = \"0.{}.0.{}\"\n", r.below(5), r.below(20), r.below(50), 500 + r.below(200), 5_000_000 + r.below(999_999)),
-            "local DEV_SERVER = \"http://127.0.0.1:34872\"\nlocal LAN = \"192.168.0.42\"\n".to_string(),
-            "UserInputService.InputBegan:Connect(function(input, processed)\n\tif input.KeyCode == Enum.KeyCode.E then\n\t\tinteract()\n\tend\nend)\n".to_string(),
-            format!("local keyframe = animator:LoadAnimation(anim)\nlocal keyName = \"Key{}\"\n", r.below(100)),
-            format!("local tokenCount = 0\nlocal authorName = \"builder{}\"\nlocal accessLevel = 3\n", r.below(1000)),
-            format!("part:SetAttribute(\"SecretDoor\", true)\nlocal secretRoom = workspace.SecretRoom{}\n", r.below(10)),
-            format!("local placeId = {}\nlocal universeId = {}\nlocal groupId = {}\n", 100_000_000 + r.below(9_000_000_000), 1_000_000 + r.below(9_000_000), r.below(40_000_000)),
-            format!("local COLOR = Color3.fromHex(\"#{}\")\nlocal tween = TweenInfo.new(0.{}, Enum.EasingStyle.Quad)\n", hex(&mut r, 6), r.below(9)),
-            format!("-- Wally: sleitnick/knit@1.{}.{}\n-- evaera/promise@4.0.0\nlocal Knit = require(ReplicatedStorage.Packages.Knit)\n", r.below(8), r.below(9)),
-            format!("local apiKey = HttpService:GetSecret(\"open_cloud\")\nlocal API_URL = \"https://apis.roblox.com/datastores/v1/universes/{}/standard-datastores\"\n", r.below(9_000_000)),
-        ];
-        for (k, p) in parts.iter().enumerate() {
-            if (i + k) % 3 != 0 {
-                s.push_str(p);
-                s.push('\n');
-            }
-        }
-        s.push_str(&format!("return Module{i}\n"));
-        out.push((format!("src/Shared/Module{i}.luau"), s));
-    }
-    out
-}
-
 #[test]
 fn the_luau_lookalike_corpus_is_not_flagged() {
-    let corpus = lookalike_corpus(400, 7);
+    let corpus = crate::bench::secrets::lookalike_corpus(400, 7);
     let mut flagged = Vec::new();
     for (path, text) in &corpus {
         let found = Scanner::builtin().scan(text, path);
