@@ -464,49 +464,23 @@ fn secrets_section(snap: &Path) -> Result<String, ReportError> {
         html.push_str("<p class=\"note\">the secrets audit has not run for this snapshot</p>");
         return Ok(html);
     };
-    let by_source = df
-        .clone()
-        .lazy()
-        .with_column(
-            (col("secrets") + col("emails") + col("ip_addresses"))
-                .gt(lit(0u32))
-                .alias("with_findings"),
-        )
-        .group_by([col("source_id")])
-        .agg([
-            len().alias("documents"),
-            col("with_findings").sum().alias("with_findings"),
-            col("passes").not().sum().alias("dropped"),
-            col("redacted").sum().alias("redacted"),
-            col("secrets").sum().alias("secrets"),
-            col("emails").sum().alias("emails"),
-            col("ip_addresses").sum().alias("ip_addresses"),
-        ])
-        .sort(["source_id"], Default::default())
-        .collect()?;
-    let cols = [
-        "documents",
-        "with_findings",
-        "dropped",
-        "redacted",
-        "secrets",
-        "emails",
-        "ip_addresses",
-    ];
-    let mut totals = [0i64; 7];
+    let by_source = crate::audit::jobs::secrets::per_source(&df)?;
     html.push_str("<p>Credentials drop their document or are redacted, e-mail and public IP addresses are redacted, as the workspace's <code>[audit.secrets]</code> says; every value is replaced by a placeholder in the frozen documents and never reaches an example. Counts only.</p>");
     html.push_str("<table data-table=\"secrets-by-source\"><tr><th>source</th><th>documents</th><th>with findings</th><th>dropped</th><th>redacted</th><th>secrets</th><th>e-mails</th><th>IP addresses</th></tr>");
-    for i in 0..by_source.height() {
-        let source = by_source
-            .column("source_id")?
-            .str()?
-            .get(i)
-            .unwrap_or_default()
-            .to_string();
-        let _ = write!(html, "<tr><td>{}</td>", esc(&source));
-        for (k, c) in cols.iter().enumerate() {
-            let v = by_source.column(c)?.get(i)?.extract::<i64>().unwrap_or(0);
-            totals[k] += v;
+    let mut totals = [0i64; 7];
+    for s in &by_source {
+        let row = [
+            s.documents,
+            s.with_findings,
+            s.dropped,
+            s.redacted,
+            s.secrets,
+            s.emails,
+            s.ip_addresses,
+        ];
+        let _ = write!(html, "<tr><td>{}</td>", esc(&s.source_id));
+        for (t, v) in totals.iter_mut().zip(row) {
+            *t += v;
             let _ = write!(html, "<td>{v}</td>");
         }
         html.push_str("</tr>");

@@ -120,32 +120,21 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn planted_credentials_never_reach_an_export_and_emails_arrive_redacted() {
+    // As the issue tried it: the seven fakes in a local source (a game's own code).
     let tmp = tempfile::tempdir().unwrap();
-    let repo = TestRepo::init(&tmp.path().join("game"));
     let planted = planted();
-    let mut files = vec![
-        ("LICENSE".to_string(), file(MIT)),
-        (
-            "Clean.luau".to_string(),
-            file(&module("Clean", "local VERSION = \"1.2.3.4\"")),
-        ),
-    ];
+    let game = tmp.path().join("game");
+    write(
+        &game.join("Clean.luau"),
+        &module("Clean", "local VERSION = \"1.2.3.4\""),
+    );
     for (name, _, line) in &planted {
-        files.push((
-            name.to_string(),
-            file(&module(&name.replace(".luau", ""), line)),
-        ));
+        write(&game.join(name), &module(&name.replace(".luau", ""), line));
     }
-    let refs: Vec<(&str, crate::util::Entry)> =
-        files.iter().map(|(p, e)| (p.as_str(), e.clone())).collect();
-    repo.commit("game", &refs);
     let ws = workspace(tmp.path());
     write(
         &ws.join("sources/game.toml"),
-        &format!(
-            "kind = \"git\"\nurl = \"{}\"\nrev = \"main\"\nrights-basis = \"open_source\"\n",
-            tmp.path().join("game").display()
-        ),
+        &format!("kind = \"local\"\npath = \"{}\"\n", game.display()),
     );
     write(
         &ws.join("vcurate.toml"),
@@ -488,6 +477,55 @@ fn opt_out_by_owner_and_repo_in_any_case_and_takedown_rebuilds_and_names_exports
         .collect();
     assert_eq!(outs.len(), 1, "{dry:#}");
     assert!(outs[0].ends_with("export-1"), "{dry:#}");
+
+    // A path glob alone matches in every source; a document id matches that document only.
+    let by_path = json(
+        &ws,
+        &[
+            "takedown",
+            "--path",
+            "src/Util.luau",
+            "--reason",
+            "r",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    let first_hit = by_path["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["snapshot"] == first_id.as_str())
+        .unwrap();
+    let docs = first_hit["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 4, "{by_path:#}");
+    assert!(docs.iter().all(|d| d["path"] == "src/Util.luau"));
+    let one = docs[0]["id"].as_str().unwrap();
+    let by_id = json(
+        &ws,
+        &[
+            "takedown",
+            "--document",
+            one,
+            "--reason",
+            "r",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    let hits: Vec<&serde_json::Value> = by_id["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["documents"].as_array().unwrap())
+        .collect();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|d| d["id"] == one),
+        "{by_id:#}"
+    );
+    // Naming nothing is refused before anything happens.
+    let none = vcurate(&ws, &["takedown", "--reason", "r"]);
+    assert!(!none.status.success());
 }
 
 #[test]

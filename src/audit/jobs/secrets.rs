@@ -286,8 +286,9 @@ impl AuditJob for Secrets {
     }
 }
 
-/// Counts per source, as a Polars job over the attribute table.
-fn per_source(df: &DataFrame) -> Result<Vec<SecretsSourceCounts>, AuditError> {
+/// Counts per source, as a Polars job over a `secrets` attribute table (the audit's summary and
+/// the HTML report both show them).
+pub fn per_source(df: &DataFrame) -> PolarsResult<Vec<SecretsSourceCounts>> {
     let g = df
         .clone()
         .lazy()
@@ -308,7 +309,7 @@ fn per_source(df: &DataFrame) -> Result<Vec<SecretsSourceCounts>, AuditError> {
         ])
         .sort(["source_id"], Default::default())
         .collect()?;
-    let int = |name: &str, i: usize| -> Result<i64, AuditError> {
+    let int = |name: &str, i: usize| -> PolarsResult<i64> {
         Ok(g.column(name)?.get(i)?.extract::<i64>().unwrap_or(0))
     };
     let mut out = Vec::new();
