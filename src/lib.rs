@@ -22,6 +22,7 @@ pub mod scaffold;
 pub mod schema;
 pub mod snapshot;
 pub mod store;
+pub mod takedown;
 pub mod train;
 pub mod workspace;
 

@@ -29,6 +29,10 @@ pub fn init_workspace(dir: &Path) -> Result<(), WorkspaceError> {
         dir.join(crate::audit::policy::POLICY_PATH),
         crate::audit::policy::DEFAULT_POLICY,
     )?;
+    fs_err::write(
+        dir.join(crate::core::opt_out::OPT_OUT_PATH),
+        crate::core::opt_out::DEFAULT_OPT_OUT,
+    )?;
     crate::render::write_builtin_templates(&dir.join("dataset").join("templates"))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     fs_err::write(dir.join("sources").join("README.md"), SOURCES_README)?;

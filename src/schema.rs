@@ -51,6 +51,14 @@ pub fn all() -> Vec<(&'static str, Value)> {
             to(schema_for!(crate::core::Exclusion)),
         ),
         (
+            "opt-out.schema.json",
+            to(schema_for!(crate::core::opt_out::OptOutFile)),
+        ),
+        (
+            "export-record.schema.json",
+            to(schema_for!(crate::export::ExportRecord)),
+        ),
+        (
             "snapshot-manifest.schema.json",
             to(schema_for!(crate::snapshot::freeze::SnapshotManifest)),
         ),
@@ -98,6 +106,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "cli-eval-import.schema.json",
             to(schema_for!(crate::evalset::ImportSummary)),
+        ),
+        (
+            "cli-takedown.schema.json",
+            to(schema_for!(crate::takedown::TakedownReport)),
         ),
         (
             "cli-quickstart.schema.json",

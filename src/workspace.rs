@@ -217,6 +217,17 @@ idiom-min-fraction = 0.005
 min-score = 0.5
 min-matched-chars = 300
 
+[audit.secrets]
+# Credentials and personal data, found with gitleaks' default rules (MIT, see NOTICE), vcurate's
+# Roblox rules (.ROBLOSECURITY cookies, Open Cloud API keys and x-api-key headers, Discord webhook
+# URLs) and e-mail / public IPv4 checks. Per kind: "drop" the document, "redact" the value with a
+# placeholder (<SECRET>, <EMAIL>, <IP_ADDRESS>) before anything is rendered or frozen, or "off".
+secret = "drop"
+email = "redact"
+ip-address = "redact"
+# Overrides by rule id, e.g. "generic-api-key" = "redact" or "ip-address" = "off".
+[audit.secrets.rules]
+
 [splits]
 # Target fractions of the documents that pass the audits (what an export holds); they sum to 1.
 # A split with a non-zero target that gets no document fails the audit (mlx-lm refuses an empty

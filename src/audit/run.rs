@@ -25,6 +25,7 @@ pub use super::jobs::quality::{alnum_ratio, entropy};
 /// The audits, in the order they run (each after the audits it depends on).
 pub const AUDITS: &[&str] = &[
     "license",
+    "secrets",
     "density",
     "quality",
     "exact-dedup",

@@ -3,14 +3,16 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::audit::jobs::secrets::SecretsSummary;
 use crate::audit::jobs::splits::SplitsSummary;
 use crate::audit::run::{self, AuditSummary};
 use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// Audits to run (default: all, in order: density, quality, exact-dedup, near-dedup,
-    /// contamination, splits). Each writes dataset/audit/{attributes,excluded,summary}/<audit>.*
+    /// Audits to run (default: all, in order: license, secrets, density, quality, exact-dedup,
+    /// near-dedup, contamination, splits). Each writes
+    /// dataset/audit/{attributes,excluded,summary}/<audit>.*
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
     /// Print the summaries as JSON on stdout instead of a table on stderr.
@@ -59,6 +61,19 @@ pub fn summary_table(summaries: &[AuditSummary]) -> String {
             s.excluded,
             reasons.join(" ")
         ));
+    }
+    if let Some(s) = summaries.iter().find(|s| s.audit == "secrets") {
+        if let Ok(t) = serde_json::from_value::<SecretsSummary>(s.summary.clone()) {
+            let kinds: Vec<String> = t.by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+            out.push_str(&format!(
+                "secrets and personal data: {} documents with findings ({} dropped, {} redacted){}{}\n",
+                t.documents_with_findings,
+                t.dropped,
+                t.redacted,
+                if kinds.is_empty() { "" } else { ": " },
+                kinds.join(" ")
+            ));
+        }
     }
     if let Some(splits) = summaries.iter().find(|s| s.audit == "splits") {
         if let Ok(t) = serde_json::from_value::<SplitsSummary>(splits.summary.clone()) {

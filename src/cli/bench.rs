@@ -66,6 +66,23 @@ pub enum Which {
         #[arg(long, default_value = "bench-train.json")]
         out: PathBuf,
     },
+    /// The secrets audit on a generated Roblox-style corpus with planted fake credentials:
+    /// documents/s and its share of a whole audit run. With --corpus DIR: what the scanner flags
+    /// in a real folder of Luau files (the false-positive rate).
+    Secrets {
+        /// Number of generated documents.
+        #[arg(long, default_value_t = 2000)]
+        docs: usize,
+        /// Lines of ordinary code per generated document (on top of the look-alikes).
+        #[arg(long, default_value_t = 140)]
+        lines: usize,
+        /// Scan the .lua/.luau files under DIR instead of generating a corpus.
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<PathBuf>,
+        /// Where to write the figures (JSON).
+        #[arg(long, default_value = "bench-secrets.json")]
+        out: PathBuf,
+    },
     /// Generate a Luau + docs corpus, ingest it from scratch, write files/s, MB/s, peak memory.
     Ingest {
         /// Number of generated Luau files.
@@ -130,6 +147,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             )?;
             finish(&out, &figures)?;
         }
+        Which::Secrets {
+            docs,
+            lines,
+            corpus,
+            out,
+        } => match corpus {
+            Some(dir) => finish(&out, &crate::bench::secrets::scan_corpus(&dir)?)?,
+            None => {
+                let tmp = tempfile::tempdir()?;
+                eprintln!("generating {docs} Luau documents x {lines} lines with look-alikes and planted fake credentials");
+                finish(&out, &crate::bench::secrets::run(tmp.path(), docs, lines)?)?;
+            }
+        },
         Which::Ingest {
             files,
             lines,

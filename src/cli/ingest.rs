@@ -72,5 +72,19 @@ pub fn summary_table(report: &IngestReport) -> String {
     for id in &report.removed {
         out.push_str(&format!("{id:<20} removed (its manifest is gone)\n"));
     }
+    for o in &report.opted_out {
+        out.push_str(&format!(
+            "{:<20} not fetched: opted out ({}: {}, {}){}\n",
+            o.id,
+            o.entry,
+            o.reason,
+            o.date,
+            if o.removed_documents {
+                "; its stored documents were removed"
+            } else {
+                ""
+            }
+        ));
+    }
     out
 }

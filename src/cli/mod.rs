@@ -20,6 +20,7 @@ pub mod report;
 pub mod schemas;
 pub mod snapshot;
 pub mod sources;
+pub mod takedown;
 pub mod train;
 
 /// Curate Roblox/Luau training data with per-file provenance.
@@ -54,7 +55,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Turn declared sources into documents with per-file provenance.
     Ingest(ingest::IngestArgs),
-    /// Audit ingested documents: code density, quality, exact/near dedup, contamination, splits.
+    /// Audit ingested documents: licenses, secrets and PII, code density, quality, exact/near
+    /// dedup, contamination, splits.
     Audit(audit::AuditArgs),
     /// License reports (csv, json, SPDX 2.3) with per-file evidence, and the NOTICE.
     License(license::LicenseArgs),
@@ -62,6 +64,9 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Export a snapshot as JSONL for mlx-lm and others, with provenance, dataset card, NOTICE.
     Export(export::ExportArgs),
+    /// Take down an owner's, a repository's, a path's or a document's files: list the snapshots
+    /// and exports holding them, add an opt-out entry, rebuild those snapshots without them.
+    Takedown(takedown::TakedownArgs),
     /// Fine-tune a LoRA or QLoRA adapter (Qwen3, candle) straight from a snapshot's examples.
     Train(train::TrainArgs),
     /// Write a self-contained HTML report with plots for a snapshot.
@@ -89,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::License(args) => license::run(dir, args),
         Command::Report(args) => report::run(dir, args),
         Command::Export(args) => export::run(dir, args),
+        Command::Takedown(args) => takedown::run(dir, args),
         Command::Train(args) => train::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Audit,
+    /// `snapshot create` itself: documents an opt-out entry leaves out (step `opt-out`).
+    Snapshot,
     Render,
     Export,
 }
@@ -21,6 +23,7 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Audit => "audit",
+            Stage::Snapshot => "snapshot",
             Stage::Render => "render",
             Stage::Export => "export",
         }
@@ -29,6 +32,7 @@ impl Stage {
     pub fn parse(s: &str) -> Option<Stage> {
         match s {
             "audit" => Some(Stage::Audit),
+            "snapshot" => Some(Stage::Snapshot),
             "render" => Some(Stage::Render),
             "export" => Some(Stage::Export),
             _ => None,

@@ -11,6 +11,7 @@ pub mod fs;
 pub mod hash;
 pub mod id;
 pub mod message;
+pub mod opt_out;
 pub mod record;
 pub mod training;
 

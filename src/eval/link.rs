@@ -151,6 +151,8 @@ mod tests {
                 task_hashes,
                 matched_tasks: matched.iter().map(|m| m.to_string()).collect(),
             }],
+            opt_out: None,
+            rebuilt_from: None,
         };
         fs_err::write(
             snap.join("snapshot.toml"),

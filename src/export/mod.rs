@@ -11,6 +11,9 @@
 //! `{"text"}`). The same files load in Unsloth and axolotl. Export never rewrites an example:
 //! it only chooses its shape, and a shape that would lose the tool calls, tool results or
 //! tools of an example refuses it.
+//!
+//! Every export made through [`run`] is recorded in the workspace (`dataset/exports/`, see
+//! [`ExportRecord`]), so a takedown can name the exports that carried a document.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -244,7 +247,90 @@ pub fn run(ws: &Workspace, settings: &ExportSettings) -> Result<ExportReport, Ex
         origins: &origins,
         gate: &check,
     };
-    export(&examples, &opts)
+    let report = export(&examples, &opts)?;
+    record_export(ws, &report)?;
+    Ok(report)
+}
+
+/// One export as the workspace remembers it (`dataset/exports/<hash of the folder>.json`; a
+/// later export to the same folder replaces the record, as it replaced the files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRecord {
+    pub snapshot: String,
+    /// The folder, absolute.
+    pub out: PathBuf,
+    pub format: String,
+    pub profile: String,
+    pub created: String,
+    pub files: Vec<String>,
+}
+
+fn exports_dir(ws: &Workspace) -> PathBuf {
+    ws.dataset_dir().join("exports")
+}
+
+fn record_export(ws: &Workspace, report: &ExportReport) -> Result<(), ExportError> {
+    let out = fs_err::canonicalize(&report.out)?;
+    let record = ExportRecord {
+        snapshot: report.snapshot.clone(),
+        format: serde_json::to_value(report.format)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        profile: report.profile.clone(),
+        created: crate::ingest::default_ingest_time(),
+        files: report.files.clone(),
+        out,
+    };
+    let key = blake3::hash(record.out.to_string_lossy().as_bytes()).to_hex()[..16].to_string();
+    crate::core::fs::write_atomic(
+        &exports_dir(ws).join(format!("{key}.json")),
+        &serde_json::to_vec_pretty(&record).expect("a record serializes"),
+    )?;
+    Ok(())
+}
+
+/// Every export recorded in the workspace, by folder.
+pub fn recorded_exports(ws: &Workspace) -> Result<Vec<ExportRecord>, ExportError> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(exports_dir(ws))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let bytes = fs_err::read(&p)?;
+            out.push(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ExportError::Malformed(p.clone(), e.to_string()))?,
+            );
+        }
+    }
+    out.sort_by(|a: &ExportRecord, b| a.out.cmp(&b.out));
+    Ok(out)
+}
+
+/// The provenance sidecar lines of an export folder, by split file name (`train.jsonl`, ...);
+/// folders or sidecars that are gone give nothing.
+pub fn read_sidecars(out: &Path) -> Result<Vec<(String, Vec<ProvenanceLine>)>, ExportError> {
+    let mut all = Vec::new();
+    for split in ["train", "valid", "test"] {
+        let p = out.join(format!("{split}.provenance.jsonl"));
+        let Ok(text) = fs_err::read_to_string(&p) else {
+            continue;
+        };
+        let mut lines = Vec::new();
+        for l in text.lines().filter(|l| !l.trim().is_empty()) {
+            lines.push(
+                serde_json::from_str(l)
+                    .map_err(|e| ExportError::Malformed(p.clone(), e.to_string()))?,
+            );
+        }
+        all.push((format!("{split}.jsonl"), lines));
+    }
+    Ok(all)
 }
 
 /// Where each document of a snapshot folder came from, by id.
@@ -534,7 +620,7 @@ pub fn dataset_card(
     for (k, v) in lines {
         let _ = writeln!(s, "| {k} | {v} |");
     }
-    s.push_str("\n## Audits passed\n\nEvery example was rendered only from documents that passed the snapshot's audits: code density (parsed Luau lines), quality (parses and compiles with the real Luau compiler), exact and near deduplication, contamination against the registered eval sets, and a leak-free train/valid/test split by group (no exact or near duplicate crosses splits). Licenses are per file, with the evidence in the snapshot.\n\n");
+    s.push_str("\n## Audits passed\n\nEvery example was rendered only from documents that passed the snapshot's audits: credentials (gitleaks' rules and Roblox rules; e-mail and public IP addresses redacted), code density (parsed Luau lines), quality (parses and compiles with the real Luau compiler), exact and near deduplication, contamination against the registered eval sets, and a leak-free train/valid/test split by group (no exact or near duplicate crosses splits). Licenses are per file, with the evidence in the snapshot.\n\n");
     s.push_str("## Sources\n\n");
     for src in &sources {
         let _ = writeln!(s, "- {src}");

@@ -5,7 +5,9 @@
 //! URLs, revs) happens for all selected sources before anything is written, so a bad manifest,
 //! an unreachable URL or an unknown rev writes nothing. Each source is then written as one
 //! atomic generation of the store; an unchanged source (same commit, manifest and tool version)
-//! is a no-op.
+//! is a no-op. A source the opt-out list (`licenses/opt-out.toml`) names whole (its owner, the
+//! repository, or the source id) is not fetched at all: it is reported as opted out and its
+//! stored documents are removed; its `sources.lock` entry stays, so `--locked` still holds.
 
 pub mod docs;
 pub mod evidence;
@@ -100,6 +102,21 @@ pub struct IngestReport {
     pub sources: Vec<SourceReport>,
     /// Sources removed from the store because their manifest is gone.
     pub removed: Vec<String>,
+    /// Sources not fetched because the opt-out list names them.
+    pub opted_out: Vec<OptedOut>,
+}
+
+/// A declared source the opt-out list leaves out.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct OptedOut {
+    pub id: String,
+    pub url: String,
+    /// The entry: what it names, why, when.
+    pub entry: String,
+    pub reason: String,
+    pub date: String,
+    /// Whether documents of an earlier ingest were removed from the store.
+    pub removed_documents: bool,
 }
 
 /// The time recorded in provenance: SOURCE_DATE_EPOCH when set, else now.
@@ -146,6 +163,23 @@ pub fn run(
 ) -> Result<IngestReport, IngestError> {
     let sources = load_sources(ws, &opts.only)?;
     tracing::debug!(sources = sources.len(), root = %ws.root.display(), "ingest");
+    let opt_out = crate::core::opt_out::OptOutList::load(&ws.root)?;
+    let mut opted_out = Vec::new();
+    let mut sources_in = Vec::new();
+    for s in sources {
+        match opt_out.source_entry(&s.id, &s.declared_location()) {
+            Some(e) => opted_out.push(OptedOut {
+                id: s.id.clone(),
+                url: s.declared_location(),
+                entry: e.describe(),
+                reason: e.reason.clone(),
+                date: e.date.clone(),
+                removed_documents: false,
+            }),
+            None => sources_in.push(s),
+        }
+    }
+    let sources = sources_in;
     let env_rewrite = std::env::var("VCURATE_GIT_REWRITE").ok();
     let rewrites = git::Rewrites::new(&ws.config.git.rewrite, env_rewrite.as_deref(), &ws.root)
         .map_err(IngestError::GitSetup)?;
@@ -210,7 +244,11 @@ pub fn run(
     }
     // A full ingest also forgets sources whose manifests were removed.
     let removed: Vec<String> = if opts.only.is_empty() {
-        let declared: Vec<String> = ready.iter().map(|r| ready_source(r).id.clone()).collect();
+        let declared: Vec<String> = ready
+            .iter()
+            .map(|r| ready_source(r).id.clone())
+            .chain(opted_out.iter().map(|o| o.id.clone()))
+            .collect();
         new_lock.sources.retain(|id, _| declared.contains(id));
         crate::store::stored_sources(&ws.store_dir())
             .into_iter()
@@ -227,6 +265,10 @@ pub fn run(
     }
     for id in &removed {
         crate::store::remove_source(&ws.store_dir(), id)?;
+    }
+    for o in &mut opted_out {
+        o.removed_documents = crate::store::current_dir(&ws.store_dir(), &o.id).is_some();
+        crate::store::remove_source(&ws.store_dir(), &o.id)?;
     }
 
     // Phase 2: ingest each source that changed.
@@ -313,6 +355,7 @@ pub fn run(
     Ok(IngestReport {
         sources: reports,
         removed,
+        opted_out,
     })
 }
 

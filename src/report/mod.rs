@@ -278,6 +278,59 @@ pub fn plots(dir: &Path, m: &SnapshotManifest) -> Result<Vec<Plot>, ReportError>
     Ok(out)
 }
 
+/// The secrets and personal data section: what the `secrets` audit found, by kind, by rule and
+/// by source, as counts (the page never shows a value, not even a prefix).
+fn secrets_section(snap: &Path) -> Result<String, ReportError> {
+    let mut html = String::from("<h2 id=\"secrets\">Secrets and personal data</h2>");
+    let Some(df) = table_if(&snap.join("attributes").join("secrets.parquet"))? else {
+        html.push_str("<p class=\"note\">the secrets audit has not run for this snapshot</p>");
+        return Ok(html);
+    };
+    let by_source = crate::audit::jobs::secrets::per_source(&df)?;
+    html.push_str("<p>Credentials drop their document or are redacted, e-mail and public IP addresses are redacted, as the workspace's <code>[audit.secrets]</code> says; every value is replaced by a placeholder in the frozen documents and never reaches an example. Counts only.</p>");
+    html.push_str("<table data-table=\"secrets-by-source\"><tr><th>source</th><th>documents</th><th>with findings</th><th>dropped</th><th>redacted</th><th>secrets</th><th>e-mails</th><th>IP addresses</th></tr>");
+    let mut totals = [0i64; 7];
+    for s in &by_source {
+        let row = [
+            s.documents,
+            s.with_findings,
+            s.dropped,
+            s.redacted,
+            s.secrets,
+            s.emails,
+            s.ip_addresses,
+        ];
+        let _ = write!(html, "<tr><td>{}</td>", esc(&s.source_id));
+        for (t, v) in totals.iter_mut().zip(row) {
+            *t += v;
+            let _ = write!(html, "<td>{v}</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("<tr><th>all</th>");
+    for t in totals {
+        let _ = write!(html, "<th>{t}</th>");
+    }
+    html.push_str("</tr></table>");
+    let rules: Vec<String> = crate::store::columns::read_struct_lists(&df, "findings", |f, i| {
+        Ok(crate::store::columns::str_at(f, "rule", i)?.unwrap_or_default())
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    let bars = count_values(rules)?;
+    let note = bars
+        .is_empty()
+        .then(|| "no credential or personal data found".to_string());
+    html.push_str(&bar_chart(&Plot {
+        id: "secrets-by-rule",
+        title: "Findings by rule".into(),
+        bars,
+        note,
+    }));
+    Ok(html)
+}
+
 /// The HTML page for a snapshot.
 pub fn render(dir: &Path, id: &str) -> Result<String, ReportError> {
     let id = freeze::resolve(dir, id)?;
@@ -320,6 +373,7 @@ pub fn render(dir: &Path, id: &str) -> Result<String, ReportError> {
             esc(&m.flags.join(", "))
         );
     }
+    html.push_str(&secrets_section(&dir.join(&m.id))?);
     html.push_str("<h2>Plots</h2>");
     for p in &plots {
         html.push_str(&bar_chart(p));

@@ -3,6 +3,12 @@
 //! when that folder has none), scans every rendered example against the registered eval sets,
 //! and freezes it all into an immutable snapshot.
 //!
+//! Two things happen to the documents before anything is rendered or frozen: every span the
+//! `secrets` audit found is replaced by its placeholder (the stored document is never touched;
+//! the step is recorded in the frozen copy's provenance), and documents the opt-out list
+//! (`licenses/opt-out.toml`) covers are excluded with reason `opt_out` and frozen without their
+//! text. The snapshot records the list's hash and entries.
+//!
 //! It never re-runs an audit: a missing or stale audit table is an error that says which
 //! command to run.
 
@@ -12,7 +18,8 @@ use polars::prelude::DataFrame;
 
 use super::freeze::{self, FreezeInputs, SnapshotError, SnapshotManifest};
 use crate::audit::run::{audit_dir, read_excluded, AuditError, AUDITS};
-use crate::core::{Exclusion, Stage};
+use crate::core::opt_out::OptOutList;
+use crate::core::{Document, Exclusion, Stage};
 use crate::store::{all_documents, read_parquet};
 use crate::workspace::Workspace;
 
@@ -41,6 +48,8 @@ pub enum CreateError {
         dir: std::path::PathBuf,
         source: crate::render::RenderError,
     },
+    #[error(transparent)]
+    OptOut(#[from] crate::core::config::ConfigError),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -235,10 +244,11 @@ fn eval_set_coverage(
 pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManifest> {
     let allow_contaminated = settings.allow_contaminated;
     tracing::debug!(root = %ws.root.display(), allow_contaminated, "snapshot create");
-    let documents = all_documents(&ws.store_dir())?;
+    let mut documents = all_documents(&ws.store_dir())?;
     if documents.is_empty() {
         return Err(CreateError::NothingIngested);
     }
+    let opt_out = OptOutList::load(&ws.root)?;
     let adir = audit_dir(ws);
     let mut attributes = Vec::new();
     for name in AUDITS {
@@ -256,10 +266,17 @@ pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManif
         }
         attributes.push((name.to_string(), df));
     }
-    let excluded: Vec<Exclusion> = read_excluded(ws)?
+    let mut excluded: Vec<Exclusion> = read_excluded(ws)?
         .into_iter()
         .filter(|e| !(allow_contaminated && e.step == "contamination"))
         .collect();
+    let secrets = &attributes
+        .iter()
+        .find(|(n, _)| n == "secrets")
+        .expect("checked")
+        .1;
+    apply_redactions(&mut documents, secrets)?;
+    excluded.extend(opt_out_exclusions(&mut documents, &opt_out));
     let splits_df = &attributes
         .iter()
         .find(|(n, _)| n == "splits")
@@ -319,6 +336,8 @@ pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManif
         examples: Some(examples),
         flags,
         eval_sets,
+        opt_out: freeze::OptOutRecord::of(&opt_out),
+        rebuilt_from: None,
     };
     let created = crate::ingest::default_ingest_time();
     Ok(freeze::freeze(
@@ -326,6 +345,51 @@ pub fn create(ws: &Workspace, settings: &CreateSettings) -> Result<SnapshotManif
         inputs,
         created,
     )?)
+}
+
+/// Replaces every span the `secrets` audit found with its placeholder, in the snapshot's copy of
+/// each document, and records the step (`redact_secrets:<rule ids>`) in that copy's provenance.
+fn apply_redactions(documents: &mut [Document], secrets: &DataFrame) -> Result<()> {
+    let spans = crate::audit::jobs::secrets::redactions(secrets)?;
+    for d in documents.iter_mut() {
+        if let Some(r) = spans.get(&d.id) {
+            d.text = crate::audit::secrets::redact(&d.text, &r.spans);
+            d.provenance
+                .steps
+                .push(format!("redact_secrets:{}", r.rules.join(",")));
+        }
+    }
+    Ok(())
+}
+
+/// The opt-out list's exclusions (stage `snapshot`, step `opt-out`, reason `opt_out`); the
+/// snapshot's copy of each excluded document keeps its provenance and hash but not its text.
+pub fn opt_out_exclusions(documents: &mut [Document], list: &OptOutList) -> Vec<Exclusion> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for d in documents.iter_mut() {
+        if let Some(e) = list.document_entry(&d.id, &d.provenance) {
+            out.push(Exclusion::document(
+                Stage::Snapshot,
+                "opt-out",
+                d.id.clone(),
+                "opt_out",
+                format!("{}: {} ({})", e.describe(), e.reason, e.date),
+            ));
+            withhold(d);
+        }
+    }
+    out
+}
+
+/// Empties a frozen document copy's text (an opt-out or a takedown), recording the step.
+pub fn withhold(d: &mut Document) {
+    d.text.clear();
+    if !d.provenance.steps.iter().any(|s| s == "withheld_opt_out") {
+        d.provenance.steps.push("withheld_opt_out".into());
+    }
 }
 
 /// The templates a snapshot renders with: the workspace's `dataset/templates/` when it holds

@@ -53,6 +53,31 @@ pub struct FreezeInputs {
     pub flags: Vec<String>,
     /// The eval sets the contamination checks ran against, and what they found.
     pub eval_sets: Vec<EvalSetCoverage>,
+    /// The opt-out list applied, if the workspace has one.
+    pub opt_out: Option<OptOutRecord>,
+    /// The snapshot a takedown rebuilt these inputs from (recorded, not hashed: the changed
+    /// exclusions already give the rebuild its own id).
+    pub rebuilt_from: Option<String>,
+}
+
+/// The opt-out list a snapshot applied (`licenses/opt-out.toml`): its hash and entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutRecord {
+    /// 16 hex digits of blake3 over the file.
+    pub hash: String,
+    #[serde(default, rename = "entry")]
+    pub entries: Vec<crate::core::opt_out::OptOutEntry>,
+}
+
+impl OptOutRecord {
+    /// The record of a loaded list (None when the workspace has no list file).
+    pub fn of(list: &crate::core::opt_out::OptOutList) -> Option<OptOutRecord> {
+        list.hash.as_ref().map(|h| OptOutRecord {
+            hash: h.clone(),
+            entries: list.entries.clone(),
+        })
+    }
 }
 
 /// One registered eval set the snapshot's documents and examples were checked against; lets
@@ -109,6 +134,12 @@ pub struct SnapshotManifest {
     /// Snapshots made before eval-set coverage was recorded have none.
     #[serde(default, rename = "eval_set")]
     pub eval_sets: Vec<EvalSetCoverage>,
+    /// The opt-out list applied (absent when the workspace had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out: Option<OptOutRecord>,
+    /// The snapshot a takedown rebuilt this one from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from: Option<String>,
 }
 
 fn hash(bytes: &[u8]) -> String {
@@ -188,6 +219,9 @@ pub fn snapshot_id(inputs: &FreezeInputs) -> String {
         for t in &set.matched_tasks {
             line(&["eval-set-match", &set.name, t]);
         }
+    }
+    if let Some(o) = &inputs.opt_out {
+        line(&["opt-out", &o.hash]);
     }
     h.finalize().to_hex()[..16].to_string()
 }
@@ -273,6 +307,8 @@ pub fn freeze(
         excluded_by_reason,
         sources: sources.into_values().collect(),
         eval_sets: inputs.eval_sets.clone(),
+        opt_out: inputs.opt_out.clone(),
+        rebuilt_from: inputs.rebuilt_from.clone(),
     };
 
     let tmp = dir.join(format!(".tmp-{id}-{}", std::process::id()));

@@ -1,10 +1,11 @@
 //! The settings sections of `vcurate.toml` that the audits read: `[audit]` (with its
-//! `exact-dedup`, `near-dedup`, `contamination` and `license` tables), `[splits]` and
+//! `exact-dedup`, `near-dedup`, `contamination`, `license` and `secrets` tables), `[splits]` and
 //! `[[eval-sets]]`. They are plain data owned by the workspace; each audit turns its section into
 //! its own parameters (`audit::minhash::NearDupConfig` from [`NearDedupSettings`], ...), so this
 //! module depends on nothing above `core`. Strict like every human-written file: unknown keys
 //! are errors naming file and line.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -35,6 +36,7 @@ pub struct AuditConfig {
     pub near_dedup: NearDedupSettings,
     pub contamination: ContaminationSettings,
     pub license: LicenseConfig,
+    pub secrets: SecretsSettings,
 }
 
 impl Default for AuditConfig {
@@ -53,6 +55,7 @@ impl Default for AuditConfig {
             near_dedup: NearDedupSettings::default(),
             contamination: ContaminationSettings::default(),
             license: LicenseConfig::default(),
+            secrets: SecretsSettings::default(),
         }
     }
 }
@@ -217,6 +220,53 @@ impl Default for LicenseConfig {
             text_threshold: 0.95,
             min_confidence: 0.5,
             readme_confidence: 0.5,
+        }
+    }
+}
+
+/// What the `secrets` audit does with a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretAction {
+    /// Drop the document (reason `contains_<kind>`); its frozen copy is still redacted.
+    Drop,
+    /// Keep the document; replace the value with a placeholder (`<SECRET>`, `<EMAIL>`,
+    /// `<IP_ADDRESS>`) before rendering and freezing.
+    Redact,
+    /// Ignore these findings.
+    Off,
+}
+
+impl SecretAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretAction::Drop => "drop",
+            SecretAction::Redact => "redact",
+            SecretAction::Off => "off",
+        }
+    }
+}
+
+/// `[audit.secrets]`: the policy per kind of finding, and per rule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct SecretsSettings {
+    /// Credentials: every gitleaks rule and every Roblox rule.
+    pub secret: SecretAction,
+    pub email: SecretAction,
+    pub ip_address: SecretAction,
+    /// Overrides by rule id (`generic-api-key = "redact"`, `email = "off"`); an unknown id is
+    /// an error that lists where the ids are.
+    pub rules: BTreeMap<String, SecretAction>,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        SecretsSettings {
+            secret: SecretAction::Drop,
+            email: SecretAction::Redact,
+            ip_address: SecretAction::Redact,
+            rules: BTreeMap::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod quickstart;
 mod reference;
 mod render;
 mod schema;
+mod secrets;
 mod snapshot;
 mod splits;
 mod tools;

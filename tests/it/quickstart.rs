@@ -133,7 +133,9 @@ fn quickstart_runs_the_pipeline_offline_and_the_report_renders_in_chromium() {
     }
 
     let html = std::fs::read_to_string(&report).unwrap();
-    assert_eq!(html.matches("<figure class=\"plot\"").count(), 8);
+    // Eight plots, and the secrets section's findings-by-rule chart.
+    assert_eq!(html.matches("<figure class=\"plot\"").count(), 9);
+    assert!(html.contains("Secrets and personal data"));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "self-contained"
@@ -196,8 +198,8 @@ fn quickstart_runs_the_pipeline_offline_and_the_report_renders_in_chromium() {
     );
     let dom_text = String::from_utf8_lossy(&dom.stdout);
     assert!(
-        dom_text.contains("data-rendered=\"8\""),
-        "the page's script ran and counted 8 plots: {}",
+        dom_text.contains("data-rendered=\"9\""),
+        "the page's script ran and counted 9 plots: {}",
         &dom_text[..dom_text.len().min(500)]
     );
     assert!(dom_text.matches("<svg").count() >= 5, "plots drawn as SVG");

@@ -26,7 +26,7 @@ impl AuditJob for ExactDedup {
 
     /// The keeper rank reads what these dropped and the license audit's verdicts.
     fn deps(&self) -> &'static [&'static str] {
-        &["license", "density", "quality"]
+        &["license", "secrets", "density", "quality"]
     }
 
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {

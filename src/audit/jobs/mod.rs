@@ -22,6 +22,7 @@ pub mod exact_dedup;
 pub mod license;
 pub mod near_dedup;
 pub mod quality;
+pub mod secrets;
 pub mod splits;
 
 /// One audit.
@@ -37,9 +38,10 @@ pub trait AuditJob: Sync {
 }
 
 /// Every audit job, in the order they run.
-pub fn all() -> [&'static dyn AuditJob; 7] {
+pub fn all() -> [&'static dyn AuditJob; 8] {
     [
         &license::License,
+        &secrets::Secrets,
         &density::Density,
         &quality::Quality,
         &exact_dedup::ExactDedup,

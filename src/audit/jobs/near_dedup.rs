@@ -27,7 +27,7 @@ impl AuditJob for NearDedup {
 
     /// The keeper rank reads what these dropped and the license audit's verdicts.
     fn deps(&self) -> &'static [&'static str] {
-        &["license", "density", "quality", "exact-dedup"]
+        &["license", "secrets", "density", "quality", "exact-dedup"]
     }
 
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {

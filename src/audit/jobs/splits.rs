@@ -21,7 +21,14 @@ pub struct Splits;
 /// Audits whose drops are final: documents they drop do not count toward the split sizes (they
 /// still get a split, beside their duplicates). Contamination's drops count, since
 /// `snapshot create --allow-contaminated` keeps them.
-const FINAL_DROPS: &[&str] = &["license", "density", "quality", "exact-dedup", "near-dedup"];
+const FINAL_DROPS: &[&str] = &[
+    "license",
+    "secrets",
+    "density",
+    "quality",
+    "exact-dedup",
+    "near-dedup",
+];
 
 /// The splits audit's summary (`summary/splits.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
