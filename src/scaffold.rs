@@ -36,7 +36,7 @@ pub fn init_workspace(dir: &Path) -> Result<(), WorkspaceError> {
     crate::render::write_builtin_templates(&dir.join("dataset").join("templates"))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     fs_err::write(dir.join("sources").join("README.md"), SOURCES_README)?;
-    fs_err::write(dir.join("dataset").join(".gitignore"), "# Bulky tables are rebuilt by vcurate; snapshot.toml files are meant to be committed.\n/store/\n/snapshots/*/*.parquet\n/snapshots/*/attributes/\n/snapshots/*/reports/\n")?;
+    fs_err::write(dir.join("dataset").join(".gitignore"), "# Bulky tables are rebuilt by vcurate; snapshot.toml files are meant to be committed.\n/store/\n/snapshots/*/*.parquet\n/snapshots/*/attributes/\n/snapshots/*/reports/\n# Where exports were written (absolute paths of this machine), for `vcurate takedown`.\n/exports/\n")?;
     fs_err::write(dir.join(".gitignore"), "/.vcurate/\n")?;
     Ok(())
 }
