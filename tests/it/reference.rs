@@ -19,7 +19,7 @@ use vcurate::model::{adapter, LoraConfig, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend, Batch};
 use vcurate::train::candle::CandleBackend;
 
-use crate::util::{reference_python, stderr, vcurate};
+use crate::util::{reference_python, train_snapshot, vcurate};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/mlx_lm_reference.py")
@@ -264,18 +264,7 @@ fn an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm() {
         let out_dir = tmp.path().join(format!("adapter{}", extra.join("")));
         let config = tmp.path().join("train.toml");
         std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 4\nalpha = 8.0\nnum_layers = 5\ntargets = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"in_proj_qkv\", \"in_proj_z\", \"in_proj_a\", \"in_proj_b\", \"out_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]\n[optim]\nlr = 2e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 160\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
-        let out = vcurate(
-            &ws,
-            &[
-                "train",
-                "--snapshot",
-                &id,
-                "--config",
-                config.to_str().unwrap(),
-                "--json",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
+        train_snapshot(&ws, &id, &config);
         let adapter_dir = out_dir.join("mlx");
         let written: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(adapter_dir.join("adapter_config.json")).unwrap(),

@@ -1,7 +1,7 @@
 //! `vcurate train` from a snapshot made by the quickstart sample, on a tiny random Qwen3 with a
 //! tiny BPE tokenizer, both written by the test (no model hub is reachable).
 
-use crate::util::{stderr, tiny_model, vcurate};
+use crate::util::{stderr, tiny_model, train_snapshot, vcurate};
 
 #[test]
 fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
@@ -23,19 +23,7 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     let out_dir = tmp.path().join("adapter");
     let config = tmp.path().join("train.toml");
     std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\"]\n[optim]\nlr = 1e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 128\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
-    let out = vcurate(
-        &ws,
-        &[
-            "train",
-            "--snapshot",
-            &id,
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = train_snapshot(&ws, &id, &config);
     assert_eq!(report["steps_run"], 3);
     assert!(
         report["train_examples"].as_u64().unwrap() > 0

@@ -236,3 +236,15 @@ pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
     );
     Some(p)
 }
+
+/// `vcurate train --snapshot ID --config CONFIG --json` in `ws`; asserts success and returns the
+/// report.
+pub fn train_snapshot(ws: &Path, id: &str, config: &Path) -> serde_json::Value {
+    let config = config.to_str().expect("a UTF-8 path");
+    let out = vcurate(
+        ws,
+        &["train", "--snapshot", id, "--config", config, "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("train --json prints its report")
+}
