@@ -11,6 +11,7 @@ pub mod minhash;
 pub mod normalize;
 pub mod policy;
 pub mod run;
+pub mod sharded;
 pub mod split;
 #[cfg(test)]
 pub(crate) mod test_support;
