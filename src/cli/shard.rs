@@ -1,5 +1,5 @@
 //! `vcurate shard`: the sharded audits one task at a time, for an executor (the local worker
-//! pool, `scripts/ray_shards.py` on Ray, or a Slurm array) that runs the tasks of each stage
+//! pool, the Ray driver of `vcurate shard ray-driver`, or a Slurm array) that runs the tasks of each stage
 //! anywhere the work folder is visible.
 
 use std::path::{Path, PathBuf};
@@ -51,6 +51,9 @@ pub enum Which {
         #[arg(long)]
         work: PathBuf,
     },
+    /// Print the Ray driver (Python; needs `pip install ray`) that runs these tasks on a Ray
+    /// cluster with retries and resume: `vcurate shard ray-driver > ray_shards.py`.
+    RayDriver,
 }
 
 pub fn run(dir: Option<&Path>, args: ShardArgs) -> anyhow::Result<ExitCode> {
@@ -84,6 +87,7 @@ pub fn run(dir: Option<&Path>, args: ShardArgs) -> anyhow::Result<ExitCode> {
             super::print_json(&report)?;
         }
         Which::Finish { work } => super::print_json(&sharded::finish(&work)?)?,
+        Which::RayDriver => super::print_data(sharded::RAY_DRIVER)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ mod ingest;
 mod quickstart;
 mod render;
 mod schema;
+mod shard;
 mod snapshot;
 mod splits;
 mod train;

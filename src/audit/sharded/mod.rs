@@ -3,7 +3,7 @@
 //! global union-find, a filter per shard).
 //!
 //! A run lives in a work folder (`dataset/audit/work/<audit>/` for `vcurate audit`, any shared
-//! path for `vcurate shard` and the Ray driver in `scripts/ray_shards.py`):
+//! path for `vcurate shard` and the Ray driver, [`RAY_DRIVER`]):
 //!
 //! ```text
 //! plan.json                    the shards (one per stored source, in source order), settings,
@@ -45,6 +45,10 @@ use crate::audit::minhash::NearDupConfig;
 use crate::store::StoreError;
 use crate::workspace::settings::NormalizeOptions;
 use crate::workspace::Workspace;
+
+/// The Ray driver (Python): schedules `vcurate shard run` tasks on a Ray cluster, one per
+/// shard/band/partition, skipping finished ones and retrying failed ones.
+pub const RAY_DRIVER: &str = include_str!("ray_driver.py");
 
 /// Documents per batch read from the store.
 pub const BATCH_ROWS: usize = 2048;
