@@ -225,21 +225,9 @@ pub fn near_duplicates_ranked(
         .zip(set_keys.par_iter_mut().zip(set_lens.par_iter_mut()))
         .zip(docs.par_iter())
         .for_each_init(
-            || (Vec::new(), Vec::new(), vec![u32::MAX; cfg.num_perm]),
-            |(tok_buf, shingles, mins), ((keys, (set_key, set_len)), doc)| {
-                shingle_hashes_into(doc, cfg.shingle_size, cfg.seed, tok_buf, shingles);
-                *set_len = shingles.len() as u32;
-                if shingles.is_empty() {
-                    return;
-                }
-                hasher.signature_into(shingles, mins);
-                for (j, key) in keys.iter_mut().enumerate() {
-                    *key = hash_u32s(&mins[j * rows..(j + 1) * rows], j as u64);
-                }
-                shingles.sort_unstable();
-                shingles.dedup();
-                *set_len = shingles.len() as u32;
-                *set_key = set_fingerprint(shingles);
+            || SignScratch::new(cfg.num_perm),
+            |scratch, ((keys, (set_key, set_len)), doc)| {
+                (*set_key, *set_len) = sign_document(&hasher, cfg, rows, doc, keys, scratch);
             },
         );
     stats.empty_docs = set_lens.iter().filter(|&&l| l == 0).count();
@@ -359,6 +347,53 @@ pub fn near_duplicates_ranked(
     })
 }
 
+/// Scratch buffers of [`sign_document`], reused across documents.
+pub(crate) struct SignScratch {
+    toks: Vec<u64>,
+    shingles: Vec<u64>,
+    mins: Vec<u32>,
+}
+
+impl SignScratch {
+    pub(crate) fn new(num_perm: usize) -> Self {
+        SignScratch {
+            toks: Vec::new(),
+            shingles: Vec::new(),
+            mins: vec![u32::MAX; num_perm],
+        }
+    }
+}
+
+/// One document's LSH input: its band keys into `keys` (one per band, left alone for a document
+/// without code tokens) and the fingerprint and size of its shingle set (`(0, 0)` when empty).
+/// The in-memory run and the sharded stages ([`crate::audit::sharded`]) both sign with this, so
+/// they see the same keys.
+pub(crate) fn sign_document(
+    hasher: &MinHasher,
+    cfg: &NearDupConfig,
+    rows: usize,
+    doc: &str,
+    keys: &mut [u64],
+    scratch: &mut SignScratch,
+) -> (u64, u32) {
+    let SignScratch {
+        toks,
+        shingles,
+        mins,
+    } = scratch;
+    shingle_hashes_into(doc, cfg.shingle_size, cfg.seed, toks, shingles);
+    if shingles.is_empty() {
+        return (0, 0);
+    }
+    hasher.signature_into(shingles, mins);
+    for (j, key) in keys.iter_mut().enumerate() {
+        *key = hash_u32s(&mins[j * rows..(j + 1) * rows], j as u64);
+    }
+    shingles.sort_unstable();
+    shingles.dedup();
+    (set_fingerprint(shingles), shingles.len() as u32)
+}
+
 /// Bands and rows minimizing `fp_weight * FP + fn_weight * FN`, where FP is the area under the
 /// S-curve `P(s) = 1 - (1 - s^r)^b` on `[0, threshold]` and FN the area above it on
 /// `[threshold, 1]`, over all `b * r <= num_perm`. Integrals by composite Simpson's rule.
@@ -462,13 +497,13 @@ fn set_fingerprint(sorted: &[u64]) -> u64 {
 }
 
 #[inline]
-fn pack(a: u32, b: u32) -> u64 {
+pub(crate) fn pack(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     ((lo as u64) << 32) | hi as u64
 }
 
 #[inline]
-fn unpack(p: u64) -> (usize, usize) {
+pub(crate) fn unpack(p: u64) -> (usize, usize) {
     ((p >> 32) as usize, (p & 0xffff_ffff) as usize)
 }
 
@@ -478,13 +513,13 @@ fn unpack(p: u64) -> (usize, usize) {
 /// `datasketch/minhash.py`); shingle hashes are already avalanche-mixed, and the recall tests
 /// check the min-wise behaviour. 32-bit lanes let the inner loop run 8 permutations per AVX2
 /// instruction.
-struct MinHasher {
+pub(crate) struct MinHasher {
     a: Vec<u32>,
     b: Vec<u32>,
 }
 
 impl MinHasher {
-    fn new(num_perm: usize, seed: u64) -> Self {
+    pub(crate) fn new(num_perm: usize, seed: u64) -> Self {
         let mut rng = SplitMix64::new(seed ^ 0x4d69_6e48_6173_6821);
         let mut a = Vec::with_capacity(num_perm);
         let mut b = Vec::with_capacity(num_perm);

@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod policy;
 pub mod run;
 pub mod secrets;
+pub mod sharded;
 pub mod split;
 #[cfg(test)]
 pub(crate) mod test_support;

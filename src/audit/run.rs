@@ -114,25 +114,69 @@ fn plan(names: &[String]) -> Result<Vec<&'static dyn AuditJob>, AuditError> {
     Ok(order)
 }
 
+/// Audits that run as sharded stages over the store in batches
+/// ([`super::sharded`]): they never load the whole corpus.
+pub const SHARDED: &[&str] = &["exact-dedup", "near-dedup"];
+
 /// Runs the named audits (all when empty), each after the ones it depends on.
 pub fn run(
     ws: &Workspace,
     names: &[String],
     on_start: &dyn Fn(&str),
 ) -> Result<Vec<AuditSummary>, AuditError> {
+    run_with(ws, names, 1, on_start)
+}
+
+/// [`run`], with the tasks of the sharded audits on `workers` threads. The other audits get
+/// the documents loaded once, and only when one of them is selected.
+pub fn run_with(
+    ws: &Workspace,
+    names: &[String],
+    workers: usize,
+    on_start: &dyn Fn(&str),
+) -> Result<Vec<AuditSummary>, AuditError> {
     let plan = plan(names)?;
-    let docs = crate::store::all_documents(&ws.store_dir())?;
-    if docs.is_empty() {
-        return Err(AuditError::NoDocuments(ws.store_dir()));
-    }
-    let texts: Vec<_> = docs.iter().map(jobs::audit_text).collect();
-    let ctx = AuditContext::new(ws, &docs, &texts);
-    let dir = &ctx.dir;
+    let dir = audit_dir(ws);
+    let dir = &dir;
+    let docs_cell = std::cell::OnceCell::new();
+    let texts_cell = std::cell::OnceCell::new();
+    let ctx_cell = std::cell::OnceCell::new();
     let mut out = Vec::new();
     for job in plan {
         let name = job.name();
         on_start(name);
-        let output = match job.run(&ctx) {
+        if SHARDED.contains(&name) {
+            let r = super::sharded::run_audit(ws, name, workers).map_err(|e| match e {
+                super::sharded::ShardError::NoDocuments(p) => AuditError::NoDocuments(p),
+                e => AuditError::Failed {
+                    audit: name.into(),
+                    message: e.to_string(),
+                },
+            })?;
+            let mut by_reason = BTreeMap::new();
+            if r.excluded > 0 {
+                by_reason.insert(r.reason.clone(), r.excluded);
+            }
+            out.push(summary_line(
+                name,
+                r.documents,
+                r.excluded,
+                by_reason,
+                r.summary,
+            ));
+            continue;
+        }
+        if docs_cell.get().is_none() {
+            let docs = crate::store::all_documents(&ws.store_dir())?;
+            if docs.is_empty() {
+                return Err(AuditError::NoDocuments(ws.store_dir()));
+            }
+            let _ = docs_cell.set(docs);
+        }
+        let docs: &Vec<crate::core::Document> = docs_cell.get().expect("loaded");
+        let texts: &Vec<_> = texts_cell.get_or_init(|| docs.iter().map(jobs::audit_text).collect());
+        let ctx = ctx_cell.get_or_init(|| AuditContext::new(ws, docs, texts));
+        let output = match job.run(ctx) {
             Ok(o) => o,
             Err(e) => {
                 // A failed audit leaves no tables behind: an earlier run's would pass for this
@@ -154,21 +198,38 @@ pub fn run(
         for e in &output.excluded {
             *by_reason.entry(e.reason.clone()).or_insert(0) += 1;
         }
-        out.push(AuditSummary {
-            audit: name.to_string(),
-            documents: docs.len(),
-            excluded: output.excluded.len(),
-            excluded_by_reason: by_reason,
-            warnings: output.summary["warnings"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|w| w.as_str().map(String::from))
-                .collect(),
-            summary: output.summary,
-        });
+        out.push(summary_line(
+            name,
+            docs.len(),
+            output.excluded.len(),
+            by_reason,
+            output.summary,
+        ));
     }
     Ok(out)
+}
+
+/// One audit's line of the run report.
+fn summary_line(
+    name: &str,
+    documents: usize,
+    excluded: usize,
+    excluded_by_reason: BTreeMap<String, usize>,
+    summary: Value,
+) -> AuditSummary {
+    AuditSummary {
+        audit: name.to_string(),
+        documents,
+        excluded,
+        excluded_by_reason,
+        warnings: summary["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str().map(String::from))
+            .collect(),
+        summary,
+    }
 }
 
 /// Removes an audit's attribute, excluded and summary tables, where they exist.
@@ -186,7 +247,7 @@ fn remove_tables(dir: &Path, audit: &str) -> Result<(), AuditError> {
 }
 
 /// `excluded/<audit>.parquet` under the audit folder.
-fn excluded_path(dir: &Path, audit: &str) -> PathBuf {
+pub(crate) fn excluded_path(dir: &Path, audit: &str) -> PathBuf {
     dir.join("excluded").join(format!("{audit}.parquet"))
 }
 

@@ -433,7 +433,7 @@ pub fn generate_corpus(n: usize, seed: u64) -> Result<BenchCorpus, BenchError> {
 }
 
 /// One Luau-like statement as tokens (each token lexes as exactly one Luau token).
-fn statement(rng: &mut SplitMix64, idents: &[String]) -> Vec<String> {
+pub(crate) fn statement(rng: &mut SplitMix64, idents: &[String]) -> Vec<String> {
     let id = |rng: &mut SplitMix64| rng.pick(idents).clone();
     let num = |rng: &mut SplitMix64| rng.below(1000).to_string();
     let words = |rng: &mut SplitMix64, k: usize| {

@@ -4,6 +4,7 @@
 pub mod contamination;
 pub mod dedup;
 pub mod ingest;
+pub mod scale;
 pub mod secrets;
 pub mod train;
 

@@ -18,12 +18,16 @@ pub struct AuditArgs {
     /// Print the summaries as JSON on stdout instead of a table on stderr.
     #[arg(long)]
     pub json: bool,
+    /// Tasks of the sharded audits (exact-dedup, near-dedup) run at once, each over one shard,
+    /// band or partition of the store, read in batches.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
 }
 
 pub fn run(dir: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let ws = Workspace::discover(dir)?;
     let quiet = args.json;
-    let summaries = run::run(&ws, &args.names, &|name| {
+    let summaries = run::run_with(&ws, &args.names, args.workers, &|name| {
         if !quiet {
             eprintln!("auditing: {name}");
         }

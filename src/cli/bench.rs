@@ -83,6 +83,33 @@ pub enum Which {
         #[arg(long, default_value = "bench-secrets.json")]
         out: PathBuf,
     },
+    /// Write a workspace whose store holds N generated Luau documents (one source per shard)
+    /// with planted near duplicates and exact copies, for `bench scale`.
+    ScaleGenerate {
+        /// The workspace folder to write.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        docs: usize,
+        #[arg(long, default_value_t = 16)]
+        shards: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Exact + near dedup over a `bench scale-generate` workspace in one mode (`in-memory`:
+    /// the whole corpus loaded, the path before sharding; `sharded`: the sharded stages with
+    /// --workers): wall time, peak RSS, bytes per document. One mode per process.
+    Scale {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "sharded")]
+        mode: String,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Where to write the figures (JSON).
+        #[arg(long, default_value = "bench-scale.json")]
+        out: PathBuf,
+    },
     /// Generate a Luau + docs corpus, ingest it from scratch, write files/s, MB/s, peak memory.
     Ingest {
         /// Number of generated Luau files.
@@ -160,6 +187,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 finish(&out, &crate::bench::secrets::run(tmp.path(), docs, lines)?)?;
             }
         },
+        Which::ScaleGenerate {
+            dir,
+            docs,
+            shards,
+            seed,
+        } => {
+            let c = crate::bench::scale::generate(&dir, docs, shards, seed)?;
+            super::print_json(&c)?;
+        }
+        Which::Scale {
+            dir,
+            mode,
+            workers,
+            out,
+        } => finish(&out, &crate::bench::scale::run(&dir, &mode, workers)?)?,
         Which::Ingest {
             files,
             lines,

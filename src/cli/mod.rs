@@ -18,6 +18,7 @@ pub mod progress;
 pub mod quickstart;
 pub mod report;
 pub mod schemas;
+pub mod shard;
 pub mod snapshot;
 pub mod sources;
 pub mod takedown;
@@ -77,6 +78,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Benchmarks that write their figures to a file.
     Bench(bench::BenchArgs),
+    /// Run the sharded audits (exact-dedup, near-dedup) task by task: plan, run one task,
+    /// run all locally, finish. For executors such as Ray; see "When one machine is not enough".
+    Shard(shard::ShardArgs),
     /// List (or write) the JSON Schemas of every record vcurate reads and writes.
     Schemas(schemas::SchemasArgs),
 }
@@ -98,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(dir, args),
         Command::Schemas(args) => schemas::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Shard(args) => shard::run(dir, args),
         Command::Eval(args) => eval::run(args),
     }
 }

@@ -96,9 +96,12 @@ pub fn write_source(
     );
     let gen = dir.join(&gen_name);
     fs_err::create_dir_all(&gen)?;
-    write_parquet(
+    // Small row groups let the sharded audits read a source back in batches of rows
+    // (`read_rows`) without decoding the whole text column.
+    write_parquet_with(
         &gen.join("documents.parquet"),
         documents_frame(&tables.documents),
+        Some(DOCUMENT_ROW_GROUP),
     )?;
     write_parquet(&gen.join("skipped.parquet"), skipped_frame(&tables.skipped))?;
     write_parquet(
@@ -151,8 +154,50 @@ pub fn table_paths(store: &Path, table: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Rows per row group of a documents table.
+pub const DOCUMENT_ROW_GROUP: usize = 2048;
+
+/// The number of rows of a Parquet table (from its footer; reads no data).
+pub fn parquet_rows(path: &Path) -> Result<usize, StoreError> {
+    let file = fs_err::File::open(path)?;
+    ParquetReader::new(file.into_parts().0)
+        .num_rows()
+        .map_err(|source| StoreError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Rows `offset..offset + len` of a Parquet table, only `columns`: only the row groups that
+/// hold those rows are decoded, so a stage can stream a large table in batches.
+pub fn read_rows(
+    path: &Path,
+    columns: &[&str],
+    offset: usize,
+    len: usize,
+) -> Result<DataFrame, StoreError> {
+    let file = fs_err::File::open(path)?;
+    ParquetReader::new(file.into_parts().0)
+        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+        .with_slice(Some((offset, len)))
+        .finish()
+        .map_err(|source| StoreError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// Writes a table to Parquet atomically (temp file + rename), creating its folder.
 pub fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), StoreError> {
+    write_parquet_with(path, df, None)
+}
+
+/// [`write_parquet`] with a row-group size (rows; Polars' default when `None`).
+pub fn write_parquet_with(
+    path: &Path,
+    df: PolarsResult<DataFrame>,
+    row_group: Option<usize>,
+) -> Result<(), StoreError> {
     let polars_err = |source| StoreError::Polars {
         path: path.to_path_buf(),
         source,
@@ -162,6 +207,7 @@ pub fn write_parquet(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), Sto
     fs_err::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     ParquetWriter::new(tmp.as_file_mut())
+        .with_row_group_size(row_group)
         .finish(&mut df)
         .map_err(polars_err)?;
     crate::core::fs::publish_mode(tmp.as_file())?;

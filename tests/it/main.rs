@@ -14,6 +14,7 @@ mod reference;
 mod render;
 mod schema;
 mod secrets;
+mod shard;
 mod snapshot;
 mod splits;
 mod tools;

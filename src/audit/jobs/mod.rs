@@ -73,11 +73,17 @@ pub struct AuditContext<'a> {
 /// [`crate::core::conversation_text`]) or the prompt and completion, not the row's JSON
 /// (escapes would hide a shared line of code from dedup and contamination alike).
 pub fn audit_text(doc: &Document) -> Cow<'_, str> {
-    if doc.provenance.unit_kind != UnitKind::ChatExample {
-        return Cow::Borrowed(&doc.text);
+    audit_text_of(doc.provenance.unit_kind == UnitKind::ChatExample, &doc.text)
+}
+
+/// [`audit_text`] of a stored text, given whether it is a chat row (`unit_kind`
+/// `chat_example`): the sharded stages read texts in batches and call this.
+pub fn audit_text_of(chat_row: bool, text: &str) -> Cow<'_, str> {
+    if !chat_row {
+        return Cow::Borrowed(text);
     }
-    let Ok(row) = serde_json::from_str::<serde_json::Value>(&doc.text) else {
-        return Cow::Borrowed(&doc.text);
+    let Ok(row) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Cow::Borrowed(text);
     };
     match crate::core::Conversation::from_json(&row) {
         Ok(c) => Cow::Owned(crate::core::conversation_text(&c.messages)),

@@ -1,0 +1,262 @@
+//! `vcurate bench scale`: memory and time of exact + near dedup as the corpus grows.
+//!
+//! `generate` writes N Luau-like documents straight into a workspace's store (one source per
+//! shard; no git, no parsing: this measures the audits, not ingest), about a quarter of them
+//! variants of a recent original at a target Jaccard in [0.4, 1.0] (a tenth of those exact
+//! copies), often in another shard, so both dedups have real clusters. The generator keeps only
+//! a window of recent originals, so generating 1M documents needs little memory.
+//!
+//! `run` measures one mode in a fresh process (peak RSS is per process): `in-memory` is the
+//! path before sharding (all documents loaded into one `Vec<Document>`, then the two jobs),
+//! `sharded` is `vcurate audit exact-dedup near-dedup --workers W`. Nothing here asserts a time.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::Rng;
+use crate::core::{Document, LineEndings, Provenance, RightsBasis, SourceKind, UnitKind};
+use crate::luau::lex::code_tokens;
+use crate::store::{SourceState, SourceTables};
+use crate::workspace::Workspace;
+
+/// What `generate` made (`DIR/corpus.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleCorpus {
+    pub documents: usize,
+    pub shards: usize,
+    pub seed: u64,
+    pub text_bytes: u64,
+    pub planted_variants: usize,
+    pub planted_exact_copies: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleFigures {
+    pub corpus: ScaleCorpus,
+    pub mode: String,
+    pub workers: usize,
+    pub threads: usize,
+    pub profile: &'static str,
+    pub seconds: f64,
+    /// Resident memory before the audits started (the binary and its libraries).
+    pub baseline_rss_bytes: Option<u64>,
+    pub peak_rss_bytes: Option<u64>,
+    /// (peak - baseline) / documents.
+    pub bytes_per_document: Option<f64>,
+    pub exact_excluded: usize,
+    pub near_excluded: usize,
+    pub near_clusters: usize,
+}
+
+/// A generated document of source `source` at `path`.
+fn document(source: &str, path: &str, text: String) -> Document {
+    let sha256 = crate::core::sha256_hex(text.as_bytes());
+    Document {
+        id: crate::core::document_id(source, path, "", &sha256),
+        provenance: Provenance {
+            source_id: source.into(),
+            source_kind: SourceKind::Local,
+            url: format!("file:///bench/{source}"),
+            commit: None,
+            path: path.into(),
+            blob_id: None,
+            span: None,
+            unit_kind: UnitKind::File,
+            unit_name: None,
+            origin: None,
+            rights_basis: RightsBasis::Generated,
+            license_candidates: Vec::new(),
+            prose_license: None,
+            code_license: None,
+            attribution: None,
+            ingest_time: "2024-01-01T00:00:00Z".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            steps: Vec::new(),
+        },
+        bytes: text.len() as u64,
+        chat: None,
+        text,
+        sha256,
+        line_endings: LineEndings::Lf,
+        luau: None,
+        code_blocks: Vec::new(),
+    }
+}
+
+/// Writes a workspace at `dir` whose store holds `docs` generated documents in `shards`
+/// sources.
+pub fn generate(dir: &Path, docs: usize, shards: usize, seed: u64) -> anyhow::Result<ScaleCorpus> {
+    let t = Instant::now();
+    if !dir.join("vcurate.toml").exists() {
+        crate::scaffold::init_workspace(dir)?;
+    }
+    let ws = Workspace::open(dir)?;
+    let store = ws.store_dir();
+    let mut rng = Rng::new(seed);
+    let idents: Vec<String> = (0..20_000)
+        .map(|i| {
+            format!(
+                "{}{}",
+                ["ka", "lo", "mi", "tor", "ven"][i % 5],
+                rng.below(1_000_000)
+            )
+        })
+        .collect();
+    let shards = shards.clamp(1, docs.max(1));
+    let per = docs.div_ceil(shards);
+    let mut recent: std::collections::VecDeque<String> = Default::default();
+    let mut corpus = ScaleCorpus {
+        documents: docs,
+        shards,
+        seed,
+        text_bytes: 0,
+        planted_variants: 0,
+        planted_exact_copies: 0,
+        seconds: 0.0,
+    };
+    let mut line = Vec::new();
+    for s in 0..shards {
+        let source = format!("shard-{s:05}");
+        let mut out = Vec::with_capacity(per);
+        for i in s * per..((s + 1) * per).min(docs) {
+            let text = if !recent.is_empty() && rng.below(4) == 0 {
+                let base = &recent[rng.below(recent.len())];
+                corpus.planted_variants += 1;
+                if rng.below(10) == 0 {
+                    corpus.planted_exact_copies += 1;
+                    base.clone()
+                } else {
+                    let target = 0.4 + 0.6 * rng.unit();
+                    let keep: f64 = 2.0 * target / (1.0 + target);
+                    let p = 1.0 - keep.powf(1.0 / 5.0);
+                    let mut text = String::with_capacity(base.len());
+                    for l in base.lines() {
+                        line.clear();
+                        for tok in code_tokens(l) {
+                            line.push(if rng.unit() < p {
+                                rng.pick(&idents).clone()
+                            } else {
+                                tok.to_string()
+                            });
+                        }
+                        text.push_str(&line.join(" "));
+                        text.push('\n');
+                    }
+                    text
+                }
+            } else {
+                let mut text = String::new();
+                for _ in 0..10 + rng.below(50) {
+                    text.push_str(&super::dedup::statement(&mut rng, &idents).join(" "));
+                    text.push('\n');
+                }
+                recent.push_back(text.clone());
+                if recent.len() > 4096 {
+                    recent.pop_front();
+                }
+                text
+            };
+            corpus.text_bytes += text.len() as u64;
+            out.push(document(&source, &format!("src/m{i}.luau"), text));
+        }
+        let state = SourceState {
+            source_id: source.clone(),
+            kind: "local".into(),
+            url: format!("file:///bench/{source}"),
+            commit: None,
+            manifest_hash: String::new(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            documents: out.len() as u64,
+            skipped: 0,
+            parse_failures: 0,
+        };
+        crate::store::write_source(
+            &store,
+            &state,
+            &SourceTables {
+                documents: out,
+                ..Default::default()
+            },
+        )?;
+    }
+    corpus.seconds = t.elapsed().as_secs_f64();
+    crate::bench::write_figures(&dir.join("corpus.json"), &corpus)?;
+    Ok(corpus)
+}
+
+/// Runs exact + near dedup over the generated workspace at `dir` in one mode and measures.
+pub fn run(dir: &Path, mode: &str, workers: usize) -> anyhow::Result<ScaleFigures> {
+    let corpus: ScaleCorpus = serde_json::from_slice(&fs_err::read(dir.join("corpus.json"))?)?;
+    let ws = Workspace::open(dir)?;
+    let baseline = super::rss_bytes();
+    super::reset_peak_rss();
+    let t = Instant::now();
+    let names = ["exact-dedup", "near-dedup"].map(String::from);
+    match mode {
+        "sharded" => {
+            crate::audit::run::run_with(&ws, &names, workers, &|_| {})?;
+        }
+        "in-memory" => in_memory(&ws)?,
+        other => anyhow::bail!("unknown mode `{other}` (in-memory, sharded)"),
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let peak = super::peak_rss_bytes();
+    let dir_a = crate::audit::run::audit_dir(&ws);
+    let excluded = |a: &str| -> anyhow::Result<usize> {
+        Ok(crate::store::parquet_rows(
+            &crate::audit::run::excluded_path(&dir_a, a),
+        )?)
+    };
+    let near: crate::audit::jobs::near_dedup::NearDedupSummary = serde_json::from_slice(
+        &fs_err::read(dir_a.join("summary").join("near-dedup.json"))?,
+    )?;
+    Ok(ScaleFigures {
+        mode: mode.into(),
+        workers,
+        threads: rayon::current_num_threads(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        seconds,
+        baseline_rss_bytes: baseline,
+        peak_rss_bytes: peak,
+        bytes_per_document: match (peak, baseline) {
+            (Some(p), Some(b)) => Some(p.saturating_sub(b) as f64 / corpus.documents as f64),
+            _ => None,
+        },
+        exact_excluded: excluded("exact-dedup")?,
+        near_excluded: excluded("near-dedup")?,
+        near_clusters: near.clusters,
+        corpus,
+    })
+}
+
+/// The path before sharding: every document in memory, the two jobs' in-memory code, their
+/// tables written as the runner wrote them.
+fn in_memory(ws: &Workspace) -> anyhow::Result<()> {
+    use crate::audit::jobs::{by_name, AuditContext};
+    let docs = crate::store::all_documents(&ws.store_dir())?;
+    let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
+    let ctx = AuditContext::new(ws, &docs, &texts);
+    for name in ["exact-dedup", "near-dedup"] {
+        let out = by_name(name).expect("a job").run(&ctx)?;
+        crate::store::write_parquet(
+            &ctx.dir.join("attributes").join(format!("{name}.parquet")),
+            Ok(out.attributes),
+        )?;
+        crate::store::write_exclusions(
+            &crate::audit::run::excluded_path(&ctx.dir, name),
+            &out.excluded,
+        )?;
+        crate::core::fs::write_atomic(
+            &ctx.dir.join("summary").join(format!("{name}.json")),
+            &serde_json::to_vec_pretty(&out.summary)?,
+        )?;
+    }
+    Ok(())
+}
