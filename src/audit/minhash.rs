@@ -266,24 +266,7 @@ pub fn near_duplicates_ranked(
                 .collect();
             entries.sort_unstable();
             let mut out = Vec::new();
-            let mut oversized = 0;
-            let mut s = 0;
-            while s < entries.len() {
-                let mut e = s + 1;
-                while e < entries.len() && entries[e].0 == entries[s].0 {
-                    e += 1;
-                }
-                let bucket = &entries[s..e];
-                if bucket.len() > window + 1 {
-                    oversized += 1;
-                }
-                for (x, &(_, a)) in bucket.iter().enumerate() {
-                    for &(_, b) in &bucket[x.saturating_sub(window)..x] {
-                        out.push(pack(a, b));
-                    }
-                }
-                s = e;
-            }
+            let oversized = bucket_pairs(&entries, window, &mut out);
             (out, oversized)
         })
         .collect();
@@ -345,6 +328,24 @@ pub fn near_duplicates_ranked(
         pairs,
         stats,
     })
+}
+
+/// Candidate pairs of one band: `entries` are `(band key, document)` sorted; documents with
+/// equal keys are paired, all pairs in a bucket up to `window + 1` members, beyond that each
+/// with the `window` before it. Returns the number of such oversized buckets.
+pub(crate) fn bucket_pairs(entries: &[(u64, u32)], window: usize, out: &mut Vec<u64>) -> usize {
+    let mut oversized = 0;
+    for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
+        if bucket.len() > window + 1 {
+            oversized += 1;
+        }
+        for (x, &(_, a)) in bucket.iter().enumerate() {
+            for &(_, b) in &bucket[x.saturating_sub(window)..x] {
+                out.push(pack(a, b));
+            }
+        }
+    }
+    oversized
 }
 
 /// Scratch buffers of [`sign_document`], reused across documents.

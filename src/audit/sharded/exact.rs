@@ -23,18 +23,12 @@ const FILTER: &str = "exact-filter";
 const RECORD: usize = 36;
 
 pub(super) fn stages(shards: usize, partitions: usize) -> Vec<StageTasks> {
-    [
+    super::stage_list(&[
         (HASH, shards),
         (PAIRS, partitions),
         (CLUSTER, 1),
         (FILTER, shards),
-    ]
-    .into_iter()
-    .map(|(s, n)| StageTasks {
-        stage: s.into(),
-        tasks: n,
-    })
-    .collect()
+    ])
 }
 
 pub(super) fn run(ctx: &TaskCtx, stage: &str, opts: &NormalizeOptions) -> Result<(), ShardError> {

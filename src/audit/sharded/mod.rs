@@ -129,6 +129,16 @@ pub struct StageTasks {
     pub tasks: usize,
 }
 
+fn stage_list(stages: &[(&str, usize)]) -> Vec<StageTasks> {
+    stages
+        .iter()
+        .map(|&(s, n)| StageTasks {
+            stage: s.into(),
+            tasks: n,
+        })
+        .collect()
+}
+
 /// Everything a task needs, written once by [`plan`] and read by every task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {

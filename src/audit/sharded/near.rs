@@ -20,8 +20,8 @@ use super::{
     for_each_batch, read_raw, read_raw_at, write_raw, Bits, ShardError, StageTasks, TaskCtx,
 };
 use crate::audit::minhash::{
-    jaccard_sorted, pack, shingle_set, sign_document, unpack, MinHasher, NearDupConfig,
-    NearDupStats, SignScratch,
+    bucket_pairs, jaccard_sorted, pack, shingle_set, sign_document, unpack, MinHasher,
+    NearDupConfig, NearDupStats, SignScratch,
 };
 
 pub(super) const SIG: &str = "near-sig";
@@ -34,7 +34,7 @@ const CLUSTER: &str = "near-cluster";
 const FILTER: &str = "near-filter";
 
 pub(super) fn stages(shards: usize, bands: usize, partitions: usize) -> Vec<StageTasks> {
-    [
+    super::stage_list(&[
         (SIG, shards),
         (DUPSETS, 1),
         (BUCKET, bands),
@@ -43,13 +43,7 @@ pub(super) fn stages(shards: usize, bands: usize, partitions: usize) -> Vec<Stag
         (VERIFY, partitions),
         (CLUSTER, 1),
         (FILTER, shards),
-    ]
-    .into_iter()
-    .map(|(s, n)| StageTasks {
-        stage: s.into(),
-        tasks: n,
-    })
-    .collect()
+    ])
 }
 
 /// Counts the single-task stages hand on to the summary.
@@ -159,26 +153,8 @@ pub(super) fn run(
                 }
             }
             entries.par_sort_unstable();
-            let window = cfg.bucket_window;
             let mut out = Vec::new();
-            let mut oversized = 0u64;
-            let mut s = 0;
-            while s < entries.len() {
-                let mut e = s + 1;
-                while e < entries.len() && entries[e].0 == entries[s].0 {
-                    e += 1;
-                }
-                let bucket = &entries[s..e];
-                if bucket.len() > window + 1 {
-                    oversized += 1;
-                }
-                for (x, &(_, a)) in bucket.iter().enumerate() {
-                    for &(_, b) in &bucket[x.saturating_sub(window)..x] {
-                        out.push(pack(a, b));
-                    }
-                }
-                s = e;
-            }
+            let oversized = bucket_pairs(&entries, cfg.bucket_window, &mut out) as u64;
             out.par_sort_unstable();
             out.dedup();
             write_raw(&ctx.path(BUCKET, format!("{j}.pairs")), &out)?;
