@@ -112,6 +112,15 @@ pub fn all() -> Vec<(&'static str, Value)> {
             to(schema_for!(crate::takedown::TakedownReport)),
         ),
         (
+            "cli-shard-plan.schema.json",
+            to(schema_for!(Vec<crate::audit::sharded::StageTasks>)),
+        ),
+        (
+            // `shard finish` and `shard local` print the same report.
+            "cli-shard-finish.schema.json",
+            to(schema_for!(crate::audit::sharded::FinishReport)),
+        ),
+        (
             "cli-quickstart.schema.json",
             to(schema_for!(crate::quickstart::QuickstartReport)),
         ),
