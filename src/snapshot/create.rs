@@ -90,15 +90,8 @@ fn render(
     }
     let mut licenses = BTreeMap::new();
     if let Some((_, df)) = attributes.iter().find(|(n, _)| n == "license") {
-        for (id, spdx) in df
-            .column("id")?
-            .str()?
-            .iter()
-            .zip(df.column("spdx")?.str()?.iter())
-        {
-            if let (Some(id), Some(spdx)) = (id, spdx) {
-                licenses.insert(id.to_string(), vec![spdx.to_string()]);
-            }
+        for (id, spdx) in crate::audit::license::table::id_spdx(df)? {
+            licenses.insert(id.to_string(), vec![spdx.to_string()]);
         }
     }
     let opts = RenderOptions {

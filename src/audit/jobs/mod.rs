@@ -150,18 +150,11 @@ impl<'a> AuditContext<'a> {
         let mut by_id = BTreeMap::new();
         if p.exists() {
             let df = crate::store::read_parquet(&p)?;
-            for (id, spdx) in df
-                .column("id")?
-                .str()?
-                .iter()
-                .zip(df.column("spdx")?.str()?.iter())
-            {
-                if let (Some(id), Some(spdx)) = (id, spdx) {
-                    by_id.insert(
-                        id.to_string(),
-                        super::license_expr::permissiveness(spdx).min(6),
-                    );
-                }
+            for (id, spdx) in super::license::table::id_spdx(&df)? {
+                by_id.insert(
+                    id.to_string(),
+                    super::license_expr::permissiveness(spdx).min(6),
+                );
             }
         }
         Ok(self

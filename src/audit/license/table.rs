@@ -115,6 +115,18 @@ fn evidence_column(verdicts: &[&LicenseVerdict]) -> PolarsResult<Column> {
     struct_list_column("evidence", &fields, &lengths)
 }
 
+/// `(document id, concluded SPDX expression)` of every row of a license attribute table (or a
+/// batch of its `id` and `spdx` columns) that has both.
+pub fn id_spdx(df: &DataFrame) -> PolarsResult<Vec<(&str, &str)>> {
+    Ok(df
+        .column("id")?
+        .str()?
+        .iter()
+        .zip(df.column("spdx")?.str()?.iter())
+        .filter_map(|(id, spdx)| Some((id?, spdx?)))
+        .collect())
+}
+
 /// The verdicts of `docs` from a license attribute table. Every document must have its row:
 /// a missing one means the table is older than the store.
 pub fn read_verdicts(df: &DataFrame, docs: &[Document]) -> PolarsResult<Vec<LicenseVerdict>> {

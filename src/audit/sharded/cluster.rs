@@ -52,17 +52,10 @@ fn keeper_ranks(plan: &Plan) -> Result<Vec<u64>, ShardError> {
         while at < rows {
             let len = super::BATCH_ROWS.min(rows - at);
             let df = crate::store::read_rows(&license, &["id", "spdx"], at, len)?;
-            for (id, spdx) in df
-                .column("id")?
-                .str()?
-                .iter()
-                .zip(df.column("spdx")?.str()?.iter())
-            {
-                if let (Some(id), Some(spdx)) = (id, spdx) {
-                    let p = crate::audit::license_expr::permissiveness(spdx).min(6);
-                    if p != 0 {
-                        permissive.insert(id_key(id), p);
-                    }
+            for (id, spdx) in crate::audit::license::table::id_spdx(&df)? {
+                let p = crate::audit::license_expr::permissiveness(spdx).min(6);
+                if p != 0 {
+                    permissive.insert(id_key(id), p);
                 }
             }
             at += len;
