@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::eval::{compare, report, EvalSettings, GenerationSettings, ResponseSource, RunEvent};
 use crate::evalset;
@@ -234,64 +233,10 @@ fn generation_settings(args: &RunArgs, model: &Path) -> anyhow::Result<Generatio
 }
 
 /// A stderr progress bar, hidden under `--json`.
-fn bar(hidden: bool, total: u64, template: &str, prefix: &'static str) -> ProgressBar {
-    let bar = if hidden {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(template)
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
-}
-
 fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
     let settings = run_settings(&args)?;
-    // Scoring reports from its worker threads: the current bar sits behind a lock.
-    let current = std::sync::Mutex::new(ProgressBar::hidden());
-    let current_bar = || current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let on_event = |event: RunEvent<'_>| match event {
-        RunEvent::GenerationStarted { total } => {
-            *current.lock().unwrap_or_else(|e| e.into_inner()) = bar(
-                args.json,
-                total,
-                "{prefix:>10.bold} [{bar:30}] {pos}/{len} samples {msg} {elapsed}",
-                "generating",
-            );
-        }
-        RunEvent::Generated { tokens_per_second } => {
-            let bar = current_bar();
-            bar.set_message(format!("{tokens_per_second:.1} tok/s"));
-            bar.inc(1);
-        }
-        RunEvent::GenerationFinished {
-            responses,
-            tokens,
-            tokens_per_second,
-            file,
-        } => {
-            current_bar().finish_and_clear();
-            eprintln!(
-                "generated {responses} responses ({tokens} tokens, {tokens_per_second:.1} tok/s) into {}",
-                file.display()
-            );
-        }
-        RunEvent::ScoringStarted { total } => {
-            *current.lock().unwrap_or_else(|e| e.into_inner()) = bar(
-                args.json,
-                total,
-                "{prefix:>8.bold} [{bar:30}] {pos}/{len} samples {elapsed}",
-                "scoring",
-            );
-        }
-        RunEvent::Scored => current_bar().inc(1),
-        RunEvent::ScoringFinished => current_bar().finish_and_clear(),
-        RunEvent::Warning(w) => eprintln!("warning: {w}"),
-    };
+    let bar = super::progress::StepBar::new(args.json);
+    let on_event = |event: RunEvent<'_>| bar.eval_event(event);
     let done = crate::eval::run(&settings, &on_event)?;
     let rep = &done.report;
     eprintln!(

@@ -61,3 +61,77 @@ impl Bars {
         }
     }
 }
+
+/// One bar at a time on stderr (training steps, generation, scoring); hidden under `--json`.
+/// Eval reports from its scoring threads, so the bar sits behind a lock.
+pub struct StepBar {
+    hidden: bool,
+    current: Mutex<ProgressBar>,
+}
+
+impl StepBar {
+    pub fn new(hidden: bool) -> StepBar {
+        StepBar {
+            hidden,
+            current: Mutex::new(ProgressBar::hidden()),
+        }
+    }
+
+    /// Replaces the current bar by a new one of `len` steps (None: unknown) drawn with
+    /// `template`.
+    pub fn start(&self, len: Option<u64>, template: &str) {
+        let bar = if self.hidden {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr())
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = bar;
+    }
+
+    pub fn get(&self) -> ProgressBar {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Draws what an eval run reports (`vcurate eval run` and the quickstart's evaluation).
+    pub fn eval_event(&self, event: crate::eval::RunEvent<'_>) {
+        use crate::eval::RunEvent;
+        match event {
+            RunEvent::GenerationStarted { total } => self.start(
+                Some(total),
+                "generating [{bar:30}] {pos}/{len} samples {msg} {elapsed}",
+            ),
+            RunEvent::Generated { tokens_per_second } => {
+                let bar = self.get();
+                bar.set_message(format!("{tokens_per_second:.1} tok/s"));
+                bar.inc(1);
+            }
+            RunEvent::GenerationFinished {
+                responses,
+                tokens,
+                tokens_per_second,
+                file,
+            } => {
+                self.get().finish_and_clear();
+                eprintln!(
+                    "generated {responses} responses ({tokens} tokens, {tokens_per_second:.1} tok/s) into {}",
+                    file.display()
+                );
+            }
+            RunEvent::ScoringStarted { total } => self.start(
+                Some(total),
+                "scoring [{bar:30}] {pos}/{len} samples {elapsed}",
+            ),
+            RunEvent::Scored => self.get().inc(1),
+            RunEvent::ScoringFinished => self.get().finish_and_clear(),
+            RunEvent::Warning(w) => eprintln!("warning: {w}"),
+        }
+    }
+}

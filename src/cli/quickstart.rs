@@ -3,15 +3,10 @@
 //! ([`crate::quickstart::run`]). Parses the flags, calls the library, draws progress and prints
 //! where everything is.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Mutex;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use crate::eval::RunEvent;
 use crate::quickstart::{QuickstartSettings, Step};
 use crate::train::TrainEvent;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct QuickstartArgs {
@@ -34,42 +29,9 @@ pub struct QuickstartArgs {
 const DEMO_NOTE: &str =
     "demo model: random weights — this demonstrates the pipeline, not model quality";
 
-/// One progress bar at a time on stderr (training steps, generation, scoring); hidden under
-/// `--json`. Eval reports from its scoring threads, so the bar sits behind a lock.
-struct Bar {
-    hidden: bool,
-    current: Mutex<ProgressBar>,
-}
-
-impl Bar {
-    fn start(&self, len: Option<u64>, template: &str) {
-        let bar = if self.hidden {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr())
-        };
-        bar.set_style(
-            ProgressStyle::with_template(template)
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = bar;
-    }
-
-    fn get(&self) -> ProgressBar {
-        self.current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
 pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let bars = super::progress::Bars::new(args.json);
-    let bar = Bar {
-        hidden: args.json,
-        current: Mutex::new(ProgressBar::hidden()),
-    };
+    let bar = super::progress::StepBar::new(args.json);
     let on_step = |step: Step| match step {
         Step::Setup(ws) => eprintln!("Sample workspace: {}\n\n== ingest", ws.root.display()),
         Step::Ingest(report) => {
@@ -133,28 +95,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
             eprintln!("loss curve: {}", t.loss_curve.display());
             eprintln!("\n== eval");
         }
-        Step::Evaluating(RunEvent::GenerationStarted { total }) => bar.start(
-            Some(total),
-            "generating [{bar:30}] {pos}/{len} answers {msg} {elapsed}",
-        ),
-        Step::Evaluating(RunEvent::Generated { tokens_per_second }) => {
-            let b = bar.get();
-            b.set_message(format!("{tokens_per_second:.1} tok/s"));
-            b.inc(1);
-        }
-        Step::Evaluating(RunEvent::GenerationFinished {
-            responses, file, ..
-        }) => {
-            bar.get().finish_and_clear();
-            eprintln!("generated {responses} answers into {}", file.display());
-        }
-        Step::Evaluating(RunEvent::ScoringStarted { total }) => bar.start(
-            Some(total),
-            "scoring [{bar:30}] {pos}/{len} answers {elapsed}",
-        ),
-        Step::Evaluating(RunEvent::Scored) => bar.get().inc(1),
-        Step::Evaluating(RunEvent::ScoringFinished) => bar.get().finish_and_clear(),
-        Step::Evaluating(RunEvent::Warning(w)) => eprintln!("warning: {w}"),
+        Step::Evaluating(event) => bar.eval_event(event),
         Step::Eval(e) => {
             let o = &e.report.overall;
             let pct = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.1}%", 100.0 * x));
