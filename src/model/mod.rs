@@ -13,10 +13,10 @@
 //!
 //! Tensor backends, one module each: [`candle`] (CPU; CUDA/Metal behind cargo features), which
 //! implements the architectures (one forward per architecture for training and for generation
-//! with a KV cache) and loads safetensors checkpoints. A second architecture (Qwen3.5) adds
-//! `qwen3_5.rs` beside [`qwen3`], a variant of [`config::Architecture`] and its backend
-//! implementation; a second backend (MLX) adds a module beside [`candle`] that implements
-//! [`generate::Decoder`] and reads the same configs, adapters and quantized weights.
+//! with a KV cache) and loads safetensors checkpoints; `mlx` (cargo feature `mlx`: mlx-rs), so
+//! far the Qwen3 forward checked against candle's (it does not yet load checkpoints, generate
+//! or train). A second architecture (Qwen3.5) adds `qwen3_5.rs` beside [`qwen3`], a variant of
+//! [`config::Architecture`] and its backend implementation.
 //!
 //! This layer must never depend on `train` or `eval` (optimizers, schedules, datasets, scoring):
 //! they depend on it.
@@ -28,6 +28,8 @@ pub mod config;
 pub mod device;
 pub mod generate;
 pub mod lora;
+#[cfg(feature = "mlx")]
+pub mod mlx;
 pub mod quant;
 pub mod qwen3;
 pub mod tensor;
@@ -47,6 +49,9 @@ pub enum ModelError {
     Io(#[from] std::io::Error),
     #[error("tensor backend error: {0}")]
     Candle(#[from] ::candle_core::Error),
+    /// An error of the MLX backend (feature `mlx`), as MLX words it.
+    #[error("MLX backend error: {0}")]
+    Mlx(String),
     #[error("{path}: invalid JSON: {source}; fix or regenerate the file")]
     Json {
         path: PathBuf,
