@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::config::Architecture;
+use crate::model::lora::TargetModule;
 use crate::model::{ModelError, Result};
 
 /// The fields of a Hugging Face `config.json` that define a Qwen3 dense model. Other fields
@@ -127,6 +128,69 @@ impl Qwen3Config {
             out.push(("lm_head.weight".to_string(), vec![self.vocab_size, h]));
         }
         out
+    }
+}
+
+/// One decoder layer's weights as a backend holds them (`N`: a norm weight vector, `L`: a
+/// linear layer): the one list of a Qwen3 layer's parts and their checkpoint names, which every
+/// backend's model uses.
+#[derive(Debug, Clone)]
+pub struct Qwen3Layer<N, L> {
+    pub input_layernorm: N,
+    pub post_attention_layernorm: N,
+    pub q_norm: N,
+    pub k_norm: N,
+    pub q_proj: L,
+    pub k_proj: L,
+    pub v_proj: L,
+    pub o_proj: L,
+    pub gate_proj: L,
+    pub up_proj: L,
+    pub down_proj: L,
+}
+
+impl<N, L> Qwen3Layer<N, L> {
+    /// Layer `l` of a checkpoint: `linear(weights, prefix, has_bias)` builds each projection
+    /// from the keys `{prefix}.weight` (and `{prefix}.bias`), `norm(weights, key)` each norm
+    /// weight; both take their tensors from `weights`.
+    pub fn build<W, E>(
+        config: &Qwen3Config,
+        l: usize,
+        weights: &mut W,
+        linear: impl Fn(&mut W, &str, bool) -> Result<L, E>,
+        norm: impl Fn(&mut W, &str) -> Result<N, E>,
+    ) -> Result<Self, E> {
+        let p = format!("model.layers.{l}");
+        let ab = config.attention_bias;
+        Ok(Qwen3Layer {
+            input_layernorm: norm(weights, &format!("{p}.input_layernorm.weight"))?,
+            post_attention_layernorm: norm(
+                weights,
+                &format!("{p}.post_attention_layernorm.weight"),
+            )?,
+            q_norm: norm(weights, &format!("{p}.self_attn.q_norm.weight"))?,
+            k_norm: norm(weights, &format!("{p}.self_attn.k_norm.weight"))?,
+            q_proj: linear(weights, &format!("{p}.self_attn.q_proj"), ab)?,
+            k_proj: linear(weights, &format!("{p}.self_attn.k_proj"), ab)?,
+            v_proj: linear(weights, &format!("{p}.self_attn.v_proj"), ab)?,
+            o_proj: linear(weights, &format!("{p}.self_attn.o_proj"), false)?,
+            gate_proj: linear(weights, &format!("{p}.mlp.gate_proj"), false)?,
+            up_proj: linear(weights, &format!("{p}.mlp.up_proj"), false)?,
+            down_proj: linear(weights, &format!("{p}.mlp.down_proj"), false)?,
+        })
+    }
+
+    /// The projection a LoRA target adapts.
+    pub fn linear_mut(&mut self, m: TargetModule) -> &mut L {
+        match m {
+            TargetModule::Q => &mut self.q_proj,
+            TargetModule::K => &mut self.k_proj,
+            TargetModule::V => &mut self.v_proj,
+            TargetModule::O => &mut self.o_proj,
+            TargetModule::Gate => &mut self.gate_proj,
+            TargetModule::Up => &mut self.up_proj,
+            TargetModule::Down => &mut self.down_proj,
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use super::quantized::Weight;
 use super::weights::load_checkpoint_weights;
 use crate::core::hash::SplitMix64;
 use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
-use crate::model::qwen3::Qwen3Config;
+use crate::model::qwen3::{Qwen3Config, Qwen3Layer};
 use crate::model::weights::BaseConfig;
 use crate::model::{LoraTensors, ModelError, Result};
 
@@ -89,34 +89,8 @@ impl Linear {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Block {
-    pub input_layernorm: Tensor,
-    pub post_attention_layernorm: Tensor,
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub o_proj: Linear,
-    pub q_norm: Tensor,
-    pub k_norm: Tensor,
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
-}
-
-impl Block {
-    pub fn linear_mut(&mut self, m: TargetModule) -> &mut Linear {
-        match m {
-            TargetModule::Q => &mut self.q_proj,
-            TargetModule::K => &mut self.k_proj,
-            TargetModule::V => &mut self.v_proj,
-            TargetModule::O => &mut self.o_proj,
-            TargetModule::Gate => &mut self.gate_proj,
-            TargetModule::Up => &mut self.up_proj,
-            TargetModule::Down => &mut self.down_proj,
-        }
-    }
-}
+/// One decoder layer: norm weights and (possibly adapted) projections.
+pub type Block = Qwen3Layer<Tensor, Linear>;
 
 /// The model: frozen base weights plus the LoRA `Var`s (also listed in `lora`, sorted by key).
 #[derive(Debug, Clone)]
@@ -221,52 +195,25 @@ impl Qwen3 {
         let embed_tokens = take("model.embed_tokens.weight")?;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for l in 0..config.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            let mut lin = |name: &str, bias: bool| -> Result<Linear> {
-                Ok(Linear {
-                    weight: take(&format!("{p}.{name}.weight"))?,
-                    bias: if bias {
-                        let key = format!("{p}.{name}.bias");
-                        Some(vector(&key, take(&key)?)?)
-                    } else {
-                        None
-                    },
-                    lora: None,
-                })
-            };
-            let ab = config.attention_bias;
-            let q_proj = lin("self_attn.q_proj", ab)?;
-            let k_proj = lin("self_attn.k_proj", ab)?;
-            let v_proj = lin("self_attn.v_proj", ab)?;
-            let o_proj = lin("self_attn.o_proj", false)?;
-            let gate_proj = lin("mlp.gate_proj", false)?;
-            let up_proj = lin("mlp.up_proj", false)?;
-            let down_proj = lin("mlp.down_proj", false)?;
-            layers.push(Block {
-                input_layernorm: {
-                    let key = format!("{p}.input_layernorm.weight");
-                    vector(&key, take(&key)?)?
+            let layer = Block::build(
+                &config,
+                l,
+                &mut take,
+                |take, prefix, bias| {
+                    Ok(Linear {
+                        weight: take(&format!("{prefix}.weight"))?,
+                        bias: if bias {
+                            let key = format!("{prefix}.bias");
+                            Some(vector(&key, take(&key)?)?)
+                        } else {
+                            None
+                        },
+                        lora: None,
+                    })
                 },
-                post_attention_layernorm: {
-                    let key = format!("{p}.post_attention_layernorm.weight");
-                    vector(&key, take(&key)?)?
-                },
-                q_norm: {
-                    let key = format!("{p}.self_attn.q_norm.weight");
-                    vector(&key, take(&key)?)?
-                },
-                k_norm: {
-                    let key = format!("{p}.self_attn.k_norm.weight");
-                    vector(&key, take(&key)?)?
-                },
-                q_proj,
-                k_proj,
-                v_proj,
-                o_proj,
-                gate_proj,
-                up_proj,
-                down_proj,
-            });
+                |take, key| vector(key, take(key)?),
+            )?;
+            layers.push(layer);
         }
         let norm = vector("model.norm.weight", take("model.norm.weight")?)?;
         let lm_head = if config.tie_word_embeddings {

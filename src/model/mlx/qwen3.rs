@@ -21,8 +21,8 @@ use mlx_rs::Array;
 
 use super::{dims, from_host};
 use crate::core::hash::SplitMix64;
-use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
-use crate::model::qwen3::Qwen3Config;
+use crate::model::lora::{LoraConfig, LoraKey};
+use crate::model::qwen3::{Qwen3Config, Qwen3Layer};
 use crate::model::{HostTensor, LoraTensors, ModelError, Result};
 
 /// A frozen linear layer (`y = x W^T + bias`) and, when adapted, the index of its LoRA pair in
@@ -49,34 +49,8 @@ impl Linear {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Block {
-    pub input_layernorm: Array,
-    pub post_attention_layernorm: Array,
-    pub q_norm: Array,
-    pub k_norm: Array,
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub o_proj: Linear,
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
-}
-
-impl Block {
-    fn linear_mut(&mut self, m: TargetModule) -> &mut Linear {
-        match m {
-            TargetModule::Q => &mut self.q_proj,
-            TargetModule::K => &mut self.k_proj,
-            TargetModule::V => &mut self.v_proj,
-            TargetModule::O => &mut self.o_proj,
-            TargetModule::Gate => &mut self.gate_proj,
-            TargetModule::Up => &mut self.up_proj,
-            TargetModule::Down => &mut self.down_proj,
-        }
-    }
-}
+/// One decoder layer: norm weights and (possibly adapted) projections.
+pub type Block = Qwen3Layer<Array, Linear>;
 
 /// The model: frozen base arrays, the adapted modules' keys (sorted) and the current LoRA
 /// parameters in that order.
@@ -124,41 +98,25 @@ impl Qwen3 {
             }
             arrays.insert(key, from_host(&t)?);
         }
-        let mut take = |key: &str| arrays.remove(key).expect("every key of weight_shapes");
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for l in 0..config.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            let mut lin = |name: &str, bias: bool| Linear {
-                weight: take(&format!("{p}.{name}.weight")),
-                bias: bias.then(|| take(&format!("{p}.{name}.bias"))),
-                lora: None,
-            };
-            let ab = config.attention_bias;
-            let (q_proj, k_proj, v_proj) = (
-                lin("self_attn.q_proj", ab),
-                lin("self_attn.k_proj", ab),
-                lin("self_attn.v_proj", ab),
-            );
-            let o_proj = lin("self_attn.o_proj", false);
-            let (gate_proj, up_proj, down_proj) = (
-                lin("mlp.gate_proj", false),
-                lin("mlp.up_proj", false),
-                lin("mlp.down_proj", false),
-            );
-            layers.push(Block {
-                input_layernorm: take(&format!("{p}.input_layernorm.weight")),
-                post_attention_layernorm: take(&format!("{p}.post_attention_layernorm.weight")),
-                q_norm: take(&format!("{p}.self_attn.q_norm.weight")),
-                k_norm: take(&format!("{p}.self_attn.k_norm.weight")),
-                q_proj,
-                k_proj,
-                v_proj,
-                o_proj,
-                gate_proj,
-                up_proj,
-                down_proj,
-            });
-        }
+        // Every key of `weight_shapes` is in `arrays`.
+        let mut take = |key: &str| arrays.remove(key).expect("checked above");
+        let layers = (0..config.num_hidden_layers)
+            .map(|l| {
+                Block::build(
+                    &config,
+                    l,
+                    &mut take,
+                    |take, prefix, bias| {
+                        Ok::<_, ModelError>(Linear {
+                            weight: take(&format!("{prefix}.weight")),
+                            bias: bias.then(|| take(&format!("{prefix}.bias"))),
+                            lora: None,
+                        })
+                    },
+                    |take, key| Ok(take(key)),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut model = Qwen3 {
             embed_tokens: take("model.embed_tokens.weight"),
             norm: take("model.norm.weight"),
@@ -244,10 +202,10 @@ impl Qwen3 {
             .collect()
     }
 
-    /// Logits `[batch, seq, vocab]` for `batch` right-padded rows of `seq` token ids, causal
-    /// attention at positions `0..seq`, with the model's current LoRA parameters.
-    pub fn forward(&self, tokens: &[u32], batch: usize, seq: usize) -> Result<Array> {
-        self.forward_with(&self.lora, tokens, batch, seq)
+    /// Logits `[batch, seq, vocab]` for `rows = (batch, seq)`: right-padded rows of token ids,
+    /// causal attention at positions `0..seq`, with the model's current LoRA parameters.
+    pub fn forward(&self, tokens: &[u32], rows: (usize, usize)) -> Result<Array> {
+        self.forward_with(&self.lora, tokens, rows)
     }
 
     /// [`Qwen3::forward`] with the LoRA parameters given (what autograd differentiates).
@@ -255,23 +213,18 @@ impl Qwen3 {
         &self,
         lora: &[Array],
         tokens: &[u32],
-        batch: usize,
-        seq: usize,
+        rows: (usize, usize),
     ) -> Result<Array> {
-        let hidden = self.hidden(lora, tokens, batch, seq)?;
+        let (batch, seq) = rows;
+        let hidden = self.hidden(lora, tokens, rows)?;
         let shape = dims(&[batch, seq, self.config.vocab_size])?;
         Ok(self.logits(&hidden)?.reshape(&shape)?)
     }
 
     /// The decoder stack: token ids to the last layer's output `[batch * seq, hidden]` (before
     /// the final norm).
-    pub fn hidden(
-        &self,
-        lora: &[Array],
-        tokens: &[u32],
-        batch: usize,
-        seq: usize,
-    ) -> Result<Array> {
+    pub fn hidden(&self, lora: &[Array], tokens: &[u32], rows: (usize, usize)) -> Result<Array> {
+        let (batch, seq) = rows;
         if tokens.len() != batch * seq || lora.len() != self.lora.len() {
             return Err(ModelError::Config(format!(
                 "forward got {} token ids for {batch} rows of {seq} and {} LoRA arrays for {}",

@@ -168,7 +168,7 @@ fn mlx_qwen3_logits_match_candle_with_lora() {
                 .unwrap(),
         )
         .unwrap();
-        let got = to_host(&mlx_model.forward(&tokens, batch, seq).unwrap()).unwrap();
+        let got = to_host(&mlx_model.forward(&tokens, (batch, seq)).unwrap()).unwrap();
         assert_eq!(got.shape, vec![batch, seq, config.vocab_size]);
         let diff = max_abs_diff(&got, &want);
         assert!(diff < 1e-4, "tied={tied}: logits differ by {diff}");
@@ -186,7 +186,7 @@ fn mlx_qwen3_logits_match_candle_with_lora() {
             dir.path(),
         )
         .unwrap();
-        let plain = to_host(&base.forward(&tokens, batch, seq).unwrap()).unwrap();
+        let plain = to_host(&base.forward(&tokens, (batch, seq)).unwrap()).unwrap();
         assert!(
             max_abs_diff(&plain, &got) > 1e-3,
             "tied={tied}: LoRA had no effect"
