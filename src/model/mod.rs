@@ -16,8 +16,8 @@
 //! implements the architectures (one forward per architecture for training and for generation
 //! with a cache) and loads safetensors checkpoints. An architecture is a variant of
 //! [`config::Architecture`] and [`config::ModelConfig`], its config module here and its layers
-//! in each backend; a second backend (MLX) adds a module beside [`candle`] that implements
-//! [`generate::Decoder`] and reads the same configs, adapters and quantized weights.
+//! in each backend. `mlx` (cargo feature `mlx`: mlx-rs) is the second backend, beside [`candle`]:
+//! it reads the same configs, adapters and quantized weights.
 //!
 //! This layer must never depend on `train` or `eval` (optimizers, schedules, datasets, scoring):
 //! they depend on it.
@@ -29,6 +29,8 @@ pub mod config;
 pub mod device;
 pub mod generate;
 pub mod lora;
+#[cfg(feature = "mlx")]
+pub mod mlx;
 pub mod quant;
 pub mod qwen3;
 pub mod qwen3_5;
@@ -49,6 +51,9 @@ pub enum ModelError {
     Io(#[from] std::io::Error),
     #[error("tensor backend error: {0}")]
     Candle(#[from] ::candle_core::Error),
+    /// An error of the MLX backend (feature `mlx`), as MLX words it.
+    #[error("MLX backend error: {0}")]
+    Mlx(String),
     #[error("{path}: invalid JSON: {source}; fix or regenerate the file")]
     Json {
         path: PathBuf,
