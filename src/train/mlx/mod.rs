@@ -21,9 +21,7 @@ use crate::model::config::Architecture;
 use crate::model::mlx::model::CausalLm;
 use crate::model::mlx::{from_host, to_host};
 use crate::model::{LoraConfig, LoraTensors, ModelError};
-use crate::train::backend::{
-    clip_factor, AdamWParams, Backend, Batch, OptimizerState, StepReport,
-};
+use crate::train::backend::{clip_factor, AdamWParams, Backend, Batch, OptimizerState, StepReport};
 use crate::train::{Result, TrainError};
 
 pub struct MlxBackend {
