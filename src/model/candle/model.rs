@@ -496,14 +496,6 @@ impl CausalLm {
         Ok(self.logits(&x)?.detach())
     }
 
-    /// RoPE's rotated dimensions per head and its base.
-    fn rope(&self) -> (usize, f64) {
-        match &self.config {
-            ModelConfig::Qwen3(c) => (c.head_dim(), c.rope_theta),
-            ModelConfig::Qwen35(c) => (c.rotary_dim(), c.rope_theta()),
-        }
-    }
-
     /// The decoder stack: token ids `[batch, seq]` to the last layer's output
     /// `[batch * seq, hidden]` (before the final norm).
     ///
@@ -535,7 +527,7 @@ impl CausalLm {
                 cache.len()
             }
         };
-        let (rotary_dim, theta) = self.rope();
+        let (rotary_dim, theta) = self.config.rope();
         let (cos, sin) = ops::rope_tables_at(past, t, rotary_dim, theta, self.dtype, device)?;
         // Generating one token after the cache: it may see everything, no mask needed.
         let mask = if cache.is_none() || t > 1 {

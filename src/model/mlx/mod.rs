@@ -1,19 +1,30 @@
 //! The MLX tensor backend (mlx-rs 0.33 over mlx-c 0.7 / MLX 0.32; cargo feature `mlx`):
 //! Metal on Apple Silicon, MLX's CPU backend elsewhere (Linux builds against the SDK that
-//! `tests/mlx-sdk` prepares).
+//! `tests/mlx-sdk` prepares). The same models as [`super::candle`], in the same structure:
 //!
-//! - [`qwen3`]: the Qwen3 forward with LoRA on MLX arrays, the parameters passed in so that
-//!   MLX's autograd (`value_and_grad`) can differentiate with respect to them.
+//! - [`model`]: the decoder-only model every architecture shares ([`model::CausalLm`]: blocks
+//!   with a token mixer, LoRA on any linear, one forward for training and generation, the loss
+//!   and its gradient with respect to the LoRA parameters through MLX's `value_and_grad`);
+//! - [`qwen3`]: Qwen3's attention (with Qwen3.5's output gate and partial RoPE);
+//! - [`qwen3_5`]: Qwen3.5's Gated DeltaNet (a per-token recurrent delta rule);
+//! - [`kv_cache`], [`generate`]: the cache (keys/values and recurrent states) and
+//!   [`crate::model::generate::Decoder`] for the model.
 //!
-//! What is here so far: the Qwen3 forward (dense base, f32) built from the same host tensors as
-//! the candle model, checked against candle's logits. Not yet here (issue 16): loading
-//! checkpoints (dense and MLX-quantized) straight into MLX arrays, QLoRA's `quantized_matmul`,
-//! the KV cache and [`crate::model::generate::Decoder`], and the training backend.
+//! Checkpoints are read by the candle backend's loader (dense f32/f16/bf16, MLX affine-quantized
+//! 4/8-bit, both Qwen3.5 layouts) and moved into MLX arrays (see
+//! [`model::CausalLm::from_candle`]): one loader, one layout detection, one LoRA
+//! initialisation for both backends. Quantized base weights stay packed and run through
+//! `quantized_matmul`.
 //!
-//! Like [`super::candle`], nothing here trains, and nothing here may depend on `train` or
-//! `eval`. MLX arrays are lazy: a value exists only after `eval` (done by [`to_host`]).
+//! Like [`super::candle`], nothing here trains (no optimizer, no schedule), and nothing here may
+//! depend on `train` or `eval`. MLX arrays are lazy: a value exists only after `eval` (done by
+//! [`to_host`]). MLX work must stay on one thread at a time.
 
+pub mod generate;
+pub mod kv_cache;
+pub mod model;
 pub mod qwen3;
+pub mod qwen3_5;
 
 #[cfg(test)]
 mod tests;
@@ -42,16 +53,16 @@ pub fn from_host(h: &HostTensor) -> Result<Array> {
 
 /// Array dimensions as MLX takes them (i32).
 pub(crate) fn dims(shape: &[usize]) -> Result<Vec<i32>> {
-    shape
-        .iter()
-        .map(|&d| {
-            i32::try_from(d).map_err(|_| {
-                ModelError::Config(format!(
-                    "dimension {d} is too large for an MLX array (i32 dimensions)"
-                ))
-            })
-        })
-        .collect()
+    shape.iter().map(|&d| dim(d)).collect()
+}
+
+/// One array dimension (or index) as MLX takes it (i32).
+pub(crate) fn dim(d: usize) -> Result<i32> {
+    i32::try_from(d).map_err(|_| {
+        ModelError::Config(format!(
+            "dimension {d} is too large for an MLX array (i32 dimensions)"
+        ))
+    })
 }
 
 impl From<mlx_rs::error::Exception> for ModelError {

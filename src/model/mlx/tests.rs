@@ -1,18 +1,25 @@
 //! The MLX backend against the candle backend on the same inputs: MLX's ops and autograd first,
-//! then the Qwen3 forward on a tiny random model (with LoRA).
+//! then every architecture's forward, loss gradient, quantized base and greedy generation on
+//! tiny random models (with LoRA whose B matrices are non-zero, so every adapter shows).
+//!
+//! Tolerances: logits within 1e-4 (f32 through a few layers; measured ~1e-6), LoRA gradients
+//! within 1e-3 of the largest gradient entry (measured ~1e-6 relative).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, Var};
 use mlx_rs::Array;
 
-use super::qwen3::Qwen3 as MlxQwen3;
+use super::model::CausalLm;
 use super::{from_host, to_host};
 use crate::core::hash::SplitMix64;
-use crate::model::candle::qwen3::Qwen3 as CandleQwen3;
-use crate::model::candle::weights::{load_checkpoint_tensors, write_random_checkpoint};
-use crate::model::qwen3::tiny_config;
+use crate::model::candle::model::{CausalLm as CandleLm, ForwardCtx};
+use crate::model::config::ModelConfig;
+use crate::model::generate::{argmax, Decoder};
+use crate::model::quant::QuantMatrix;
+use crate::model::weights::BaseConfig;
 use crate::model::{candle, HostTensor, LoraConfig, LoraTensors, TargetModule};
 
 /// MLX evaluates on a per-thread default stream; the tests take turns rather than rely on
@@ -41,8 +48,75 @@ fn max_abs_diff(a: &HostTensor, b: &HostTensor) -> f32 {
         .fold(0.0, f32::max)
 }
 
+fn max_abs(a: &HostTensor) -> f32 {
+    a.data.iter().map(|x| x.abs()).fold(0.0, f32::max)
+}
+
 fn candle_tensor(h: &HostTensor) -> Tensor {
     Tensor::from_vec(h.data.clone(), h.shape.as_slice(), &Device::Cpu).unwrap()
+}
+
+/// LoRA on every linear the architecture has.
+fn lora_all(qwen35: bool, dropout: f64) -> LoraConfig {
+    LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout,
+        targets: if qwen35 {
+            TargetModule::ALL.to_vec()
+        } else {
+            TargetModule::ATTENTION_AND_MLP.to_vec()
+        },
+        num_layers: None,
+    }
+}
+
+/// A tiny random checkpoint of `arch` in `dir` (Qwen3.5 in the Hugging Face layout).
+fn write_tiny(dir: &Path, qwen35: bool, tied: bool) {
+    if qwen35 {
+        let c = crate::model::qwen3_5::tiny_config(tied);
+        candle::qwen3_5::write_random_checkpoint(dir, &c, 11, DType::F32).unwrap();
+    } else {
+        let c = crate::model::qwen3::tiny_config(tied);
+        candle::weights::write_random_checkpoint(dir, &c, 11, DType::F32).unwrap();
+    }
+}
+
+/// Both backends' models of the checkpoint in `dir`, loaded the same way, with the same
+/// non-zero LoRA B matrices.
+fn both(dir: &Path, lora: &LoraConfig, base: &BaseConfig) -> (CandleLm, CausalLm) {
+    let candle_model = CandleLm::load_with(dir, lora, 5, &Device::Cpu, base).unwrap();
+    let mut mlx_model = CausalLm::load_with(dir, lora, 5, base).unwrap();
+    // Same seed, same initial adapters.
+    let initial = candle_model.lora_tensors().unwrap();
+    assert_eq!(mlx_model.lora_tensors().unwrap(), initial);
+    let trained: Vec<LoraTensors> = initial
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut b = random(&t.b.shape, 100 + i as u64);
+            b.data.iter_mut().for_each(|v| *v *= 0.2);
+            LoraTensors { b, ..t.clone() }
+        })
+        .collect();
+    for ((key, layer), t) in candle_model.lora.iter().zip(&trained) {
+        assert_eq!(*key, t.key);
+        layer
+            .b
+            .set(&candle::from_host(&t.b, layer.b.as_tensor()).unwrap())
+            .unwrap();
+    }
+    mlx_model.set_lora_tensors(&trained).unwrap();
+    (candle_model, mlx_model)
+}
+
+fn tokens(batch: usize, seq: usize) -> Vec<u32> {
+    (0..batch * seq).map(|i| (i * 7 % 61 + 1) as u32).collect()
+}
+
+fn candle_logits(m: &CandleLm, tokens: &[u32], rows: (usize, usize)) -> HostTensor {
+    let input = Tensor::from_vec(tokens.to_vec(), rows, &Device::Cpu).unwrap();
+    candle::to_host(&m.forward(&input, &mut ForwardCtx { rng: None }).unwrap()).unwrap()
 }
 
 /// `loss(W) = sum((X W^T)^2) / 2 + sum(silu(X W^T))`: a matmul, elementwise ops and a
@@ -53,7 +127,6 @@ fn mlx_matmul_and_value_and_grad_match_candle() {
     let x = random(&[5, 7], 1);
     let w = random(&[3, 7], 2);
 
-    // Plain matmul.
     let y_mlx = to_host(
         &from_host(&x)
             .unwrap()
@@ -72,7 +145,6 @@ fn mlx_matmul_and_value_and_grad_match_candle() {
         "{y_mlx:?} vs {y_candle:?}"
     );
 
-    // Value and gradient with respect to W.
     let xa = from_host(&x).unwrap();
     let loss_mlx = |args: &[Array]| -> mlx_rs::error::Result<Vec<Array>> {
         let y = xa.matmul(args[0].t())?;
@@ -110,86 +182,314 @@ fn mlx_matmul_and_value_and_grad_match_candle() {
     );
 }
 
-/// A tiny random Qwen3 (untied and tied embeddings) with LoRA on every projection and non-zero
-/// B matrices: the MLX forward's logits equal candle's within f32 rounding.
+/// Tiny random Qwen3 and Qwen3.5 models (untied and tied embeddings) with LoRA on every linear
+/// they have: MLX's logits equal candle's within f32 rounding, and the adapters matter.
 #[test]
-fn mlx_qwen3_logits_match_candle_with_lora() {
+fn logits_match_candle_for_every_architecture_with_lora() {
     let _guard = lock();
-    for tied in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = tiny_config(tied);
-        write_random_checkpoint(dir.path(), &config, 11, DType::F32).unwrap();
-        let lora = LoraConfig {
-            rank: 4,
-            alpha: 8.0,
-            dropout: 0.0,
-            targets: TargetModule::ALL.to_vec(),
-            num_layers: None,
-        };
-        let mut candle_model = CandleQwen3::load(dir.path(), &lora, 5, &Device::Cpu).unwrap();
-        let host: HashMap<String, HostTensor> =
-            load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu)
-                .unwrap()
-                .into_iter()
-                .map(|(k, t)| (k, candle::to_host(&t).unwrap()))
-                .collect();
-        let mut mlx_model =
-            MlxQwen3::from_host(config.clone(), host, &lora, 5, dir.path()).unwrap();
+    for qwen35 in [false, true] {
+        for tied in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            write_tiny(dir.path(), qwen35, tied);
+            let (candle_model, mlx_model) =
+                both(dir.path(), &lora_all(qwen35, 0.0), &BaseConfig::default());
+            let rows = (2, 9);
+            let toks = tokens(rows.0, rows.1);
+            let want = candle_logits(&candle_model, &toks, rows);
+            let got = to_host(&mlx_model.forward(&toks, rows).unwrap()).unwrap();
+            assert_eq!(got.shape, vec![2, 9, 64]);
+            let diff = max_abs_diff(&got, &want);
+            eprintln!("qwen35={qwen35} tied={tied}: max logit diff {diff:e}");
+            assert!(
+                diff < 1e-4,
+                "qwen35={qwen35} tied={tied}: logits differ by {diff}"
+            );
 
-        // Same seed, same initial adapters.
-        let initial = candle_model.lora_tensors().unwrap();
-        assert_eq!(mlx_model.lora_tensors().unwrap(), initial);
-
-        // Non-zero B everywhere, so every adapter shows in the logits.
-        let trained: Vec<LoraTensors> = initial
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let mut b = random(&t.b.shape, 100 + i as u64);
-                b.data.iter_mut().for_each(|v| *v *= 0.2);
-                LoraTensors { b, ..t.clone() }
-            })
-            .collect();
-        for (key, layer) in &mut candle_model.lora {
-            let t = trained.iter().find(|t| t.key == *key).unwrap();
-            layer
-                .b
-                .set(&candle::from_host(&t.b, layer.b.as_tensor()).unwrap())
-                .unwrap();
+            // And the adapters matter: the initial (B = 0) adapters give other logits.
+            let base = CausalLm::load(dir.path(), &lora_all(qwen35, 0.0), 5).unwrap();
+            let plain = to_host(&base.forward(&toks, rows).unwrap()).unwrap();
+            assert!(
+                max_abs_diff(&plain, &got) > 1e-3,
+                "qwen35={qwen35} tied={tied}: LoRA had no effect"
+            );
         }
-        mlx_model.set_lora_tensors(&trained).unwrap();
+    }
+}
 
-        let (batch, seq) = (2, 9);
-        let tokens: Vec<u32> = (0..batch * seq).map(|i| (i * 7 % 64) as u32).collect();
-        let input = Tensor::from_vec(tokens.clone(), (batch, seq), &Device::Cpu).unwrap();
+/// LoRA dropout draws the same masks from the same seed as candle's forward (so a training run
+/// is the same on both backends), and changes the logits.
+#[test]
+fn dropout_draws_match_candle_for_the_same_seed() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny(dir.path(), qwen35, false);
+        let (candle_model, mlx_model) =
+            both(dir.path(), &lora_all(qwen35, 0.3), &BaseConfig::default());
+        let rows = (2, 6);
+        let toks = tokens(rows.0, rows.1);
+        let input = Tensor::from_vec(toks.clone(), rows, &Device::Cpu).unwrap();
+        let mut rng = SplitMix64::new(42);
         let want = candle::to_host(
             &candle_model
-                .forward(&input, &mut candle::qwen3::ForwardCtx { rng: None })
+                .forward(
+                    &input,
+                    &mut ForwardCtx {
+                        rng: Some(&mut rng),
+                    },
+                )
                 .unwrap(),
         )
         .unwrap();
-        let got = to_host(&mlx_model.forward(&tokens, (batch, seq)).unwrap()).unwrap();
-        assert_eq!(got.shape, vec![batch, seq, config.vocab_size]);
-        let diff = max_abs_diff(&got, &want);
-        assert!(diff < 1e-4, "tied={tied}: logits differ by {diff}");
-
-        // And the adapters matter: without them the logits move.
-        let base = MlxQwen3::from_host(
-            config.clone(),
-            load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu)
-                .unwrap()
-                .into_iter()
-                .map(|(k, t)| (k, candle::to_host(&t).unwrap()))
-                .collect(),
-            &lora,
-            5,
-            dir.path(),
+        let mut rng = SplitMix64::new(42);
+        let params = mlx_model.lora_params();
+        let got = to_host(
+            &mlx_model
+                .forward_with(&params, &toks, rows, Some(&mut rng))
+                .unwrap(),
         )
         .unwrap();
-        let plain = to_host(&base.forward(&tokens, (batch, seq)).unwrap()).unwrap();
+        let diff = max_abs_diff(&got, &want);
+        eprintln!("qwen35={qwen35}: max logit diff with dropout {diff:e}");
+        assert!(diff < 1e-4, "qwen35={qwen35}: logits differ by {diff}");
+        let plain = to_host(&mlx_model.forward(&toks, rows).unwrap()).unwrap();
+        assert!(max_abs_diff(&plain, &got) > 1e-3, "dropout had no effect");
+    }
+}
+
+/// The summed NLL and its gradient with respect to every LoRA array (MLX `value_and_grad`
+/// against candle's backward) on one batch with padding masked out.
+#[test]
+fn nll_and_lora_gradients_match_candle_for_every_architecture() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny(dir.path(), qwen35, false);
+        let (candle_model, mlx_model) =
+            both(dir.path(), &lora_all(qwen35, 0.0), &BaseConfig::default());
+        let (batch, seq) = (2, 8);
+        let toks = tokens(batch, seq);
+        // Row 0: prompt of 3 then targets; row 1: the last 2 positions are padding.
+        let mask: Vec<u8> = (0..batch * seq)
+            .map(|i| u8::from(if i < seq { i % seq >= 3 } else { i % seq < 6 }))
+            .collect();
+
+        let (loss, count) = candle_model
+            .nll_sum(&toks, &mask, batch, seq, &mut ForwardCtx { rng: None })
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let want_loss = loss.to_scalar::<f32>().unwrap();
+        assert_eq!(count, 5 + 5);
+
+        let params = mlx_model.lora_params();
+        let (value, mlx_grads) = mlx_model
+            .nll_value_and_grad(&params, &toks, &mask, (batch, seq), None)
+            .unwrap();
+        let got_loss = to_host(&value).unwrap().data[0];
         assert!(
-            max_abs_diff(&plain, &got) > 1e-3,
-            "tied={tied}: LoRA had no effect"
+            (got_loss - want_loss).abs() < 1e-4 * want_loss.abs(),
+            "qwen35={qwen35}: loss MLX {got_loss} vs candle {want_loss}"
+        );
+        let plain = to_host(
+            &mlx_model
+                .nll_sum(&params, &toks, &mask, (batch, seq))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!((plain.data[0] - got_loss).abs() < 1e-5);
+
+        assert_eq!(mlx_grads.len(), 2 * candle_model.lora.len());
+        let mut worst = 0f32;
+        for (i, (key, layer)) in candle_model.lora.iter().enumerate() {
+            for (j, var) in [&layer.a, &layer.b].into_iter().enumerate() {
+                let want = candle::to_host(grads.get(var.as_tensor()).unwrap()).unwrap();
+                let got = to_host(&mlx_grads[2 * i + j]).unwrap();
+                let scale = max_abs(&want).max(1e-3);
+                let rel = max_abs_diff(&got, &want) / scale;
+                worst = worst.max(rel);
+                assert!(
+                    rel < 1e-3,
+                    "qwen35={qwen35} {}[{j}]: gradient differs by {rel} of its size {scale}",
+                    key.module_name()
+                );
+            }
+        }
+        eprintln!("qwen35={qwen35}: worst relative LoRA gradient difference {worst:e}");
+        // Every adapter gets a gradient (B is non-zero, so A's is too).
+        assert!(mlx_grads.iter().all(|g| to_host(g).unwrap().sum_sq() > 0.0));
+    }
+}
+
+/// The host packing of [`QuantMatrix`] is MLX's: a matrix packed by MLX's own `quantize`
+/// dequantizes to the same values on the host and in MLX, for 4 and 8 bits.
+#[test]
+fn host_quant_layout_is_mlx_quantize_layout() {
+    let _guard = lock();
+    let (rows, cols) = (6, 128);
+    let w = random(&[rows, cols], 3);
+    for (bits, group) in [(4, 64), (8, 32), (4, 32)] {
+        let (packed, scales, biases) =
+            mlx_rs::ops::quantize(from_host(&w).unwrap(), group, bits).unwrap();
+        let mlx_dense =
+            to_host(&mlx_rs::ops::dequantize(&packed, &scales, &biases, group, bits).unwrap())
+                .unwrap();
+        packed.eval().unwrap();
+        let host = QuantMatrix::new(
+            packed.as_slice::<u32>().to_vec(),
+            to_host(&scales).unwrap().data,
+            to_host(&biases).unwrap().data,
+            rows,
+            cols,
+            bits as u32,
+            group as usize,
+        )
+        .unwrap();
+        let host_dense = HostTensor::new(vec![rows, cols], host.dequantize());
+        let diff = max_abs_diff(&host_dense, &mlx_dense);
+        assert!(diff < 1e-6, "bits {bits} group {group}: {diff}");
+        // And it is a quantization of w (within one step of its range), not something else.
+        let step = 2.0 / ((1u32 << bits) - 1) as f32;
+        let err = max_abs_diff(&host_dense, &w);
+        assert!(err <= step, "bits {bits}: {err} > one step {step}");
+    }
+}
+
+/// A base quantized at load (4 and 8 bits, QLoRA): MLX's `quantized_matmul` and quantized
+/// embedding give candle's logits, and the weights really are packed.
+#[test]
+fn quantized_base_logits_match_candle() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        for bits in [4, 8] {
+            let dir = tempfile::tempdir().unwrap();
+            write_tiny(dir.path(), qwen35, false);
+            let base = BaseConfig {
+                quantize_bits: Some(bits),
+                quantize_group_size: 32,
+                ..BaseConfig::default()
+            };
+            let (candle_model, mlx_model) = both(dir.path(), &lora_all(qwen35, 0.0), &base);
+            assert!(mlx_model.embed_tokens.is_quantized());
+            assert!(mlx_model.layers[0].mlp.down_proj.weight.is_quantized());
+            let rows = (2, 7);
+            let toks = tokens(rows.0, rows.1);
+            let want = candle_logits(&candle_model, &toks, rows);
+            let got = to_host(&mlx_model.forward(&toks, rows).unwrap()).unwrap();
+            let diff = max_abs_diff(&got, &want);
+            eprintln!(
+                "qwen35={qwen35} bits={bits}: max |logit| {}, max diff {diff:e}",
+                max_abs(&want)
+            );
+            assert!(
+                diff < 1e-4 * max_abs(&want).max(1.0),
+                "qwen35={qwen35} bits={bits}: logits differ by {diff}"
+            );
+            // Gradients flow through quantized_matmul to the adapters below it.
+            let params = mlx_model.lora_params();
+            let mask = vec![1u8; toks.len()];
+            let (_, grads) = mlx_model
+                .nll_value_and_grad(&params, &toks, &mask, rows, None)
+                .unwrap();
+            assert!(to_host(&grads[0]).unwrap().sum_sq() > 0.0);
+        }
+    }
+}
+
+/// Generation: the cached forward (prefill, one token at a time, a second prefill) gives the
+/// full forward's logits, and greedy decoding picks candle's tokens.
+#[test]
+fn cached_decoding_matches_the_full_forward_and_candle_greedy_tokens() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny(dir.path(), qwen35, true);
+        let (candle_model, mlx_model) =
+            both(dir.path(), &lora_all(qwen35, 0.0), &BaseConfig::default());
+        let ids: Vec<u32> = (0..20).map(|i| (i * 37 + 11) % 64).collect();
+        let full = to_host(&mlx_model.forward(&ids, (1, ids.len())).unwrap()).unwrap();
+        let mut cache = mlx_model.new_cache();
+        let mut rows = vec![
+            to_host(&mlx_model.forward_cached(&ids[..12], &mut cache).unwrap())
+                .unwrap()
+                .data,
+        ];
+        for &t in &ids[12..16] {
+            rows.push(
+                to_host(&mlx_model.forward_cached(&[t], &mut cache).unwrap())
+                    .unwrap()
+                    .data,
+            );
+        }
+        rows.push(
+            to_host(&mlx_model.forward_cached(&ids[16..], &mut cache).unwrap())
+                .unwrap()
+                .data,
+        );
+        assert_eq!(CausalLm::cached_tokens(&cache), ids.len());
+        let inc = HostTensor::new(full.shape.clone(), rows.concat());
+        let diff = max_abs_diff(&full, &inc);
+        eprintln!("qwen35={qwen35}: cached vs full logits {diff:e}");
+        assert!(
+            diff < 1e-4,
+            "qwen35={qwen35}: cached logits differ by {diff}"
+        );
+
+        let greedy = |feed: &mut dyn FnMut(&[u32]) -> Vec<f32>| -> Vec<u32> {
+            let mut out = Vec::new();
+            let mut logits = feed(&ids[..5]);
+            for _ in 0..12 {
+                let t = argmax(&logits).unwrap();
+                out.push(t);
+                logits = feed(&[t]);
+            }
+            out
+        };
+        let mut c_cache = candle_model.new_cache();
+        let want = greedy(&mut |x| candle_model.feed(x, &mut c_cache).unwrap());
+        let mut m_cache = mlx_model.new_cache();
+        let got = greedy(&mut |x| mlx_model.feed(x, &mut m_cache).unwrap());
+        assert_eq!(got, want, "qwen35={qwen35}");
+        assert!(
+            want.iter().collect::<std::collections::HashSet<_>>().len() > 1,
+            "a constant sequence would prove little: {want:?}"
         );
     }
+}
+
+/// The host-tensor constructor builds the model candle's `from_tensors` builds, and LoRA
+/// parameters of the wrong shape or count are errors that say which.
+#[test]
+fn from_host_and_lora_parameter_checks() {
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path(), false, false);
+    let config = ModelConfig::from_dir(dir.path()).unwrap();
+    let host: HashMap<String, HostTensor> =
+        candle::weights::load_checkpoint_tensors(dir.path(), DType::F32, &Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, candle::to_host(&t).unwrap()))
+            .collect();
+    let lora = lora_all(false, 0.0);
+    let mut model = CausalLm::from_host(config, host, &lora, 5, dir.path()).unwrap();
+    let loaded = CausalLm::load(dir.path(), &lora, 5).unwrap();
+    let toks = tokens(1, 5);
+    let a = to_host(&model.forward(&toks, (1, 5)).unwrap()).unwrap();
+    let b = to_host(&loaded.forward(&toks, (1, 5)).unwrap()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(model.lora_keys().len(), 2 * 7);
+
+    let mut params = model.lora_params();
+    params.pop();
+    let err = model.set_lora_params(params).unwrap_err().to_string();
+    assert!(err.contains("27 LoRA arrays"), "{err}");
+    let mut params = model.lora_params();
+    params[1] = Array::zeros::<f32>(&[3, 3]).unwrap();
+    let err = model.set_lora_params(params).unwrap_err().to_string();
+    assert!(err.contains("lora_b"), "{err}");
+    let err = model
+        .forward_with(&[], &toks, (1, 5), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("got 0 LoRA arrays"), "{err}");
 }

@@ -1,0 +1,214 @@
+//! Qwen3.5's Gated DeltaNet on MLX: the computation of [`crate::model::candle::qwen3_5`] (see
+//! there for the references and the formulas; weights come in through candle's loader, which
+//! reads both checkpoint layouts). Qwen3.5's full-attention layers are
+//! [`super::qwen3::Attention`] with `output_gate` and partial RoPE.
+//!
+//! The delta rule runs one token at a time for every sequence length (mlx-lm's
+//! `gated_delta_ops`, its reference path off Metal): a loop of MLX ops over the `[Dk, Dv]` state
+//! per value head, which MLX's autograd differentiates like any other graph. It is exact (the
+//! same function as candle's chunked form) but its graph grows with the sequence: one state
+//! update per token and layer. Candle's chunked (WY) form, which needs a triangular inverse with
+//! its own backward, is not ported yet. Decoding uses the same step from the cached state.
+
+use mlx_rs::ops::indexing::IndexOp;
+use mlx_rs::Array;
+
+use super::kv_cache::{MlxCache, RecurrentState};
+use super::model::{tensor, ForwardCtx, Linear, Positions};
+use super::{dim, dims};
+use crate::model::candle::qwen3_5::GatedDeltaNet as CandleDeltaNet;
+use crate::model::lora::TargetModule;
+use crate::model::Result;
+
+/// A Gated DeltaNet layer (see [`crate::model::candle::qwen3_5`]).
+#[derive(Debug, Clone)]
+pub struct GatedDeltaNet {
+    pub in_proj_qkv: Linear,
+    pub in_proj_z: Linear,
+    pub in_proj_b: Linear,
+    pub in_proj_a: Linear,
+    pub out_proj: Linear,
+    /// Depthwise causal convolution, `[channels, kernel]`.
+    pub conv1d: Array,
+    /// `[Hv]`
+    pub dt_bias: Array,
+    /// `-exp(A_log)`, `[Hv]`.
+    pub neg_a: Array,
+    /// The gated RMSNorm's weight, `[Dv]`.
+    pub norm: Array,
+    pub num_k_heads: usize,
+    pub num_v_heads: usize,
+    pub head_k_dim: usize,
+    pub head_v_dim: usize,
+    pub channels: usize,
+    pub kernel: usize,
+    pub eps: f32,
+}
+
+impl GatedDeltaNet {
+    /// The candle layer's weights and shape as MLX arrays (no LoRA: the model attaches it).
+    pub fn from_candle(d: &CandleDeltaNet) -> Result<Self> {
+        let (channels, kernel) = d.conv1d.dims2()?;
+        Ok(GatedDeltaNet {
+            in_proj_qkv: Linear::from_candle(&d.in_proj_qkv)?,
+            in_proj_z: Linear::from_candle(&d.in_proj_z)?,
+            in_proj_b: Linear::from_candle(&d.in_proj_b)?,
+            in_proj_a: Linear::from_candle(&d.in_proj_a)?,
+            out_proj: Linear::from_candle(&d.out_proj)?,
+            conv1d: tensor(&d.conv1d)?,
+            dt_bias: tensor(&d.dt_bias)?,
+            neg_a: tensor(&d.neg_a)?,
+            norm: tensor(&d.norm)?,
+            num_k_heads: d.num_k_heads,
+            num_v_heads: d.num_v_heads,
+            head_k_dim: d.head_k_dim,
+            head_v_dim: d.head_v_dim,
+            channels,
+            kernel,
+            eps: d.eps as f32,
+        })
+    }
+
+    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        match m {
+            TargetModule::InProjQkv => Some(&mut self.in_proj_qkv),
+            TargetModule::InProjZ => Some(&mut self.in_proj_z),
+            TargetModule::InProjA => Some(&mut self.in_proj_a),
+            TargetModule::InProjB => Some(&mut self.in_proj_b),
+            TargetModule::OutProj => Some(&mut self.out_proj),
+            _ => None,
+        }
+    }
+
+    /// The mixer's output `[b * t, hidden]` for normed inputs `xn` `[b * t, hidden]`. With a
+    /// cache (layer `i` of it), the convolution and the delta rule start from the cached state
+    /// and leave theirs there. The linears run in candle's order (qkv, z, b, a, out), so dropout
+    /// draws match.
+    pub fn forward(
+        &self,
+        xn: &Array,
+        pos: &Positions,
+        ctx: &mut ForwardCtx,
+        cache: Option<(&mut MlxCache, usize)>,
+    ) -> Result<Array> {
+        let (b, t) = (pos.batch, pos.seq);
+        let (hk, hv, dk, dv) = (
+            self.num_k_heads,
+            self.num_v_heads,
+            self.head_k_dim,
+            self.head_v_dim,
+        );
+        let (channels, kernel) = (self.channels, self.kernel);
+        let qkv = self
+            .in_proj_qkv
+            .forward(xn, ctx)?
+            .reshape(&dims(&[b, t, channels])?)?;
+        let z = self
+            .in_proj_z
+            .forward(xn, ctx)?
+            .reshape(&dims(&[b, t, hv, dv])?)?;
+        let beta = mlx_rs::ops::sigmoid(&self.in_proj_b.forward(xn, ctx)?)?;
+        let a = self.in_proj_a.forward(xn, ctx)?;
+        // log g = -exp(A_log) * softplus(a + dt_bias), per token and value head.
+        let log_g = mlx_rs::nn::softplus(a.add(&self.dt_bias)?)?.multiply(&self.neg_a)?;
+
+        let prior = cache.as_ref().and_then(|(c, i)| c.recurrent(*i).cloned());
+        let conv_prev = match &prior {
+            Some(s) => s.conv.clone(),
+            None => Array::zeros::<f32>(&dims(&[b, kernel - 1, channels])?)?,
+        };
+        let padded = mlx_rs::ops::concatenate(&[&conv_prev, &qkv], 1)?;
+        // Causal depthwise convolution: out[t] = sum_j w[:, j] * in[t - (K - 1) + j].
+        let (tt, kk) = (dim(t)?, dim(kernel)?);
+        let mut conv = padded
+            .index((.., 0..tt, ..))
+            .multiply(self.conv1d.index((.., 0)))?;
+        for j in 1..kk {
+            let w = self.conv1d.index((.., j));
+            conv = conv.add(padded.index((.., j..j + tt, ..)).multiply(w)?)?;
+        }
+        let conv = mlx_rs::nn::silu(conv)?;
+        let kd = dim(hk * dk)?;
+        let q = conv
+            .index((.., .., 0..kd))
+            .reshape(&dims(&[b, t, hk, dk])?)?;
+        let k = conv
+            .index((.., .., kd..2 * kd))
+            .reshape(&dims(&[b, t, hk, dk])?)?;
+        let v = conv
+            .index((.., .., 2 * kd..))
+            .reshape(&dims(&[b, t, hv, dv])?)?;
+        let q = l2_norm(&q)?.multiply(Array::from_f32(1.0 / (dk as f32).sqrt()))?;
+        let k = l2_norm(&k)?;
+        // Each q/k head serves `hv / hk` consecutive value heads.
+        let to_heads = |x: Array, d: usize| -> Result<Array> {
+            if hv == hk {
+                return Ok(x);
+            }
+            let wide = dims(&[b, t, hk, hv / hk, d])?;
+            Ok(mlx_rs::ops::broadcast_to(x.expand_dims(3)?, &wide)?
+                .reshape(&dims(&[b, t, hv, d])?)?)
+        };
+        let q = to_heads(q, dk)?;
+        let k = to_heads(k, dk)?;
+        let beta = beta.reshape(&dims(&[b, t, hv])?)?;
+        let log_g = log_g.reshape(&dims(&[b, t, hv])?)?;
+        let state0 = match &prior {
+            Some(s) => s.state.clone(),
+            None => Array::zeros::<f32>(&dims(&[b, hv, dk, dv])?)?,
+        };
+        let (y, state) = delta_rule_recurrent(&q, &k, &v, &log_g, &beta, state0)?;
+        if let Some((cache, i)) = cache {
+            cache.set_recurrent(
+                i,
+                RecurrentState {
+                    conv: padded.index((.., tt..tt + kk - 1, ..)),
+                    state,
+                },
+            );
+        }
+        // The gated RMSNorm: rms_norm(y) * w * silu(z), per value head.
+        let y = mlx_rs::fast::rms_norm(&y, Some(&self.norm), self.eps)?
+            .multiply(mlx_rs::nn::silu(z)?)?;
+        self.out_proj
+            .forward(&y.reshape(&dims(&[b * t, hv * dv])?)?, ctx)
+    }
+}
+
+/// `x / sqrt(sum(x^2) + 1e-6)` over the last axis (candle's `ops::l2_norm`).
+fn l2_norm(x: &Array) -> Result<Array> {
+    let sum = x.square()?.sum_axis(-1, true)?;
+    Ok(x.multiply(sum.add(Array::from_f32(1e-6))?.rsqrt()?)?)
+}
+
+/// The delta rule one token at a time: `q`, `k` `[b, t, H, Dk]`, `v` `[b, t, H, Dv]`, `log_g`,
+/// `beta` `[b, t, H]`, from `state` `[b, H, Dk, Dv]`. Returns the outputs `[b, t, H, Dv]` and
+/// the final state. Per token: `S = g S; S += k (beta (v - k^T S)); y = q^T S`.
+pub fn delta_rule_recurrent(
+    q: &Array,
+    k: &Array,
+    v: &Array,
+    log_g: &Array,
+    beta: &Array,
+    state: Array,
+) -> Result<(Array, Array)> {
+    let t = q.shape()[1];
+    let mut s = state;
+    let mut ys = Vec::with_capacity(t as usize);
+    for i in 0..t {
+        let qi = q.index((.., i)).expand_dims(-2)?; // [b, H, 1, Dk]
+        let ki = k.index((.., i)).expand_dims(-2)?;
+        let vi = v.index((.., i)).expand_dims(-2)?; // [b, H, 1, Dv]
+        let gi = log_g
+            .index((.., i))
+            .exp()?
+            .reshape(&[-1, s.shape()[1], 1, 1])?;
+        let bi = beta.index((.., i)).reshape(&[-1, s.shape()[1], 1, 1])?;
+        s = s.multiply(gi)?;
+        let kv_mem = ki.matmul(&s)?; // [b, H, 1, Dv]
+        let delta = vi.subtract(kv_mem)?.multiply(bi)?;
+        s = s.add(ki.swap_axes(-1, -2)?.matmul(delta)?)?;
+        ys.push(qi.matmul(&s)?.squeeze_axes(&[-2])?); // [b, H, Dv]
+    }
+    Ok((mlx_rs::ops::stack(&ys, 1)?, s))
+}
