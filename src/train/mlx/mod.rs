@@ -44,6 +44,13 @@ impl From<mlx_rs::error::Exception> for TrainError {
     }
 }
 
+/// The value of an evaluated f32 scalar array.
+fn scalar(a: &Array) -> Result<f64> {
+    a.try_item_exact::<f32>()
+        .map(f64::from)
+        .map_err(|e| TrainError::Model(ModelError::Mlx(e.to_string())))
+}
+
 impl MlxBackend {
     /// Wrap a model whose adapters are attached. `seed` drives dropout.
     pub fn new(
@@ -109,7 +116,7 @@ impl Backend for MlxBackend {
         };
         mlx_rs::transforms::eval(grads.iter().chain([&nll]))?;
         self.grads = Some(grads);
-        Ok(nll.item::<f32>() as f64)
+        scalar(&nll)
     }
 
     fn eval_loss(&mut self, batch: &Batch) -> Result<(f64, usize)> {
@@ -120,8 +127,7 @@ impl Backend for MlxBackend {
             &batch.loss_mask,
             (batch.batch, batch.seq_len),
         )?;
-        nll.eval()?;
-        Ok((nll.item::<f32>() as f64, batch.target_count()))
+        Ok((scalar(&nll)?, batch.target_count()))
     }
 
     fn optimizer_step(&mut self, lr: f64, max_grad_norm: Option<f64>) -> Result<StepReport> {
@@ -137,8 +143,7 @@ impl Backend for MlxBackend {
         let mut sq = 0f64;
         for g in &grads {
             let s = g.square()?.sum(None)?;
-            s.eval()?;
-            sq += s.item::<f32>() as f64;
+            sq += scalar(&s)?;
         }
         let grad_norm = sq.sqrt();
         let clip = clip_factor(grad_norm, max_grad_norm);

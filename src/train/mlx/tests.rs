@@ -5,8 +5,9 @@
 //!
 //! Tolerances: both backends compute in f32 but in different op orders (MLX's fused
 //! `rms_norm`/`rope`/attention and OpenBLAS matmuls against candle's basic ops), so values agree
-//! to f32 rounding amplified by the depth of the model: loss to 1e-5 relative, gradients to
-//! 1e-3 of their largest entry, losses over a few steps to 1e-4 relative.
+//! to f32 rounding amplified by the depth of the model: one batch's loss to 1e-5 relative and
+//! gradients to 1e-3 of their largest entry; the tolerances of a few steps are at
+//! [`optimizer_steps_follow_candles_loss_curve`].
 
 use std::path::Path;
 
@@ -32,7 +33,7 @@ enum Arch {
 }
 
 /// A tiny random checkpoint of `arch` in `dir` (once), and the LoRA the tests train: every
-/// module the architecture has, rank 2.
+/// module the architecture has (Qwen3.5's DeltaNet projections too), rank 2.
 fn checkpoint(dir: &Path, arch: Arch, dropout: f64) -> LoraConfig {
     if !dir.join("config.json").exists() {
         match arch {
@@ -55,7 +56,10 @@ fn checkpoint(dir: &Path, arch: Arch, dropout: f64) -> LoraConfig {
         rank: 2,
         alpha: 4.0,
         dropout,
-        targets: TargetModule::ALL.to_vec(),
+        targets: match arch {
+            Arch::Qwen3 => TargetModule::ATTENTION_AND_MLP.to_vec(),
+            Arch::Qwen35 => TargetModule::ALL.to_vec(),
+        },
         num_layers: None,
     }
 }
@@ -193,7 +197,7 @@ fn loss_and_lora_gradients_match_candle() {
 
 fn schedule(total_steps: usize) -> Schedule {
     Schedule {
-        lr: 2e-2,
+        lr: 5e-3,
         warmup_steps: 1,
         total_steps,
         min_lr: 1e-3,
@@ -211,10 +215,20 @@ fn train<B: Backend>(be: &mut B, steps: std::ops::Range<usize>, total: usize) ->
 
 /// Six optimizer steps (warmup, cosine decay, accumulation, clipping, weight decay, dropout):
 /// MLX follows candle's loss curve and gradient norms, and ends at the same adapters.
+///
+/// Tolerances (relative; measured in brackets): Qwen3 agrees to f32 rounding: loss and grad
+/// norm 1e-6 (1.1e-7, 1.6e-7), adapters 1e-4 of their largest entry (1.0e-5). The random tiny
+/// Qwen3.5 is ill-conditioned (its grad norm jumps between 3 and 110 from step to step), so the
+/// rounding differences of MLX's recurrent delta rule against candle's chunked form grow through
+/// Adam's normalised steps: loss 1e-4 (2.1e-5), grad norm 1e-2 (3.5e-3), adapters 2e-2
+/// (3.7e-3).
 #[test]
 fn optimizer_steps_follow_candles_loss_curve() {
     let _guard = lock();
-    for arch in [Arch::Qwen3, Arch::Qwen35] {
+    for (arch, loss_tol, norm_tol, adapter_tol) in [
+        (Arch::Qwen3, 1e-6, 1e-6, 1e-4),
+        (Arch::Qwen35, 1e-4, 1e-2, 2e-2),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let lora = checkpoint(dir.path(), arch, 0.1);
         let mut c = candle_backend(dir.path(), &lora, 5);
@@ -224,14 +238,14 @@ fn optimizer_steps_follow_candles_loss_curve() {
         for (lc, lm) in logs_c.iter().zip(&logs_m) {
             assert_eq!((lc.step, lc.lr, lc.clipped), (lm.step, lm.lr, lm.clipped));
             assert!(
-                (lc.loss - lm.loss).abs() <= 1e-4 * lc.loss,
+                (lc.loss - lm.loss).abs() <= loss_tol * lc.loss,
                 "{arch:?} step {}: loss candle {} vs MLX {}",
                 lc.step,
                 lc.loss,
                 lm.loss
             );
             assert!(
-                (lc.grad_norm - lm.grad_norm).abs() <= 1e-3 * lc.grad_norm,
+                (lc.grad_norm - lm.grad_norm).abs() <= norm_tol * lc.grad_norm,
                 "{arch:?} step {}: grad norm candle {} vs MLX {}",
                 lc.step,
                 lc.grad_norm,
@@ -251,9 +265,10 @@ fn optimizer_steps_follow_candles_loss_curve() {
             for (x, y) in [(&a.a, &b.a), (&a.b, &b.b)] {
                 let d = max_abs_diff(x, y);
                 assert!(
-                    d <= 1e-3 * max_abs(x).max(1e-2),
-                    "{arch:?} {}: adapters differ by {d}",
-                    a.key.module_name()
+                    d <= adapter_tol * max_abs(x),
+                    "{arch:?} {}: adapters differ by {d} (largest entry {})",
+                    a.key.module_name(),
+                    max_abs(x)
                 );
             }
         }
