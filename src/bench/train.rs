@@ -407,4 +407,32 @@ mod tests {
             assert!(msg.contains("--features mlx"), "{msg}");
         }
     }
+
+    /// The benchmark on the MLX backend runs the same steps as on candle: the same losses.
+    #[cfg(feature = "mlx")]
+    #[test]
+    fn mlx_backend_bench_takes_candles_steps() {
+        let _guard = crate::model::mlx::test_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let tokens: Vec<u32> = (0..50).map(|i| i * 7 + 3).collect();
+        for config in ["tiny", "qwen3.5-tiny"] {
+            let on = |device| TrainBench {
+                config: config.into(),
+                batch: 1,
+                seq: 32,
+                steps: 2,
+                warmup: 1,
+                qlora_bits: Some(4),
+                lora_layers: None,
+                device,
+            };
+            let candle = run(dir.path(), &on(DeviceKind::Cpu), &tokens, "test").unwrap();
+            let mlx = run(dir.path(), &on(DeviceKind::Mlx), &tokens, "test").unwrap();
+            assert!(mlx.tool.contains("mlx"), "{}", mlx.tool);
+            assert_eq!(mlx.trainable_params, candle.trainable_params);
+            for (c, m) in candle.losses.iter().zip(&mlx.losses) {
+                assert!((c - m).abs() <= 1e-4 * c, "{config}: candle {c} vs MLX {m}");
+            }
+        }
+    }
 }

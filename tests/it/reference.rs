@@ -8,7 +8,6 @@
 //! prepares it, so CI runs these).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use vcurate::model::candle::generate::load_model;
@@ -19,7 +18,7 @@ use vcurate::model::{adapter, LoraConfig, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend, Batch};
 use vcurate::train::candle::CandleBackend;
 
-use crate::util::{reference_python, train_snapshot, vcurate};
+use crate::util::{python_command, reference_python, train_snapshot, vcurate};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/mlx_lm_reference.py")
@@ -27,7 +26,11 @@ fn script() -> PathBuf {
 
 /// Runs a command of the reference script; its one line of JSON.
 fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(py).arg(script()).args(args).output().unwrap();
+    let out = python_command(py)
+        .arg(script())
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "mlx_lm_reference.py {args:?}: {}",
@@ -48,7 +51,7 @@ fn prompt(n: usize, vocab: u32) -> Vec<u32> {
 }
 
 /// Greedy generation through vcurate's cache: prefill, then one token per step.
-fn greedy(model: &CausalLm, prompt: &[u32], n: usize) -> Vec<u32> {
+fn greedy<M: Decoder>(model: &M, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut cache = model.new_cache();
     let mut logits = model.feed(prompt, &mut cache).unwrap();
     let mut out = Vec::new();
@@ -240,8 +243,26 @@ fn lora_loss_and_gradients_match_mlx_lm() {
 /// `mlx_lm.load(..., adapter_path=...)` and generates what vcurate generates with it.
 #[test]
 fn an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm() {
-    let Some(py) = reference_python("an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm")
-    else {
+    adapter_round_trip(
+        "an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm",
+        "cpu",
+    );
+}
+
+/// The same round trip with the adapter trained by `vcurate train --device mlx` (MLX autograd,
+/// QLoRA through `quantized_matmul` on the 4-bit folder); vcurate's MLX decoder generates the
+/// same greedy tokens as mlx-lm and as candle.
+#[cfg(feature = "mlx")]
+#[test]
+fn an_adapter_trained_on_the_mlx_backend_generates_the_same_in_mlx_lm() {
+    adapter_round_trip(
+        "an_adapter_trained_on_the_mlx_backend_generates_the_same_in_mlx_lm",
+        "mlx",
+    );
+}
+
+fn adapter_round_trip(test: &str, device: &str) {
+    let Some(py) = reference_python(test) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -263,7 +284,7 @@ fn an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm() {
         vcurate::model::chat::write_tiny_tokenizer(&model, &corpus, 250).unwrap();
         let out_dir = tmp.path().join(format!("adapter{}", extra.join("")));
         let config = tmp.path().join("train.toml");
-        std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 4\nalpha = 8.0\nnum_layers = 5\ntargets = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"in_proj_qkv\", \"in_proj_z\", \"in_proj_a\", \"in_proj_b\", \"out_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]\n[optim]\nlr = 2e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 160\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
+        std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\ndevice = {device:?}\n[lora]\nrank = 4\nalpha = 8.0\nnum_layers = 5\ntargets = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"in_proj_qkv\", \"in_proj_z\", \"in_proj_a\", \"in_proj_b\", \"out_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]\n[optim]\nlr = 2e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 160\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
         train_snapshot(&ws, &id, &config);
         let adapter_dir = out_dir.join("mlx");
         let written: serde_json::Value = serde_json::from_str(
@@ -292,7 +313,16 @@ fn an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm() {
         );
         let want: Vec<u32> = serde_json::from_value(theirs["generated"].clone()).unwrap();
         let got = greedy(&ours, &ids, 20);
-        assert_eq!(got, want, "{extra:?}");
+        assert_eq!(got, want, "{device} {extra:?}: candle vs mlx-lm");
+        #[cfg(feature = "mlx")]
+        if device == "mlx" {
+            let on_mlx = vcurate::model::mlx::model::CausalLm::from_candle(ours.clone()).unwrap();
+            assert_eq!(
+                greedy(&on_mlx, &ids, 20),
+                want,
+                "{extra:?}: vcurate's MLX decoder vs mlx-lm"
+            );
+        }
         // The trained adapter changed what the model says.
         let (base, _) = load_model(&model, None, &Device::Cpu).unwrap();
         assert_ne!(
