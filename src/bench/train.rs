@@ -101,6 +101,10 @@ pub struct TrainFigures {
     /// Peak RSS over the training steps alone (the peak is reset after loading, whose f32
     /// staging of a checkpoint being quantized can exceed training's).
     pub peak_train_rss_mb: Option<f64>,
+    /// MLX's allocator peak over the training steps (device `mlx`; what `benches/train_mlx.py`
+    /// reports as `mlx_peak_memory_mb`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlx_peak_memory_mb: Option<f64>,
     pub base_weight_mb: f64,
     pub trainable_params: usize,
     pub losses: Vec<f64>,
@@ -241,7 +245,9 @@ pub fn run(
         trainable_params,
         losses,
         step_seconds,
+        mlx_peak_memory_mb,
     } = timed;
+    let mlx_peak_memory_mb = mlx_peak_memory_mb.filter(|_| device.is_mlx());
     let total: f64 = step_seconds.iter().sum();
     let mut sorted = step_seconds.clone();
     sorted.sort_by(f64::total_cmp);
@@ -276,6 +282,7 @@ pub fn run(
         peak_rss_mb: rss_mb(load_peak.max(super::peak_rss_bytes())),
         rss_after_load_mb,
         peak_train_rss_mb: rss_mb(super::peak_rss_bytes()),
+        mlx_peak_memory_mb,
         base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
         trainable_params,
         losses,
@@ -293,6 +300,7 @@ struct Timed {
     trainable_params: usize,
     losses: Vec<f64>,
     step_seconds: Vec<f64>,
+    mlx_peak_memory_mb: Option<f64>,
 }
 
 /// `warmup + steps` optimizer steps on `b` (AdamW at lr 1e-4, no clipping), the last `steps`
@@ -312,6 +320,7 @@ fn time_steps<B: Backend>(
         .map(|t| t.a.data.len() + t.b.data.len())
         .sum();
     let targets = b.target_count() as f64;
+    mlx_peak_memory(true)?;
     let (mut losses, mut step_seconds) = (Vec::new(), Vec::new());
     for step in 0..warmup + steps {
         let t0 = Instant::now();
@@ -336,7 +345,22 @@ fn time_steps<B: Backend>(
         trainable_params,
         losses,
         step_seconds,
+        mlx_peak_memory_mb: mlx_peak_memory(false)?,
     })
+}
+
+/// MLX's allocator peak in MB (reset first when `reset`); `None` in builds without MLX.
+#[cfg(feature = "mlx")]
+fn mlx_peak_memory(reset: bool) -> Result<Option<f64>> {
+    if reset {
+        mlx_rs::memory::reset_peak_memory()?;
+    }
+    Ok(rss_mb(Some(mlx_rs::memory::peak_memory()? as u64)))
+}
+
+#[cfg(not(feature = "mlx"))]
+fn mlx_peak_memory(_: bool) -> Result<Option<f64>> {
+    Ok(None)
 }
 
 /// The candle model moved onto MLX (weights, quantization and adapters carry over exactly).
