@@ -211,27 +211,11 @@ fn generate_responses(
             tokens_per_second: tokens as f64 / start.elapsed().as_secs_f64().max(1e-9),
         });
     };
-    let tokenizer = formatter.tokenizer().clone();
+    let args = (&formatter, tasks, &opts, label.as_str());
     let lines = if g.device.is_mlx() {
-        let generator = generate::Generator::new(on_mlx(qwen)?, tokenizer, eos.clone());
-        eval_generate::generate_responses(
-            &generator,
-            &formatter,
-            tasks,
-            &opts,
-            &label,
-            &mut on_sample,
-        )
+        responses_of(on_mlx(qwen)?, eos.clone(), args, &mut on_sample)
     } else {
-        let generator = generate::Generator::new(qwen, tokenizer, eos.clone());
-        eval_generate::generate_responses(
-            &generator,
-            &formatter,
-            tasks,
-            &opts,
-            &label,
-            &mut on_sample,
-        )
+        responses_of(qwen, eos.clone(), args, &mut on_sample)
     }
     .map_err(|e| model_error("generation failed", e))?;
     let secs = start.elapsed().as_secs_f64();
@@ -277,6 +261,22 @@ fn generate_responses(
         template_vars: g.template_vars.iter().cloned().collect(),
     };
     Ok((file, info))
+}
+
+/// [`eval_generate::generate_responses`] with `model` (either backend's) as the decoder.
+fn responses_of<M: generate::Decoder>(
+    model: M,
+    eos: Vec<u32>,
+    (formatter, tasks, opts, label): (
+        &ChatFormatter,
+        &[task::Task],
+        &eval_generate::GenerateOptions,
+        &str,
+    ),
+    on_sample: &mut dyn FnMut(&eval_generate::GeneratedResponse),
+) -> std::result::Result<Vec<eval_generate::GeneratedResponse>, generate::GenerateError> {
+    let generator = generate::Generator::new(model, formatter.tokenizer().clone(), eos);
+    eval_generate::generate_responses(&generator, formatter, tasks, opts, label, on_sample)
 }
 
 /// The candle model (adapter applied) moved onto the MLX backend, for `--device mlx`.

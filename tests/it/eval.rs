@@ -111,7 +111,7 @@ fn train_adapter(model_dir: &Path, out: &Path) {
     );
 }
 
-fn run_eval(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn run_eval(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "eval",
         "run",

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::eval::{task_line, ANSWER, PROMPT};
-use crate::util::{stderr, tiny_model, train_snapshot, vcurate};
+use crate::eval::{run_eval, task_line, ANSWER, PROMPT};
+use crate::util::{quickstart_snapshot, tiny_model, train_snapshot, CORPUS};
 
 /// The `loss` of each step in a run's `metrics.jsonl`.
 fn step_losses(out: &Path) -> Vec<f64> {
@@ -20,35 +20,25 @@ fn step_losses(out: &Path) -> Vec<f64> {
 
 /// Greedy responses of `eval run` with the model and adapter on `device`.
 fn eval_responses(dir: &Path, model: &Path, adapter: &Path, device: &str) -> Vec<String> {
-    let out = dir.join(format!("eval-{device}"));
-    let o = vcurate(
+    let out = format!("eval-{device}");
+    let (model, adapter) = (model.to_str().unwrap(), adapter.to_str().unwrap());
+    let o = run_eval(
         dir,
+        &out,
         &[
-            "eval",
-            "run",
-            "--tasks",
-            "tasks.jsonl",
             "--model",
-            model.to_str().unwrap(),
+            model,
             "--adapter",
-            adapter.to_str().unwrap(),
+            adapter,
             "--device",
             device,
             "--max-tokens",
             "24",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
         ],
-    );
-    assert!(
-        o.status.success(),
-        "eval run --device {device}: {}",
-        stderr(&o)
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["inputs"]["generation"]["device"], device, "{report}");
-    std::fs::read_to_string(out.join("responses.jsonl"))
+    std::fs::read_to_string(dir.join(out).join("responses.jsonl"))
         .unwrap()
         .lines()
         .map(|l| {
@@ -64,20 +54,8 @@ fn eval_responses(dir: &Path, model: &Path, adapter: &Path, device: &str) -> Vec
 #[test]
 fn train_and_eval_on_mlx_follow_candle_from_the_quickstart_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(vcurate(tmp.path(), &["quickstart", "demo", "--no-train"])
-        .status
-        .success());
-    let ws = tmp.path().join("demo");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
-    let id = listed[0]["id"].as_str().unwrap().to_string();
-    let corpus = [
-        "local Players = game:GetService(\"Players\")",
-        "function M.new() return setmetatable({}, M) end",
-        "How do I use a RemoteEvent in Roblox?",
-        PROMPT,
-        ANSWER,
-    ];
+    let (ws, id) = quickstart_snapshot(tmp.path());
+    let corpus = [CORPUS[0], CORPUS[1], CORPUS[2], PROMPT, ANSWER];
     std::fs::write(tmp.path().join("tasks.jsonl"), task_line() + "\n").unwrap();
 
     // Qwen3 (2 layers, untied) and Qwen3.5 (4 layers: 3 Gated DeltaNet + 1 attention, tied).

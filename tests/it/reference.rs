@@ -18,7 +18,7 @@ use vcurate::model::{adapter, LoraConfig, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend, Batch};
 use vcurate::train::candle::CandleBackend;
 
-use crate::util::{python_command, reference_python, train_snapshot, vcurate};
+use crate::util::{python_command, quickstart_snapshot, reference_python, train_snapshot, CORPUS};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/mlx_lm_reference.py")
@@ -266,22 +266,11 @@ fn adapter_round_trip(test: &str, device: &str) {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    assert!(vcurate(tmp.path(), &["quickstart", "demo", "--no-train"])
-        .status
-        .success());
-    let ws = tmp.path().join("demo");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
-    let id = listed[0]["id"].as_str().unwrap().to_string();
-    let corpus = [
-        "local Players = game:GetService(\"Players\")",
-        "function M.new() return setmetatable({}, M) end",
-        "How do I use a RemoteEvent in Roblox?",
-    ];
+    let (ws, id) = quickstart_snapshot(tmp.path());
     for extra in [&[][..], &["--bits", "4", "--tied"][..]] {
         let model = tmp.path().join(format!("model{}", extra.join("")));
         build(&py, &model, "qwen3_5", extra);
-        vcurate::model::chat::write_tiny_tokenizer(&model, &corpus, 250).unwrap();
+        vcurate::model::chat::write_tiny_tokenizer(&model, &CORPUS, 250).unwrap();
         let out_dir = tmp.path().join(format!("adapter{}", extra.join("")));
         let config = tmp.path().join("train.toml");
         std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\ndevice = {device:?}\n[lora]\nrank = 4\nalpha = 8.0\nnum_layers = 5\ntargets = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"in_proj_qkv\", \"in_proj_z\", \"in_proj_a\", \"in_proj_b\", \"out_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]\n[optim]\nlr = 2e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 160\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();

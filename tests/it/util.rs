@@ -255,6 +255,24 @@ pub fn python_command(python: &Path) -> std::process::Command {
     c
 }
 
+/// Three lines of Roblox-flavoured text the tests' tiny tokenizers are trained on.
+pub const CORPUS: [&str; 3] = [
+    "local Players = game:GetService(\"Players\")",
+    "function M.new() return setmetatable({}, M) end",
+    "How do I use a RemoteEvent in Roblox?",
+];
+
+/// `vcurate quickstart demo --no-train` in `dir`: the workspace and the id of its snapshot.
+pub fn quickstart_snapshot(dir: &Path) -> (std::path::PathBuf, String) {
+    let out = vcurate(dir, &["quickstart", "demo", "--no-train"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ws = dir.join("demo");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    (ws, id)
+}
+
 /// `vcurate train --snapshot ID --config CONFIG --json` in `ws`; asserts success and returns the
 /// report.
 pub fn train_snapshot(ws: &Path, id: &str, config: &Path) -> serde_json::Value {

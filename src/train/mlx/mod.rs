@@ -139,13 +139,13 @@ impl Backend for MlxBackend {
                 .map(mlx_rs::ops::zeros_like)
                 .collect::<mlx_rs::error::Result<_>>()?,
         };
-        // Per-tensor sums of squares in f32, added in f64: candle's order.
-        let mut sq = 0f64;
-        for g in &grads {
-            let s = g.square()?.sum(None)?;
-            sq += scalar(&s)?;
-        }
-        let grad_norm = sq.sqrt();
+        // Per-tensor sums of squares in f32 (one evaluation), added in f64: candle's order.
+        let sums = grads
+            .iter()
+            .map(|g| g.square()?.sum(None))
+            .collect::<mlx_rs::error::Result<Vec<_>>>()?;
+        let sums = to_host(&mlx_rs::ops::stack(&sums, 0)?)?;
+        let grad_norm = sums.data.iter().map(|&s| f64::from(s)).sum::<f64>().sqrt();
         let clip = clip_factor(grad_norm, max_grad_norm);
         let grads = match clip {
             Some(f) => {

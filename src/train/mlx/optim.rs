@@ -39,7 +39,8 @@ impl AdamW {
     }
 
     /// One step: returns the updated parameters (`grads[i]` is the gradient of `theta[i]`), and
-    /// evaluates them with the new moments so no graph outlives the step.
+    /// evaluates them with the new moments (in one `eval`, one sync point per step) so no graph
+    /// outlives the step.
     pub fn step(
         &mut self,
         theta: &[Array],
@@ -62,12 +63,11 @@ impl AdamW {
             let decayed = theta.multiply(scalar(1.0 - lr * p.weight_decay))?;
             let denom = v.multiply(scalar(1.0 / bc2))?.sqrt()?.add(scalar(p.eps))?;
             let update = m.multiply(scalar(1.0 / bc1))?.divide(denom)?;
-            let new = decayed.subtract(update.multiply(scalar(lr))?)?;
-            mlx_rs::transforms::eval([&new, &m, &v])?;
+            out.push(decayed.subtract(update.multiply(scalar(lr))?)?);
             self.m[i] = m;
             self.v[i] = v;
-            out.push(new);
         }
+        mlx_rs::transforms::eval(out.iter().chain(&self.m).chain(&self.v))?;
         Ok(out)
     }
 }
