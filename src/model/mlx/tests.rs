@@ -493,3 +493,163 @@ fn from_host_and_lora_parameter_checks() {
         .to_string();
     assert!(err.contains("got 0 LoRA arrays"), "{err}");
 }
+
+/// Rewrite the dense checkpoint in `src` as mlx-lm saves a quantized model into `dst`: every
+/// linear and embedding matrix packed by MLX's own `quantize` (`X.weight` uint32, `X.scales`
+/// and `X.biases` in bf16, `quantization` in config.json), and for Qwen3.5 mlx-lm's layout
+/// (`language_model.model.*`, norms stored as `1 + w`, `conv1d.weight` `[C, K, 1]`).
+fn write_mlx_quantized(src: &Path, dst: &Path, qwen35: bool, bits: i32, group: i32) {
+    use crate::model::qwen3_5::{canonical_key, is_zero_centred_norm};
+    let raw = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut out = HashMap::new();
+    for (k, t) in raw {
+        let (name, t) = if qwen35 {
+            let canon = canonical_key(&k).unwrap();
+            let t = if is_zero_centred_norm(&canon) {
+                (t + 1.0).unwrap()
+            } else if k.ends_with("conv1d.weight") {
+                t.transpose(1, 2).unwrap().contiguous().unwrap()
+            } else {
+                t
+            };
+            let name = match canon.strip_prefix("model.") {
+                Some(rest) => format!("language_model.model.{rest}"),
+                None => format!("language_model.{canon}"),
+            };
+            (name, t)
+        } else {
+            (k, t)
+        };
+        let Some(module) = name.strip_suffix(".weight") else {
+            out.insert(name, t);
+            continue;
+        };
+        if t.rank() != 2 || t.dims()[1] % group as usize != 0 {
+            out.insert(name, t);
+            continue;
+        }
+        let (packed, scales, biases) = mlx_rs::ops::quantize(
+            from_host(&candle::to_host(&t).unwrap()).unwrap(),
+            group,
+            bits,
+        )
+        .unwrap();
+        packed.eval().unwrap();
+        let shape: Vec<usize> = packed.shape().iter().map(|&d| d as usize).collect();
+        let packed = Tensor::from_vec(packed.as_slice::<u32>().to_vec(), shape, &Device::Cpu);
+        out.insert(name.clone(), packed.unwrap());
+        for (suffix, a) in [("scales", &scales), ("biases", &biases)] {
+            let t = candle_tensor(&to_host(a).unwrap()).to_dtype(DType::BF16);
+            out.insert(format!("{module}.{suffix}"), t.unwrap());
+        }
+    }
+    fs_err::create_dir_all(dst).unwrap();
+    candle_core::safetensors::save(&out, dst.join("model.safetensors")).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    config["quantization"] = serde_json::json!({"group_size": group, "bits": bits});
+    fs_err::write(dst.join("config.json"), config.to_string()).unwrap();
+}
+
+/// A checkpoint quantized by MLX itself, as mlx-lm publishes them (and for Qwen3.5 in mlx-lm's
+/// layout): loaded packed, the MLX model gives candle's logits and those of its own dequantized
+/// twin.
+#[test]
+fn mlx_quantized_checkpoints_load_packed_and_match_candle() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        for bits in [4, 8] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (dense, quant) = (tmp.path().join("dense"), tmp.path().join("quant"));
+            write_tiny(&dense, qwen35, false);
+            write_mlx_quantized(&dense, &quant, qwen35, bits, 32);
+            let (candle_model, mlx_model) =
+                both(&quant, &lora_all(qwen35, 0.0), &BaseConfig::default());
+            assert!(mlx_model.embed_tokens.is_quantized());
+            assert!(mlx_model.lm_head.as_ref().unwrap().is_quantized());
+            let rows = (2, 7);
+            let toks = tokens(rows.0, rows.1);
+            let want = candle_logits(&candle_model, &toks, rows);
+            let got = to_host(&mlx_model.forward(&toks, rows).unwrap()).unwrap();
+            let diff = max_abs_diff(&got, &want);
+            eprintln!("qwen35={qwen35} bits={bits}: MLX-quantized checkpoint, max diff {diff:e}");
+            assert!(
+                diff < 1e-4 * max_abs(&want).max(1.0),
+                "qwen35={qwen35} bits={bits}: logits differ by {diff}"
+            );
+            // The packed path (quantized_matmul, quantized embedding) computes what the
+            // dequantized weights compute densely.
+            let twin = BaseConfig {
+                dequantize: true,
+                ..BaseConfig::default()
+            };
+            let (_, dense_twin) = both(&quant, &lora_all(qwen35, 0.0), &twin);
+            assert!(!dense_twin.embed_tokens.is_quantized());
+            let twin_logits = to_host(&dense_twin.forward(&toks, rows).unwrap()).unwrap();
+            let off = max_abs_diff(&got, &twin_logits);
+            assert!(
+                off < 1e-4 * max_abs(&want).max(1.0),
+                "qwen35={qwen35} bits={bits}: packed and dequantized differ by {off}"
+            );
+        }
+    }
+}
+
+/// The delta rule alone: MLX's per-token recurrence against candle's chunked form (what
+/// candle trains with) on the same random inputs, from a zero state and from a given one.
+#[test]
+fn delta_rule_matches_candle_chunked_form() {
+    let _guard = lock();
+    let (n, t, dk, dv) = (3, 21, 4, 5);
+    // MLX takes [1, t, heads, d]; candle takes [heads, t, d].
+    let mlx_in = |h: &HostTensor| {
+        let a = from_host(h).unwrap().swap_axes(0, 1).unwrap();
+        a.expand_dims(0).unwrap()
+    };
+    let q = random(&[n, t, dk], 1);
+    let k = random(&[n, t, dk], 2);
+    let l2 = |h: HostTensor| {
+        let t = candle_tensor(&h);
+        candle::to_host(&candle::ops::l2_norm(&t, 1e-6).unwrap()).unwrap()
+    };
+    let (q, k) = (l2(q), l2(k));
+    let v = random(&[n, t, dv], 3);
+    let mut log_g = random(&[n, t], 4);
+    log_g
+        .data
+        .iter_mut()
+        .for_each(|x| *x = -0.3 * (x.abs() + 0.1));
+    let mut beta = random(&[n, t], 5);
+    beta.data.iter_mut().for_each(|x| *x = 0.5 + 0.4 * *x);
+    let s0 = random(&[n, dk, dv], 6);
+    let (want_y, want_s) = candle::qwen3_5::delta_rule_chunked(
+        &candle_tensor(&q),
+        &candle_tensor(&k),
+        &candle_tensor(&v),
+        &candle_tensor(&log_g),
+        &candle_tensor(&beta),
+        Some(&candle_tensor(&s0)),
+        8,
+    )
+    .unwrap();
+    let gates = |h: &HostTensor| from_host(h).unwrap().t().expand_dims(0).unwrap();
+    let (y, s) = super::qwen3_5::delta_rule_recurrent(
+        &mlx_in(&q),
+        &mlx_in(&k),
+        &mlx_in(&v),
+        &gates(&log_g),
+        &gates(&beta),
+        from_host(&s0).unwrap().expand_dims(0).unwrap(),
+    )
+    .unwrap();
+    // Back to candle's [heads, t, dv].
+    let y = to_host(&y.squeeze_axes(&[0]).unwrap().swap_axes(0, 1).unwrap()).unwrap();
+    let s = to_host(&s.squeeze_axes(&[0]).unwrap()).unwrap();
+    let (dy, ds) = (
+        max_abs_diff(&y, &candle::to_host(&want_y).unwrap()),
+        max_abs_diff(&s, &candle::to_host(&want_s).unwrap()),
+    );
+    eprintln!("delta rule: outputs differ by {dy:e}, states by {ds:e}");
+    assert!(dy < 1e-5 && ds < 1e-5, "outputs {dy}, states {ds}");
+    assert!(max_abs(&y) > 0.1, "a trivial output would prove nothing");
+}
