@@ -27,7 +27,7 @@ use super::qwen3_5::GatedDeltaNet;
 use super::weights::load_checkpoint_weights_where;
 use crate::core::hash::SplitMix64;
 use crate::model::config::ModelConfig;
-use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::model::lora::{dropout_mask, LoraConfig, LoraKey, TargetModule};
 use crate::model::weights::BaseConfig;
 use crate::model::{LoraTensors, ModelError, Result};
 
@@ -65,16 +65,7 @@ impl Linear {
         if let Some(lora) = &self.lora {
             let xin = match ctx.rng.as_deref_mut() {
                 Some(rng) if lora.dropout > 0.0 => {
-                    let keep = 1.0 - lora.dropout;
-                    let mask: Vec<f32> = (0..x.elem_count())
-                        .map(|_| {
-                            if rng.unit() < keep {
-                                (1.0 / keep) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
+                    let mask = dropout_mask(rng, x.elem_count(), lora.dropout);
                     let mask =
                         Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
                     (x * mask)?

@@ -4,7 +4,8 @@
 //! [`super::qwen3::Attention`] with `output_gate` and partial RoPE.
 //!
 //! The delta rule runs one token at a time for every sequence length (mlx-lm's
-//! `gated_delta_ops`, its reference path off Metal): a loop of MLX ops over the `[Dk, Dv]` state
+//! `gated_delta_ops`, the path mlx-lm itself trains with: its Metal kernel has no backward, so
+//! `qwen3_5.py` passes `use_kernel = not self.training`): a loop of MLX ops over the `[Dk, Dv]` state
 //! per value head, which MLX's autograd differentiates like any other graph. It is exact (the
 //! same function as candle's chunked form) but its graph grows with the sequence: one state
 //! update per token and layer. Candle's chunked (WY) form, which needs a triangular inverse with

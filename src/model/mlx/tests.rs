@@ -499,24 +499,11 @@ fn from_host_and_lora_parameter_checks() {
 /// and `X.biases` in bf16, `quantization` in config.json), and for Qwen3.5 mlx-lm's layout
 /// (`language_model.model.*`, norms stored as `1 + w`, `conv1d.weight` `[C, K, 1]`).
 fn write_mlx_quantized(src: &Path, dst: &Path, qwen35: bool, bits: i32, group: i32) {
-    use crate::model::qwen3_5::{canonical_key, is_zero_centred_norm};
     let raw = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
     let mut out = HashMap::new();
     for (k, t) in raw {
         let (name, t) = if qwen35 {
-            let canon = canonical_key(&k).unwrap();
-            let t = if is_zero_centred_norm(&canon) {
-                (t + 1.0).unwrap()
-            } else if k.ends_with("conv1d.weight") {
-                t.transpose(1, 2).unwrap().contiguous().unwrap()
-            } else {
-                t
-            };
-            let name = match canon.strip_prefix("model.") {
-                Some(rest) => format!("language_model.model.{rest}"),
-                None => format!("language_model.{canon}"),
-            };
-            (name, t)
+            candle::qwen3_5::to_mlx_layout(&k, &t)
         } else {
             (k, t)
         };
@@ -545,10 +532,7 @@ fn write_mlx_quantized(src: &Path, dst: &Path, qwen35: bool, bits: i32, group: i
     }
     fs_err::create_dir_all(dst).unwrap();
     candle_core::safetensors::save(&out, dst.join("model.safetensors")).unwrap();
-    let mut config: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(src.join("config.json")).unwrap()).unwrap();
-    config["quantization"] = serde_json::json!({"group_size": group, "bits": bits});
-    fs_err::write(dst.join("config.json"), config.to_string()).unwrap();
+    candle::weights::write_quantized_config(src, dst, bits as u32, group as usize);
 }
 
 /// A checkpoint quantized by MLX itself, as mlx-lm publishes them (and for Qwen3.5 in mlx-lm's
@@ -652,4 +636,54 @@ fn delta_rule_matches_candle_chunked_form() {
     eprintln!("delta rule: outputs differ by {dy:e}, states by {ds:e}");
     assert!(dy < 1e-5 && ds < 1e-5, "outputs {dy}, states {ds}");
     assert!(max_abs(&y) > 0.1, "a trivial output would prove nothing");
+}
+
+/// Generation loading: an adapter written from the MLX model (mlx-lm and PEFT files) loads back
+/// through [`super::generate::load_model`] to the same logits; the base alone has no adapter
+/// and other logits; `without_lora` is that base.
+#[test]
+fn adapters_round_trip_through_load_model() {
+    use crate::model::adapter::{self, AdapterFormat};
+    use crate::model::config::Architecture;
+    let _guard = lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let mdir = tmp.path().join("model");
+    write_tiny(&mdir, true, false);
+    let lora = LoraConfig {
+        targets: vec![TargetModule::Q, TargetModule::InProjQkv, TargetModule::Down],
+        ..lora_all(true, 0.0)
+    };
+    let (_, trained) = both(&mdir, &lora, &BaseConfig::default());
+    let tensors = trained.lora_tensors().unwrap();
+    let out = tmp.path().join("run");
+    adapter::write_mlx(&out.join("mlx"), Architecture::Qwen35, &lora, 4, &tensors).unwrap();
+    adapter::write_peft(
+        &out.join("peft"),
+        Architecture::Qwen35,
+        &lora,
+        4,
+        "tiny",
+        &tensors,
+    )
+    .unwrap();
+    let ids: Vec<u32> = vec![1, 2, 3, 4, 5];
+    let logits = |m: &CausalLm| {
+        let mut cache = m.new_cache();
+        HostTensor::new(vec![64], m.feed(&ids, &mut cache).unwrap())
+    };
+    let want = logits(&trained);
+    for (dir, format) in [
+        (out.join("mlx"), AdapterFormat::Mlx),
+        (out.join("peft"), AdapterFormat::Peft),
+    ] {
+        let (m, a) = super::generate::load_model(&mdir, Some(&dir)).unwrap();
+        assert_eq!(a.unwrap().format, format);
+        let diff = max_abs_diff(&logits(&m), &want);
+        assert!(diff < 1e-5, "{}: {diff}", dir.display());
+    }
+    let (base, none) = super::generate::load_model(&mdir, None).unwrap();
+    assert!(none.is_none() && base.lora_keys().is_empty());
+    assert!(max_abs_diff(&logits(&base), &want) > 1e-3);
+    let detached = trained.without_lora();
+    assert!(max_abs_diff(&logits(&detached), &logits(&base)) < 1e-6);
 }
