@@ -317,11 +317,24 @@ impl CausalLm {
     /// tensor can go once copied). Keys, shapes, quantization and the adapters' values carry
     /// over exactly.
     pub fn from_candle(m: CandleLm) -> Result<Self> {
-        let mut layers = Vec::with_capacity(m.layers.len());
-        for block in &m.layers {
+        let CandleLm {
+            config,
+            embed_tokens,
+            layers: candle_layers,
+            norm,
+            lm_head,
+            lora: candle_lora,
+            ..
+        } = m;
+        let rope_theta = config.rope().1;
+        let embed_tokens = Weight::from_candle(&embed_tokens)?;
+        let mut layers = Vec::with_capacity(candle_layers.len());
+        // Block by block, so that each candle block is freed once copied: the peak is about one
+        // copy of the base, not two.
+        for block in candle_layers {
             let mixer = match &block.mixer {
                 CandleMixer::Attention(a) => {
-                    Mixer::Attention(Attention::from_candle(a, m.config.rope().1)?)
+                    Mixer::Attention(Attention::from_candle(a, rope_theta)?)
                 }
                 CandleMixer::DeltaNet(d) => Mixer::DeltaNet(GatedDeltaNet::from_candle(d)?),
             };
@@ -336,9 +349,9 @@ impl CausalLm {
                 },
             });
         }
-        let mut lora_keys = Vec::with_capacity(m.lora.len());
-        let mut lora = Vec::with_capacity(2 * m.lora.len());
-        for (index, (key, layer)) in m.lora.iter().enumerate() {
+        let mut lora_keys = Vec::with_capacity(candle_lora.len());
+        let mut lora = Vec::with_capacity(2 * candle_lora.len());
+        for (index, (key, layer)) in candle_lora.iter().enumerate() {
             let lin = layers[key.layer]
                 .linear_mut(key.module)
                 .expect("candle adapts only modules the layer has");
@@ -352,10 +365,10 @@ impl CausalLm {
             lora.push(tensor(layer.b.as_tensor())?);
         }
         Ok(CausalLm {
-            embed_tokens: Weight::from_candle(&m.embed_tokens)?,
-            norm: tensor(&m.norm)?,
-            lm_head: m.lm_head.as_ref().map(Weight::from_candle).transpose()?,
-            config: m.config,
+            embed_tokens,
+            norm: tensor(&norm)?,
+            lm_head: lm_head.as_ref().map(Weight::from_candle).transpose()?,
+            config,
             layers,
             lora_keys,
             lora,
