@@ -2,6 +2,7 @@
 //! it, independent of why (training or generation).
 //!
 //! Backend-neutral parts, which never touch a tensor library:
+//! - [`block`]: what a decoder block holds and which linear a LoRA target names;
 //! - [`config`]: the architecture a model folder holds, from `config.json`'s `model_type`, and
 //!   its parsed configuration ([`config::ModelConfig`]);
 //! - [`qwen3`], [`qwen3_5`]: each architecture's configuration and checkpoint weight names;
@@ -25,6 +26,7 @@
 //! they depend on it.
 
 pub mod adapter;
+pub mod block;
 pub mod candle;
 pub mod chat;
 pub mod config;

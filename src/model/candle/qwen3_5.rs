@@ -35,6 +35,7 @@ use super::ops;
 use super::quantized::Weight;
 use super::qwen3::{Attention, AttentionShape};
 use super::weights::{load_checkpoint_weights_where, write_random_weights};
+use crate::model::block::{self, Linears};
 use crate::model::lora::TargetModule;
 use crate::model::qwen3_5::{
     canonical_key, hf_weight_shapes, is_zero_centred_norm, LayerKind, Qwen35Config,
@@ -178,17 +179,6 @@ pub struct GatedDeltaNet {
 }
 
 impl GatedDeltaNet {
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::InProjQkv => Some(&mut self.in_proj_qkv),
-            TargetModule::InProjZ => Some(&mut self.in_proj_z),
-            TargetModule::InProjA => Some(&mut self.in_proj_a),
-            TargetModule::InProjB => Some(&mut self.in_proj_b),
-            TargetModule::OutProj => Some(&mut self.out_proj),
-            _ => None,
-        }
-    }
-
     pub fn linears(&self) -> Vec<&Linear> {
         vec![
             &self.in_proj_qkv,
@@ -299,6 +289,20 @@ impl GatedDeltaNet {
         // The gated RMSNorm: rms_norm(y) * w * silu(z), per value head.
         let y = (ops::rms_norm(&y, &self.norm, self.eps)? * z.silu()?)?;
         self.out_proj.forward(&y.reshape((b * t, hv * dv))?, ctx)
+    }
+}
+
+impl Linears<Linear> for GatedDeltaNet {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let GatedDeltaNet {
+            in_proj_qkv,
+            in_proj_z,
+            in_proj_a,
+            in_proj_b,
+            out_proj,
+            ..
+        } = self;
+        block::delta_net_linear(m, [in_proj_qkv, in_proj_z, in_proj_a, in_proj_b, out_proj])
     }
 }
 

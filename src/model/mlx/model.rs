@@ -31,6 +31,7 @@ use super::qwen3::Attention;
 use super::qwen3_5::GatedDeltaNet;
 use super::{dim, dims, from_host};
 use crate::core::hash::SplitMix64;
+use crate::model::block;
 use crate::model::candle::model::CausalLm as CandleLm;
 use crate::model::candle::model::{Linear as CandleLinear, Mixer as CandleMixer};
 use crate::model::candle::quantized::Weight as CandleWeight;
@@ -203,13 +204,8 @@ impl Linear {
     }
 }
 
-/// The SwiGLU feed-forward of every block: `down(silu(gate(x)) * up(x))`.
-#[derive(Debug, Clone)]
-pub struct Mlp {
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
-}
+/// The SwiGLU feed-forward of every block (see [`block::Mlp`]).
+pub type Mlp = block::Mlp<Linear>;
 
 impl Mlp {
     pub fn forward(&self, x: &Array, ctx: &mut ForwardCtx) -> Result<Array> {
@@ -220,33 +216,10 @@ impl Mlp {
 }
 
 /// A block's token mixer.
-#[derive(Debug, Clone)]
-pub enum Mixer {
-    Attention(Attention),
-    DeltaNet(GatedDeltaNet),
-}
+pub type Mixer = block::Mixer<Attention, GatedDeltaNet>;
 
-/// One decoder block.
-#[derive(Debug, Clone)]
-pub struct Block {
-    pub input_layernorm: Array,
-    pub post_attention_layernorm: Array,
-    pub mixer: Mixer,
-    pub mlp: Mlp,
-}
-
-impl Block {
-    /// The linear layer `m` of this block, if it has one.
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match (m, &mut self.mixer) {
-            (TargetModule::Gate, _) => Some(&mut self.mlp.gate_proj),
-            (TargetModule::Up, _) => Some(&mut self.mlp.up_proj),
-            (TargetModule::Down, _) => Some(&mut self.mlp.down_proj),
-            (_, Mixer::Attention(a)) => a.linear_mut(m),
-            (_, Mixer::DeltaNet(d)) => d.linear_mut(m),
-        }
-    }
-}
+/// One decoder block (see [`block::Block`]; its `linear_mut` finds a LoRA target).
+pub type Block = block::Block<Array, Attention, GatedDeltaNet, Linear>;
 
 /// What every mixer of one forward shares: the batch shape and where the new tokens start.
 pub struct Positions {

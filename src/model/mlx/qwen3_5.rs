@@ -17,6 +17,7 @@ use mlx_rs::Array;
 use super::kv_cache::{MlxCache, RecurrentState};
 use super::model::{tensor, ForwardCtx, Linear, Positions};
 use super::{dim, dims};
+use crate::model::block::{self, Linears};
 use crate::model::candle::qwen3_5::{GatedDeltaNet as CandleDeltaNet, CHUNK};
 use crate::model::lora::TargetModule;
 use crate::model::Result;
@@ -68,17 +69,6 @@ impl GatedDeltaNet {
             kernel,
             eps: d.eps as f32,
         })
-    }
-
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::InProjQkv => Some(&mut self.in_proj_qkv),
-            TargetModule::InProjZ => Some(&mut self.in_proj_z),
-            TargetModule::InProjA => Some(&mut self.in_proj_a),
-            TargetModule::InProjB => Some(&mut self.in_proj_b),
-            TargetModule::OutProj => Some(&mut self.out_proj),
-            _ => None,
-        }
     }
 
     /// The mixer's output `[b * t, hidden]` for normed inputs `xn` `[b * t, hidden]`. With a
@@ -177,6 +167,20 @@ impl GatedDeltaNet {
             .multiply(mlx_rs::nn::silu(z)?)?;
         self.out_proj
             .forward(&y.reshape(&dims(&[b * t, hv * dv])?)?, ctx)
+    }
+}
+
+impl Linears<Linear> for GatedDeltaNet {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let GatedDeltaNet {
+            in_proj_qkv,
+            in_proj_z,
+            in_proj_a,
+            in_proj_b,
+            out_proj,
+            ..
+        } = self;
+        block::delta_net_linear(m, [in_proj_qkv, in_proj_z, in_proj_a, in_proj_b, out_proj])
     }
 }
 
