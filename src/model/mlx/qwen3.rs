@@ -148,14 +148,11 @@ impl Attention {
 
 impl Linears<Linear> for Attention {
     fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        let Attention {
-            q_proj,
-            k_proj,
-            v_proj,
-            o_proj,
-            ..
-        } = self;
-        block::attention_linear(m, [q_proj, k_proj, v_proj, o_proj])
+        let s = self;
+        block::attention_linear(
+            m,
+            [&mut s.q_proj, &mut s.k_proj, &mut s.v_proj, &mut s.o_proj],
+        )
     }
 }
 

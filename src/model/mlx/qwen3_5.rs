@@ -172,15 +172,15 @@ impl GatedDeltaNet {
 
 impl Linears<Linear> for GatedDeltaNet {
     fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        let GatedDeltaNet {
-            in_proj_qkv,
-            in_proj_z,
-            in_proj_a,
-            in_proj_b,
-            out_proj,
-            ..
-        } = self;
-        block::delta_net_linear(m, [in_proj_qkv, in_proj_z, in_proj_a, in_proj_b, out_proj])
+        let s = self;
+        let projections = [
+            &mut s.in_proj_qkv,
+            &mut s.in_proj_z,
+            &mut s.in_proj_a,
+            &mut s.in_proj_b,
+            &mut s.out_proj,
+        ];
+        block::delta_net_linear(m, projections)
     }
 }
 
