@@ -21,13 +21,20 @@ use vcurate::train::candle::CandleBackend;
 
 use crate::util::{reference_python, train_snapshot, vcurate};
 
-fn script() -> PathBuf {
+pub(crate) fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/mlx_lm_reference.py")
 }
 
 /// Runs a command of the reference script; its one line of JSON.
-fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(py).arg(script()).args(args).output().unwrap();
+pub(crate) fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
+    // The Python reference has its own MLX: never the SDK's libmlx that `tests/mlx-sdk` puts on
+    // LD_LIBRARY_PATH for `--features mlx` (another version; the import fails).
+    let out = Command::new(py)
+        .env_remove("LD_LIBRARY_PATH")
+        .arg(script())
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "mlx_lm_reference.py {args:?}: {}",
@@ -38,17 +45,17 @@ fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-fn ids_arg(ids: &[u32]) -> String {
+pub(crate) fn ids_arg(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// A prompt longer than one chunk of the delta rule (64), from a fixed pattern.
-fn prompt(n: usize, vocab: u32) -> Vec<u32> {
+pub(crate) fn prompt(n: usize, vocab: u32) -> Vec<u32> {
     (0..n as u32).map(|i| (i * 37 + 11) % vocab).collect()
 }
 
-/// Greedy generation through vcurate's cache: prefill, then one token per step.
-fn greedy(model: &CausalLm, prompt: &[u32], n: usize) -> Vec<u32> {
+/// Greedy generation through vcurate's cache (either backend): prefill, then one token per step.
+pub(crate) fn greedy<M: Decoder>(model: &M, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut cache = model.new_cache();
     let mut logits = model.feed(prompt, &mut cache).unwrap();
     let mut out = Vec::new();
@@ -60,7 +67,7 @@ fn greedy(model: &CausalLm, prompt: &[u32], n: usize) -> Vec<u32> {
     out
 }
 
-fn build(py: &Path, dir: &Path, arch: &str, extra: &[&str]) {
+pub(crate) fn build(py: &Path, dir: &Path, arch: &str, extra: &[&str]) {
     let mut args = vec!["build", "--arch", arch, "--out", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     reference(py, &args);
