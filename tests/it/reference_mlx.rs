@@ -74,7 +74,7 @@ fn mlx_backend_logits_and_greedy_tokens_match_mlx_lm() {
             "MLX {arch} {extra:?}: max |logit diff| vs mlx-lm over 100 tokens = {max_diff:.2e}"
         );
         assert!(
-            max_diff < 1e-4,
+            max_diff < 2e-4,
             "{arch} {extra:?}: max |logit diff| {max_diff}"
         );
 
