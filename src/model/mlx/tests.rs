@@ -260,65 +260,78 @@ fn dropout_draws_match_candle_for_the_same_seed() {
 }
 
 /// The summed NLL and its gradient with respect to every LoRA array (MLX `value_and_grad`
-/// against candle's backward) on one batch with padding masked out.
+/// against candle's backward) on one batch with padding masked out, without dropout and with
+/// dropout drawn from the same seed on both backends (a training step's loss).
 #[test]
 fn nll_and_lora_gradients_match_candle_for_every_architecture() {
     let _guard = lock();
     for qwen35 in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        write_tiny(dir.path(), qwen35, false);
-        let (candle_model, mlx_model) =
-            both(dir.path(), &lora_all(qwen35, 0.0), &BaseConfig::default());
-        let (batch, seq) = (2, 8);
-        let toks = tokens(batch, seq);
-        // Row 0: prompt of 3 then targets; row 1: the last 2 positions are padding.
-        let mask: Vec<u8> = (0..batch * seq)
-            .map(|i| u8::from(if i < seq { i % seq >= 3 } else { i % seq < 6 }))
-            .collect();
+        for dropout in [0.0, 0.3] {
+            let dir = tempfile::tempdir().unwrap();
+            write_tiny(dir.path(), qwen35, false);
+            let lora = lora_all(qwen35, dropout);
+            let (candle_model, mlx_model) = both(dir.path(), &lora, &BaseConfig::default());
+            let (batch, seq) = (2, 8);
+            let toks = tokens(batch, seq);
+            // Row 0: prompt of 3 then targets; row 1: the last 2 positions are padding.
+            let mask: Vec<u8> = (0..batch * seq)
+                .map(|i| u8::from(if i < seq { i % seq >= 3 } else { i % seq < 6 }))
+                .collect();
+            let seed = |p: f64| (p > 0.0).then(|| SplitMix64::new(9));
 
-        let (loss, count) = candle_model
-            .nll_sum(&toks, &mask, batch, seq, &mut ForwardCtx { rng: None })
-            .unwrap();
-        let grads = loss.backward().unwrap();
-        let want_loss = loss.to_scalar::<f32>().unwrap();
-        assert_eq!(count, 5 + 5);
+            let mut rng = seed(dropout);
+            let mut ctx = ForwardCtx { rng: rng.as_mut() };
+            let (loss, count) = candle_model
+                .nll_sum(&toks, &mask, batch, seq, &mut ctx)
+                .unwrap();
+            let grads = loss.backward().unwrap();
+            let want_loss = loss.to_scalar::<f32>().unwrap();
+            assert_eq!(count, 5 + 5);
 
-        let params = mlx_model.lora_params();
-        let (value, mlx_grads) = mlx_model
-            .nll_value_and_grad(&params, &toks, &mask, (batch, seq), None)
-            .unwrap();
-        let got_loss = to_host(&value).unwrap().data[0];
-        assert!(
-            (got_loss - want_loss).abs() < 1e-4 * want_loss.abs(),
-            "qwen35={qwen35}: loss MLX {got_loss} vs candle {want_loss}"
-        );
-        let plain = to_host(
-            &mlx_model
+            let params = mlx_model.lora_params();
+            let mut rng = seed(dropout);
+            let (value, mlx_grads) = mlx_model
+                .nll_value_and_grad(&params, &toks, &mask, (batch, seq), rng.as_mut())
+                .unwrap();
+            let got_loss = to_host(&value).unwrap().data[0];
+            let case = format!("qwen35={qwen35} dropout={dropout}");
+            assert!(
+                (got_loss - want_loss).abs() < 1e-4 * want_loss.abs(),
+                "{case}: loss MLX {got_loss} vs candle {want_loss}"
+            );
+            let plain = mlx_model
                 .nll_sum(&params, &toks, &mask, (batch, seq))
-                .unwrap(),
-        )
-        .unwrap();
-        assert!((plain.data[0] - got_loss).abs() < 1e-5);
-
-        assert_eq!(mlx_grads.len(), 2 * candle_model.lora.len());
-        let mut worst = 0f32;
-        for (i, (key, layer)) in candle_model.lora.iter().enumerate() {
-            for (j, var) in [&layer.a, &layer.b].into_iter().enumerate() {
-                let want = candle::to_host(grads.get(var.as_tensor()).unwrap()).unwrap();
-                let got = to_host(&mlx_grads[2 * i + j]).unwrap();
-                let scale = max_abs(&want).max(1e-3);
-                let rel = max_abs_diff(&got, &want) / scale;
-                worst = worst.max(rel);
+                .unwrap();
+            let plain = to_host(&plain).unwrap().data[0];
+            if dropout == 0.0 {
+                assert!((plain - got_loss).abs() < 1e-5, "{case}");
+            } else {
                 assert!(
-                    rel < 1e-3,
-                    "qwen35={qwen35} {}[{j}]: gradient differs by {rel} of its size {scale}",
-                    key.module_name()
+                    (plain - got_loss).abs() > 1e-3,
+                    "{case}: dropout had no effect"
                 );
             }
+
+            assert_eq!(mlx_grads.len(), 2 * candle_model.lora.len());
+            let mut worst = 0f32;
+            for (i, (key, layer)) in candle_model.lora.iter().enumerate() {
+                for (j, var) in [&layer.a, &layer.b].into_iter().enumerate() {
+                    let want = candle::to_host(grads.get(var.as_tensor()).unwrap()).unwrap();
+                    let got = to_host(&mlx_grads[2 * i + j]).unwrap();
+                    let scale = max_abs(&want).max(1e-3);
+                    let rel = max_abs_diff(&got, &want) / scale;
+                    worst = worst.max(rel);
+                    assert!(
+                        rel < 1e-3,
+                        "{case} {}[{j}]: gradient differs by {rel} of its size {scale}",
+                        key.module_name()
+                    );
+                }
+            }
+            eprintln!("{case}: worst relative LoRA gradient difference {worst:e}");
+            // Every adapter gets a gradient (B is non-zero, so A's is too).
+            assert!(mlx_grads.iter().all(|g| to_host(g).unwrap().sum_sq() > 0.0));
         }
-        eprintln!("qwen35={qwen35}: worst relative LoRA gradient difference {worst:e}");
-        // Every adapter gets a gradient (B is non-zero, so A's is too).
-        assert!(mlx_grads.iter().all(|g| to_host(g).unwrap().sum_sq() > 0.0));
     }
 }
 
