@@ -11,8 +11,6 @@ mod export;
 mod ingest;
 mod quickstart;
 mod reference;
-#[cfg(feature = "mlx")]
-mod reference_mlx;
 mod render;
 mod schema;
 mod secrets;

@@ -8,7 +8,6 @@
 //! prepares it, so CI runs these).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use candle_core::{Device, Tensor};
 use vcurate::model::candle::generate::load_model;
@@ -19,18 +18,15 @@ use vcurate::model::{adapter, LoraConfig, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend, Batch};
 use vcurate::train::candle::CandleBackend;
 
-use crate::util::{reference_python, train_snapshot, vcurate};
+use crate::util::{python_command, reference_python, train_snapshot, vcurate};
 
-pub(crate) fn script() -> PathBuf {
+fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/mlx_lm_reference.py")
 }
 
 /// Runs a command of the reference script; its one line of JSON.
-pub(crate) fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
-    // The Python reference has its own MLX: never the SDK's libmlx that `tests/mlx-sdk` puts on
-    // LD_LIBRARY_PATH for `--features mlx` (another version; the import fails).
-    let out = Command::new(py)
-        .env_remove("LD_LIBRARY_PATH")
+fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
+    let out = python_command(py)
         .arg(script())
         .args(args)
         .output()
@@ -45,17 +41,17 @@ pub(crate) fn reference(py: &Path, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-pub(crate) fn ids_arg(ids: &[u32]) -> String {
+fn ids_arg(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// A prompt longer than one chunk of the delta rule (64), from a fixed pattern.
-pub(crate) fn prompt(n: usize, vocab: u32) -> Vec<u32> {
+fn prompt(n: usize, vocab: u32) -> Vec<u32> {
     (0..n as u32).map(|i| (i * 37 + 11) % vocab).collect()
 }
 
-/// Greedy generation through vcurate's cache (either backend): prefill, then one token per step.
-pub(crate) fn greedy<M: Decoder>(model: &M, prompt: &[u32], n: usize) -> Vec<u32> {
+/// Greedy generation through vcurate's cache: prefill, then one token per step.
+fn greedy<M: Decoder>(model: &M, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut cache = model.new_cache();
     let mut logits = model.feed(prompt, &mut cache).unwrap();
     let mut out = Vec::new();
@@ -67,7 +63,7 @@ pub(crate) fn greedy<M: Decoder>(model: &M, prompt: &[u32], n: usize) -> Vec<u32
     out
 }
 
-pub(crate) fn build(py: &Path, dir: &Path, arch: &str, extra: &[&str]) {
+fn build(py: &Path, dir: &Path, arch: &str, extra: &[&str]) {
     let mut args = vec!["build", "--arch", arch, "--out", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     reference(py, &args);
@@ -309,3 +305,7 @@ fn an_adapter_trained_by_vcurate_generates_the_same_in_mlx_lm() {
         );
     }
 }
+
+/// The same checks for the MLX backend (cargo feature `mlx`).
+#[cfg(feature = "mlx")]
+mod mlx;

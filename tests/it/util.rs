@@ -225,9 +225,7 @@ pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
         return None;
     };
     let p = std::path::PathBuf::from(p);
-    // Without the SDK's libmlx of `--features mlx` (see `reference::reference`).
-    let ok = std::process::Command::new(&p)
-        .env_remove("LD_LIBRARY_PATH")
+    let ok = python_command(&p)
         .args(["-c", "import mlx.core, mlx_lm"])
         .status()
         .is_ok_and(|s| s.success());
@@ -237,6 +235,24 @@ pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
         p.display()
     );
     Some(p)
+}
+
+/// A command running the reference `python`. Under the MLX SDK's environment (`eval "$(tests/mlx-sdk)"`,
+/// for `--features mlx`) `LD_LIBRARY_PATH` leads to the SDK's libmlx, which would shadow the
+/// one the Python wheel was built with (another MLX release): the SDK's folders are dropped
+/// from it here.
+pub fn python_command(python: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(python);
+    if let (Some(sdk), Some(paths)) = (
+        std::env::var_os("MLX_SDK_DIR"),
+        std::env::var_os("LD_LIBRARY_PATH"),
+    ) {
+        let kept: Vec<_> = std::env::split_paths(&paths)
+            .filter(|p| !p.starts_with(&sdk))
+            .collect();
+        c.env("LD_LIBRARY_PATH", std::env::join_paths(kept).unwrap());
+    }
+    c
 }
 
 /// `vcurate train --snapshot ID --config CONFIG --json` in `ws`; asserts success and returns the

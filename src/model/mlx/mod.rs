@@ -29,6 +29,15 @@ pub mod qwen3_5;
 #[cfg(test)]
 mod tests;
 
+/// MLX evaluates on a per-thread default stream; the crate's MLX tests (here and in
+/// `train::mlx`) take turns through this one lock rather than rely on MLX's thread safety
+/// across test threads.
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static MLX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MLX.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 use mlx_rs::Array;
 
 use crate::model::{HostTensor, ModelError, Result};

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, Var};
 use mlx_rs::Array;
@@ -24,13 +23,7 @@ use crate::model::quant::QuantMatrix;
 use crate::model::weights::BaseConfig;
 use crate::model::{candle, HostTensor, LoraConfig, LoraTensors, TargetModule};
 
-/// MLX evaluates on a per-thread default stream; the tests take turns rather than rely on
-/// MLX's thread safety across test threads.
-static MLX: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    MLX.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::test_lock as lock;
 
 fn random(shape: &[usize], seed: u64) -> HostTensor {
     let mut rng = SplitMix64::new(seed);

@@ -13,7 +13,7 @@ use vcurate::model::mlx::model::CausalLm;
 use vcurate::model::mlx::to_host;
 use vcurate::model::{adapter, LoraConfig, TargetModule};
 
-use crate::reference::{build, greedy, ids_arg, prompt, reference};
+use super::{build, greedy, ids_arg, prompt, reference};
 use crate::util::reference_python;
 
 /// MLX work stays on one thread at a time.
