@@ -321,3 +321,7 @@ fn adapter_round_trip(test: &str, device: &str) {
         );
     }
 }
+
+/// The same checks for the MLX backend (cargo feature `mlx`).
+#[cfg(feature = "mlx")]
+mod mlx;

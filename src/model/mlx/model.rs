@@ -31,46 +31,43 @@ use super::qwen3::Attention;
 use super::qwen3_5::GatedDeltaNet;
 use super::{dim, dims, from_host};
 use crate::core::hash::SplitMix64;
+use crate::model::block;
 use crate::model::candle::model::CausalLm as CandleLm;
 use crate::model::candle::model::{Linear as CandleLinear, Mixer as CandleMixer};
 use crate::model::candle::quantized::Weight as CandleWeight;
 use crate::model::config::ModelConfig;
-use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::model::lora::{dropout_mask, LoraConfig, LoraKey, TargetModule};
 use crate::model::quant::QuantMatrix;
 use crate::model::weights::BaseConfig;
 use crate::model::{candle, HostTensor, LoraTensors, ModelError, Result};
 
-/// A frozen base weight `[out, in]`: dense f32, or MLX affine-quantized (packed `uint32`
-/// `[out, in * bits / 32]`, `scales` and `biases` `[out, in / group_size]`, exactly as mlx-lm's
-/// `QuantizedLinear` holds it).
+/// A frozen base weight `[out, in]`: dense f32, or MLX affine-quantized.
 #[derive(Debug, Clone)]
 pub enum Weight {
     Dense(Array),
-    Quant {
-        packed: Array,
-        scales: Array,
-        biases: Array,
-        bits: i32,
-        group_size: i32,
-        rows: usize,
-        cols: usize,
-    },
+    Quant(QuantWeight),
 }
 
-impl Weight {
-    /// The candle backend's weight as MLX arrays (quantized ones stay packed).
-    pub fn from_candle(w: &CandleWeight) -> Result<Self> {
-        match w {
-            CandleWeight::Dense(t) => Ok(Weight::Dense(tensor(t)?)),
-            CandleWeight::Quant(q) => Self::quantized(q),
-        }
-    }
+/// An MLX affine-quantized `[rows, cols]` matrix as mlx-lm's `QuantizedLinear` holds it: packed
+/// `uint32` `[rows, cols * bits / 32]`, `scales` and `biases` `[rows, cols / group_size]` (the
+/// layout of [`QuantMatrix`]).
+#[derive(Debug, Clone)]
+pub struct QuantWeight {
+    pub packed: Array,
+    pub scales: Array,
+    pub biases: Array,
+    pub bits: i32,
+    pub group_size: i32,
+    pub rows: usize,
+    pub cols: usize,
+}
 
-    /// A host-packed MLX matrix (see [`crate::model::quant`]) as arrays.
-    pub fn quantized(q: &QuantMatrix) -> Result<Self> {
+impl QuantWeight {
+    /// A host-packed matrix as arrays.
+    pub fn new(q: &QuantMatrix) -> Result<Self> {
         let groups = q.cols / q.group_size;
         let words = q.cols * q.bits as usize / 32;
-        Ok(Weight::Quant {
+        Ok(QuantWeight {
             packed: Array::from_slice(&q.packed, &dims(&[q.rows, words])?),
             scales: Array::from_slice(&q.scales, &dims(&[q.rows, groups])?),
             biases: Array::from_slice(&q.biases, &dims(&[q.rows, groups])?),
@@ -81,55 +78,66 @@ impl Weight {
         })
     }
 
+    /// `x W^T` through `quantized_matmul` (differentiable in `x`).
+    pub fn matmul_t(&self, x: &Array) -> Result<Array> {
+        Ok(mlx_rs::ops::quantized_matmul(
+            x,
+            &self.packed,
+            &self.scales,
+            &self.biases,
+            true,
+            self.group_size,
+            self.bits,
+        )?)
+    }
+
+    /// Rows `ids` dequantized (mlx-lm's `QuantizedEmbedding`).
+    pub fn rows(&self, ids: &Array) -> Result<Array> {
+        Ok(mlx_rs::ops::dequantize(
+            self.packed.take_axis(ids, 0)?,
+            self.scales.take_axis(ids, 0)?,
+            &self.biases.take_axis(ids, 0)?,
+            self.group_size,
+            self.bits,
+        )?)
+    }
+}
+
+impl Weight {
+    /// The candle backend's weight as MLX arrays (quantized ones stay packed).
+    pub fn from_candle(w: &CandleWeight) -> Result<Self> {
+        match w {
+            CandleWeight::Dense(t) => Ok(Weight::Dense(tensor(t)?)),
+            CandleWeight::Quant(q) => Ok(Weight::Quant(QuantWeight::new(q)?)),
+        }
+    }
+
     /// `(out, in)`.
     pub fn dims2(&self) -> (usize, usize) {
         match self {
             Weight::Dense(w) => (w.shape()[0] as usize, w.shape()[1] as usize),
-            Weight::Quant { rows, cols, .. } => (*rows, *cols),
+            Weight::Quant(q) => (q.rows, q.cols),
         }
     }
 
-    /// `x W^T` for `x` `[n, in]` (differentiable in `x`; `quantized_matmul` for a packed `W`).
+    /// `x W^T` for `x` `[n, in]` (differentiable in `x`).
     pub fn matmul_t(&self, x: &Array) -> Result<Array> {
-        Ok(match self {
-            Weight::Dense(w) => x.matmul(w.t())?,
-            Weight::Quant {
-                packed,
-                scales,
-                biases,
-                bits,
-                group_size,
-                ..
-            } => {
-                mlx_rs::ops::quantized_matmul(x, packed, scales, biases, true, *group_size, *bits)?
-            }
-        })
+        match self {
+            Weight::Dense(w) => Ok(x.matmul(w.t())?),
+            Weight::Quant(q) => q.matmul_t(x),
+        }
     }
 
-    /// Rows `ids` (`[n]`, u32) as `[n, in]` f32: an embedding lookup (a packed matrix is
-    /// dequantized row by row, as mlx-lm's `QuantizedEmbedding`).
+    /// Rows `ids` (`[n]`, u32) as `[n, in]` f32: an embedding lookup.
     pub fn rows(&self, ids: &Array) -> Result<Array> {
-        Ok(match self {
-            Weight::Dense(w) => w.take_axis(ids, 0)?,
-            Weight::Quant {
-                packed,
-                scales,
-                biases,
-                bits,
-                group_size,
-                ..
-            } => mlx_rs::ops::dequantize(
-                packed.take_axis(ids, 0)?,
-                scales.take_axis(ids, 0)?,
-                &biases.take_axis(ids, 0)?,
-                *group_size,
-                *bits,
-            )?,
-        })
+        match self {
+            Weight::Dense(w) => Ok(w.take_axis(ids, 0)?),
+            Weight::Quant(q) => q.rows(ids),
+        }
     }
 
     pub fn is_quantized(&self) -> bool {
-        matches!(self, Weight::Quant { .. })
+        matches!(self, Weight::Quant(_))
     }
 }
 
@@ -182,18 +190,8 @@ impl Linear {
         if let Some(slot) = self.lora {
             let xin = match ctx.rng.as_deref_mut() {
                 Some(rng) if slot.dropout > 0.0 => {
-                    // Candle's draw, value for value: one uniform per element of x, row-major.
-                    let keep = 1.0 - slot.dropout;
-                    let n: usize = x.shape().iter().map(|&d| d as usize).product();
-                    let mask: Vec<f32> = (0..n)
-                        .map(|_| {
-                            if rng.unit() < keep {
-                                (1.0 / keep) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
+                    // Candle's draws, value for value: one per element of x, row-major.
+                    let mask = dropout_mask(rng, x.size(), slot.dropout);
                     x.multiply(Array::from_slice(&mask, x.shape()))?
                 }
                 _ => x.clone(),
@@ -206,13 +204,8 @@ impl Linear {
     }
 }
 
-/// The SwiGLU feed-forward of every block: `down(silu(gate(x)) * up(x))`.
-#[derive(Debug, Clone)]
-pub struct Mlp {
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
-}
+/// The SwiGLU feed-forward of every block (see [`block::Mlp`]).
+pub type Mlp = block::Mlp<Linear>;
 
 impl Mlp {
     pub fn forward(&self, x: &Array, ctx: &mut ForwardCtx) -> Result<Array> {
@@ -223,33 +216,10 @@ impl Mlp {
 }
 
 /// A block's token mixer.
-#[derive(Debug, Clone)]
-pub enum Mixer {
-    Attention(Attention),
-    DeltaNet(GatedDeltaNet),
-}
+pub type Mixer = block::Mixer<Attention, GatedDeltaNet>;
 
-/// One decoder block.
-#[derive(Debug, Clone)]
-pub struct Block {
-    pub input_layernorm: Array,
-    pub post_attention_layernorm: Array,
-    pub mixer: Mixer,
-    pub mlp: Mlp,
-}
-
-impl Block {
-    /// The linear layer `m` of this block, if it has one.
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match (m, &mut self.mixer) {
-            (TargetModule::Gate, _) => Some(&mut self.mlp.gate_proj),
-            (TargetModule::Up, _) => Some(&mut self.mlp.up_proj),
-            (TargetModule::Down, _) => Some(&mut self.mlp.down_proj),
-            (_, Mixer::Attention(a)) => a.linear_mut(m),
-            (_, Mixer::DeltaNet(d)) => d.linear_mut(m),
-        }
-    }
-}
+/// One decoder block (see [`block::Block`]; its `linear_mut` finds a LoRA target).
+pub type Block = block::Block<Array, Attention, GatedDeltaNet, Linear>;
 
 /// What every mixer of one forward shares: the batch shape and where the new tokens start.
 pub struct Positions {
@@ -320,11 +290,24 @@ impl CausalLm {
     /// tensor can go once copied). Keys, shapes, quantization and the adapters' values carry
     /// over exactly.
     pub fn from_candle(m: CandleLm) -> Result<Self> {
-        let mut layers = Vec::with_capacity(m.layers.len());
-        for block in &m.layers {
+        let CandleLm {
+            config,
+            embed_tokens,
+            layers: candle_layers,
+            norm,
+            lm_head,
+            lora: candle_lora,
+            ..
+        } = m;
+        let rope_theta = config.rope().1;
+        let embed_tokens = Weight::from_candle(&embed_tokens)?;
+        let mut layers = Vec::with_capacity(candle_layers.len());
+        // Block by block, so that each candle block is freed once copied: the peak is about one
+        // copy of the base, not two.
+        for block in candle_layers {
             let mixer = match &block.mixer {
                 CandleMixer::Attention(a) => {
-                    Mixer::Attention(Attention::from_candle(a, m.config.rope().1)?)
+                    Mixer::Attention(Attention::from_candle(a, rope_theta)?)
                 }
                 CandleMixer::DeltaNet(d) => Mixer::DeltaNet(GatedDeltaNet::from_candle(d)?),
             };
@@ -339,9 +322,9 @@ impl CausalLm {
                 },
             });
         }
-        let mut lora_keys = Vec::with_capacity(m.lora.len());
-        let mut lora = Vec::with_capacity(2 * m.lora.len());
-        for (index, (key, layer)) in m.lora.iter().enumerate() {
+        let mut lora_keys = Vec::with_capacity(candle_lora.len());
+        let mut lora = Vec::with_capacity(2 * candle_lora.len());
+        for (index, (key, layer)) in candle_lora.iter().enumerate() {
             let lin = layers[key.layer]
                 .linear_mut(key.module)
                 .expect("candle adapts only modules the layer has");
@@ -355,14 +338,28 @@ impl CausalLm {
             lora.push(tensor(layer.b.as_tensor())?);
         }
         Ok(CausalLm {
-            embed_tokens: Weight::from_candle(&m.embed_tokens)?,
-            norm: tensor(&m.norm)?,
-            lm_head: m.lm_head.as_ref().map(Weight::from_candle).transpose()?,
-            config: m.config,
+            embed_tokens,
+            norm: tensor(&norm)?,
+            lm_head: lm_head.as_ref().map(Weight::from_candle).transpose()?,
+            config,
             layers,
             lora_keys,
             lora,
         })
+    }
+
+    /// The base model alone: every adapter detached (generation without an adapter).
+    pub fn without_lora(mut self) -> Self {
+        for layer in &mut self.layers {
+            for m in TargetModule::ALL {
+                if let Some(lin) = layer.linear_mut(m) {
+                    lin.lora = None;
+                }
+            }
+        }
+        self.lora_keys.clear();
+        self.lora.clear();
+        self
     }
 
     /// The vocabulary size (rows of the LM head).

@@ -15,6 +15,7 @@ use mlx_rs::Array;
 use super::kv_cache::MlxCache;
 use super::model::{tensor, ForwardCtx, Linear, Positions};
 use super::{dim, dims};
+use crate::model::block::{self, Linears};
 use crate::model::candle::qwen3::Attention as CandleAttention;
 use crate::model::lora::TargetModule;
 use crate::model::Result;
@@ -58,16 +59,6 @@ impl Attention {
             output_gate: a.output_gate,
             eps: a.eps as f32,
         })
-    }
-
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::Q => Some(&mut self.q_proj),
-            TargetModule::K => Some(&mut self.k_proj),
-            TargetModule::V => Some(&mut self.v_proj),
-            TargetModule::O => Some(&mut self.o_proj),
-            _ => None,
-        }
     }
 
     /// The mixer's output `[b * t, hidden]` for normed inputs `xn` `[b * t, hidden]`. With a
@@ -152,6 +143,16 @@ impl Attention {
             None => att,
         };
         self.o_proj.forward(&att, ctx)
+    }
+}
+
+impl Linears<Linear> for Attention {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let s = self;
+        block::attention_linear(
+            m,
+            [&mut s.q_proj, &mut s.k_proj, &mut s.v_proj, &mut s.o_proj],
+        )
     }
 }
 

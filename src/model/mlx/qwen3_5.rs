@@ -3,12 +3,13 @@
 //! reads both checkpoint layouts). Qwen3.5's full-attention layers are
 //! [`super::qwen3::Attention`] with `output_gate` and partial RoPE.
 //!
-//! The delta rule runs one token at a time for every sequence length (mlx-lm's
-//! `gated_delta_ops`, its reference path off Metal): a loop of MLX ops over the `[Dk, Dv]` state
-//! per value head, which MLX's autograd differentiates like any other graph. It is exact (the
-//! same function as candle's chunked form) but its graph grows with the sequence: one state
-//! update per token and layer. Candle's chunked (WY) form, which needs a triangular inverse with
-//! its own backward, is not ported yet. Decoding uses the same step from the cached state.
+//! The delta rule: training and prefill use the chunked form of candle's
+//! [`crate::model::candle::qwen3_5::delta_rule_chunked`] (chunks of
+//! [`crate::model::candle::qwen3_5::CHUNK`] tokens, the WY representation `(I + A)^-1` inside a
+//! chunk, only the state carried between chunks), written with MLX ops so that MLX's autograd
+//! differentiates it; `(I + A)^-1` is a forward substitution, one row per step, batched over
+//! every chunk and head. Decoding one token uses the recurrent step ([`delta_rule_recurrent`],
+//! mlx-lm's `gated_delta_ops`) from the cached state. Both are checked against candle's.
 
 use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
@@ -16,7 +17,8 @@ use mlx_rs::Array;
 use super::kv_cache::{MlxCache, RecurrentState};
 use super::model::{tensor, ForwardCtx, Linear, Positions};
 use super::{dim, dims};
-use crate::model::candle::qwen3_5::GatedDeltaNet as CandleDeltaNet;
+use crate::model::block::{self, Linears};
+use crate::model::candle::qwen3_5::{GatedDeltaNet as CandleDeltaNet, CHUNK};
 use crate::model::lora::TargetModule;
 use crate::model::Result;
 
@@ -67,17 +69,6 @@ impl GatedDeltaNet {
             kernel,
             eps: d.eps as f32,
         })
-    }
-
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::InProjQkv => Some(&mut self.in_proj_qkv),
-            TargetModule::InProjZ => Some(&mut self.in_proj_z),
-            TargetModule::InProjA => Some(&mut self.in_proj_a),
-            TargetModule::InProjB => Some(&mut self.in_proj_b),
-            TargetModule::OutProj => Some(&mut self.out_proj),
-            _ => None,
-        }
     }
 
     /// The mixer's output `[b * t, hidden]` for normed inputs `xn` `[b * t, hidden]`. With a
@@ -157,7 +148,11 @@ impl GatedDeltaNet {
             Some(s) => s.state.clone(),
             None => Array::zeros::<f32>(&dims(&[b, hv, dk, dv])?)?,
         };
-        let (y, state) = delta_rule_recurrent(&q, &k, &v, &log_g, &beta, state0)?;
+        let (y, state) = if t == 1 {
+            delta_rule_recurrent(&q, &k, &v, &log_g, &beta, state0)?
+        } else {
+            delta_rule_chunked(&q, &k, &v, &log_g, &beta, state0, CHUNK)?
+        };
         if let Some((cache, i)) = cache {
             cache.set_recurrent(
                 i,
@@ -172,6 +167,20 @@ impl GatedDeltaNet {
             .multiply(mlx_rs::nn::silu(z)?)?;
         self.out_proj
             .forward(&y.reshape(&dims(&[b * t, hv * dv])?)?, ctx)
+    }
+}
+
+impl Linears<Linear> for GatedDeltaNet {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let s = self;
+        let projections = [
+            &mut s.in_proj_qkv,
+            &mut s.in_proj_z,
+            &mut s.in_proj_a,
+            &mut s.in_proj_b,
+            &mut s.out_proj,
+        ];
+        block::delta_net_linear(m, projections)
     }
 }
 
@@ -211,4 +220,116 @@ pub fn delta_rule_recurrent(
         ys.push(qi.matmul(&s)?.squeeze_axes(&[-2])?); // [b, H, Dv]
     }
     Ok((mlx_rs::ops::stack(&ys, 1)?, s))
+}
+
+/// The delta rule in chunks of `chunk` tokens: the same inputs (`[b, t, H, d]`, gates
+/// `[b, t, H]`, state `[b, H, Dk, Dv]`) and results as [`delta_rule_recurrent`], the
+/// computation of candle's `delta_rule_chunked`.
+pub fn delta_rule_chunked(
+    q: &Array,
+    k: &Array,
+    v: &Array,
+    log_g: &Array,
+    beta: &Array,
+    state: Array,
+    chunk: usize,
+) -> Result<(Array, Array)> {
+    let (b, t, h) = (q.shape()[0], q.shape()[1], q.shape()[2]);
+    let (dk, dv) = (q.shape()[3], v.shape()[3]);
+    let n = b * h;
+    let c = dim(chunk)?;
+    let nc = (t + c - 1) / c;
+    let pad = nc * c - t;
+    // Heads to the batch axis, time padded to whole chunks with zeros (k = v = beta = 0 and
+    // log g = 0 leave the state as it is), then chunks to the batch axis: [n * nc, c, ...].
+    let chunked = |x: &Array, d: Option<i32>| -> Result<Array> {
+        let x = match d {
+            Some(d) => x.transpose_axes(&[0, 2, 1, 3])?.reshape(&[n, t, d])?,
+            None => x.transpose_axes(&[0, 2, 1])?.reshape(&[n, t])?,
+        };
+        let x = if pad > 0 {
+            let mut shape = x.shape().to_vec();
+            shape[1] = pad;
+            mlx_rs::ops::concatenate(&[x, Array::zeros::<f32>(&shape)?], 1)?
+        } else {
+            x
+        };
+        Ok(match d {
+            Some(d) => x.reshape(&[n * nc, c, d])?,
+            None => x.reshape(&[n * nc, c])?,
+        })
+    };
+    let (q, k, v) = (
+        chunked(q, Some(dk))?,
+        chunked(k, Some(dk))?,
+        chunked(v, Some(dv))?,
+    );
+    let (log_g, beta) = (chunked(log_g, None)?, chunked(beta, None)?);
+
+    // Masks over a chunk: lower triangle with and without the diagonal.
+    let ones = Array::ones::<f32>(&[c, c])?;
+    let lower = mlx_rs::ops::tril(&ones, 0)?;
+    let strict = mlx_rs::ops::tril(&ones, -1)?;
+    // Cumulative log decay inside each chunk: gc[i] = sum_{j <= i} log g[j].
+    let gc = log_g.cumsum(1, None, None)?; // [m, c]
+    let diff = gc.expand_dims(2)?.subtract(gc.expand_dims(1)?)?; // gc_i - gc_j
+                                                                 // exp only where j <= i (elsewhere the difference is positive and may overflow).
+    let decay = diff.multiply(&lower)?.exp()?.multiply(&lower)?;
+    let kb = k.multiply(beta.expand_dims(2)?)?;
+    let vb = v.multiply(beta.expand_dims(2)?)?;
+    let a = kb
+        .matmul(k.swap_axes(1, 2)?)?
+        .multiply(&decay)?
+        .multiply(&strict)?;
+    let tinv = unit_lower_inverse(&a)?; // (I + A)^-1
+    let u = tinv.matmul(&vb)?; // [m, c, Dv]
+    let w = tinv.matmul(kb.multiply(gc.exp()?.expand_dims(2)?)?)?; // [m, c, Dk]
+    let intra = q.matmul(k.swap_axes(1, 2)?)?.multiply(&decay)?; // [m, c, c]
+    let q_decay = q.multiply(gc.exp()?.expand_dims(2)?)?;
+    let g_last = gc.index((.., c - 1..c)); // [m, 1]
+    let k_tail = k.multiply(g_last.subtract(&gc)?.exp()?.expand_dims(2)?)?;
+    let g_last = g_last.exp()?.expand_dims(2)?; // [m, 1, 1]
+
+    // Chunk i of every head: [n, ...].
+    let per_chunk = |x: &Array, i: i32| -> Result<Array> {
+        let mut shape = vec![n, nc];
+        shape.extend_from_slice(&x.shape()[1..]);
+        Ok(x.reshape(&shape)?.index((.., i)))
+    };
+    let mut s = state.reshape(&[n, dk, dv])?;
+    let mut outs = Vec::with_capacity(nc as usize);
+    for i in 0..nc {
+        let v_new = per_chunk(&u, i)?.subtract(per_chunk(&w, i)?.matmul(&s)?)?;
+        let out = per_chunk(&q_decay, i)?
+            .matmul(&s)?
+            .add(per_chunk(&intra, i)?.matmul(&v_new)?)?;
+        outs.push(out);
+        s = s
+            .multiply(per_chunk(&g_last, i)?)?
+            .add(per_chunk(&k_tail, i)?.swap_axes(1, 2)?.matmul(&v_new)?)?;
+    }
+    let y = mlx_rs::ops::concatenate(&outs, 1)?.index((.., 0..t));
+    let y = y.reshape(&[b, h, t, dv])?.transpose_axes(&[0, 2, 1, 3])?;
+    Ok((y, s.reshape(&[b, h, dk, dv])?))
+}
+
+/// `(I + A)^-1` for a stack of strictly lower-triangular `A` `[m, c, c]` (only the strict lower
+/// triangle is read), by forward substitution `T[i] = e_i - A[i, :i] T[:i]`, one row per step;
+/// differentiable in `A` through MLX's autograd.
+fn unit_lower_inverse(a: &Array) -> Result<Array> {
+    let (m, c) = (a.shape()[0], a.shape()[1]);
+    let eye = Array::eye::<f32>(c, None, None)?;
+    let row = |i: i32| -> Result<Array> {
+        Ok(mlx_rs::ops::broadcast_to(
+            eye.index(i..i + 1).expand_dims(0)?,
+            &[m, 1, c],
+        )?)
+    };
+    let mut t = row(0)?;
+    for i in 1..c {
+        let ai = a.index((.., i..i + 1, 0..i)); // [m, 1, i]
+        let next = row(i)?.subtract(ai.matmul(&t)?)?;
+        t = mlx_rs::ops::concatenate(&[t, next], 1)?;
+    }
+    Ok(t)
 }

@@ -2,8 +2,10 @@
 //! then every architecture's forward, loss gradient, quantized base and greedy generation on
 //! tiny random models (with LoRA whose B matrices are non-zero, so every adapter shows).
 //!
-//! Tolerances: logits within 1e-4 (f32 through a few layers; measured ~1e-6), LoRA gradients
-//! within 1e-3 of the largest gradient entry (measured ~1e-6 relative).
+//! Tolerances: logits within 1e-4 (relative to the largest logit for quantized bases), LoRA
+//! gradients within 1e-3 of the largest gradient entry. Measured: Qwen3 ~2e-6 (logits) and
+//! ~2e-6 (gradients); Qwen3.5 ~2e-5 and ~4e-5, which is candle's own f32 rounding: on the same
+//! model candle in f32 is 1.9e-5 from candle in f64, MLX in f32 6e-6.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -251,65 +253,78 @@ fn dropout_draws_match_candle_for_the_same_seed() {
 }
 
 /// The summed NLL and its gradient with respect to every LoRA array (MLX `value_and_grad`
-/// against candle's backward) on one batch with padding masked out.
+/// against candle's backward) on one batch with padding masked out, without dropout and with
+/// dropout drawn from the same seed on both backends (a training step's loss).
 #[test]
 fn nll_and_lora_gradients_match_candle_for_every_architecture() {
     let _guard = lock();
     for qwen35 in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        write_tiny(dir.path(), qwen35, false);
-        let (candle_model, mlx_model) =
-            both(dir.path(), &lora_all(qwen35, 0.0), &BaseConfig::default());
-        let (batch, seq) = (2, 8);
-        let toks = tokens(batch, seq);
-        // Row 0: prompt of 3 then targets; row 1: the last 2 positions are padding.
-        let mask: Vec<u8> = (0..batch * seq)
-            .map(|i| u8::from(if i < seq { i % seq >= 3 } else { i % seq < 6 }))
-            .collect();
+        for dropout in [0.0, 0.3] {
+            let dir = tempfile::tempdir().unwrap();
+            write_tiny(dir.path(), qwen35, false);
+            let lora = lora_all(qwen35, dropout);
+            let (candle_model, mlx_model) = both(dir.path(), &lora, &BaseConfig::default());
+            let (batch, seq) = (2, 8);
+            let toks = tokens(batch, seq);
+            // Row 0: prompt of 3 then targets; row 1: the last 2 positions are padding.
+            let mask: Vec<u8> = (0..batch * seq)
+                .map(|i| u8::from(if i < seq { i % seq >= 3 } else { i % seq < 6 }))
+                .collect();
+            let seed = |p: f64| (p > 0.0).then(|| SplitMix64::new(9));
 
-        let (loss, count) = candle_model
-            .nll_sum(&toks, &mask, batch, seq, &mut ForwardCtx { rng: None })
-            .unwrap();
-        let grads = loss.backward().unwrap();
-        let want_loss = loss.to_scalar::<f32>().unwrap();
-        assert_eq!(count, 5 + 5);
+            let mut rng = seed(dropout);
+            let mut ctx = ForwardCtx { rng: rng.as_mut() };
+            let (loss, count) = candle_model
+                .nll_sum(&toks, &mask, batch, seq, &mut ctx)
+                .unwrap();
+            let grads = loss.backward().unwrap();
+            let want_loss = loss.to_scalar::<f32>().unwrap();
+            assert_eq!(count, 5 + 5);
 
-        let params = mlx_model.lora_params();
-        let (value, mlx_grads) = mlx_model
-            .nll_value_and_grad(&params, &toks, &mask, (batch, seq), None)
-            .unwrap();
-        let got_loss = to_host(&value).unwrap().data[0];
-        assert!(
-            (got_loss - want_loss).abs() < 1e-4 * want_loss.abs(),
-            "qwen35={qwen35}: loss MLX {got_loss} vs candle {want_loss}"
-        );
-        let plain = to_host(
-            &mlx_model
+            let params = mlx_model.lora_params();
+            let mut rng = seed(dropout);
+            let (value, mlx_grads) = mlx_model
+                .nll_value_and_grad(&params, &toks, &mask, (batch, seq), rng.as_mut())
+                .unwrap();
+            let got_loss = to_host(&value).unwrap().data[0];
+            let case = format!("qwen35={qwen35} dropout={dropout}");
+            assert!(
+                (got_loss - want_loss).abs() < 1e-4 * want_loss.abs(),
+                "{case}: loss MLX {got_loss} vs candle {want_loss}"
+            );
+            let plain = mlx_model
                 .nll_sum(&params, &toks, &mask, (batch, seq))
-                .unwrap(),
-        )
-        .unwrap();
-        assert!((plain.data[0] - got_loss).abs() < 1e-5);
-
-        assert_eq!(mlx_grads.len(), 2 * candle_model.lora.len());
-        let mut worst = 0f32;
-        for (i, (key, layer)) in candle_model.lora.iter().enumerate() {
-            for (j, var) in [&layer.a, &layer.b].into_iter().enumerate() {
-                let want = candle::to_host(grads.get(var.as_tensor()).unwrap()).unwrap();
-                let got = to_host(&mlx_grads[2 * i + j]).unwrap();
-                let scale = max_abs(&want).max(1e-3);
-                let rel = max_abs_diff(&got, &want) / scale;
-                worst = worst.max(rel);
+                .unwrap();
+            let plain = to_host(&plain).unwrap().data[0];
+            if dropout == 0.0 {
+                assert!((plain - got_loss).abs() < 1e-5, "{case}");
+            } else {
                 assert!(
-                    rel < 1e-3,
-                    "qwen35={qwen35} {}[{j}]: gradient differs by {rel} of its size {scale}",
-                    key.module_name()
+                    (plain - got_loss).abs() > 1e-3,
+                    "{case}: dropout had no effect"
                 );
             }
+
+            assert_eq!(mlx_grads.len(), 2 * candle_model.lora.len());
+            let mut worst = 0f32;
+            for (i, (key, layer)) in candle_model.lora.iter().enumerate() {
+                for (j, var) in [&layer.a, &layer.b].into_iter().enumerate() {
+                    let want = candle::to_host(grads.get(var.as_tensor()).unwrap()).unwrap();
+                    let got = to_host(&mlx_grads[2 * i + j]).unwrap();
+                    let scale = max_abs(&want).max(1e-3);
+                    let rel = max_abs_diff(&got, &want) / scale;
+                    worst = worst.max(rel);
+                    assert!(
+                        rel < 1e-3,
+                        "{case} {}[{j}]: gradient differs by {rel} of its size {scale}",
+                        key.module_name()
+                    );
+                }
+            }
+            eprintln!("{case}: worst relative LoRA gradient difference {worst:e}");
+            // Every adapter gets a gradient (B is non-zero, so A's is too).
+            assert!(mlx_grads.iter().all(|g| to_host(g).unwrap().sum_sq() > 0.0));
         }
-        eprintln!("qwen35={qwen35}: worst relative LoRA gradient difference {worst:e}");
-        // Every adapter gets a gradient (B is non-zero, so A's is too).
-        assert!(mlx_grads.iter().all(|g| to_host(g).unwrap().sum_sq() > 0.0));
     }
 }
 
@@ -485,4 +500,243 @@ fn from_host_and_lora_parameter_checks() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("got 0 LoRA arrays"), "{err}");
+}
+
+/// Rewrite the dense checkpoint in `src` as mlx-lm saves a quantized model into `dst`: every
+/// linear and embedding matrix packed by MLX's own `quantize` (`X.weight` uint32, `X.scales`
+/// and `X.biases` in bf16, `quantization` in config.json), and for Qwen3.5 mlx-lm's layout
+/// (`language_model.model.*`, norms stored as `1 + w`, `conv1d.weight` `[C, K, 1]`).
+fn write_mlx_quantized(src: &Path, dst: &Path, qwen35: bool, bits: i32, group: i32) {
+    let raw = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut out = HashMap::new();
+    for (k, t) in raw {
+        let (name, t) = if qwen35 {
+            candle::qwen3_5::to_mlx_layout(&k, &t)
+        } else {
+            (k, t)
+        };
+        let Some(module) = name.strip_suffix(".weight") else {
+            out.insert(name, t);
+            continue;
+        };
+        if t.rank() != 2 || t.dims()[1] % group as usize != 0 {
+            out.insert(name, t);
+            continue;
+        }
+        let (packed, scales, biases) = mlx_rs::ops::quantize(
+            from_host(&candle::to_host(&t).unwrap()).unwrap(),
+            group,
+            bits,
+        )
+        .unwrap();
+        packed.eval().unwrap();
+        let shape: Vec<usize> = packed.shape().iter().map(|&d| d as usize).collect();
+        let packed = Tensor::from_vec(packed.as_slice::<u32>().to_vec(), shape, &Device::Cpu);
+        out.insert(name.clone(), packed.unwrap());
+        for (suffix, a) in [("scales", &scales), ("biases", &biases)] {
+            let t = candle_tensor(&to_host(a).unwrap()).to_dtype(DType::BF16);
+            out.insert(format!("{module}.{suffix}"), t.unwrap());
+        }
+    }
+    fs_err::create_dir_all(dst).unwrap();
+    candle_core::safetensors::save(&out, dst.join("model.safetensors")).unwrap();
+    candle::weights::write_quantized_config(src, dst, bits as u32, group as usize);
+}
+
+/// A checkpoint quantized by MLX itself, as mlx-lm publishes them (and for Qwen3.5 in mlx-lm's
+/// layout): loaded packed, the MLX model gives candle's logits and those of its own dequantized
+/// twin.
+#[test]
+fn mlx_quantized_checkpoints_load_packed_and_match_candle() {
+    let _guard = lock();
+    for qwen35 in [false, true] {
+        for bits in [4, 8] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (dense, quant) = (tmp.path().join("dense"), tmp.path().join("quant"));
+            write_tiny(&dense, qwen35, false);
+            write_mlx_quantized(&dense, &quant, qwen35, bits, 32);
+            let (candle_model, mlx_model) =
+                both(&quant, &lora_all(qwen35, 0.0), &BaseConfig::default());
+            assert!(mlx_model.embed_tokens.is_quantized());
+            assert!(mlx_model.lm_head.as_ref().unwrap().is_quantized());
+            let rows = (2, 7);
+            let toks = tokens(rows.0, rows.1);
+            let want = candle_logits(&candle_model, &toks, rows);
+            let got = to_host(&mlx_model.forward(&toks, rows).unwrap()).unwrap();
+            let diff = max_abs_diff(&got, &want);
+            eprintln!("qwen35={qwen35} bits={bits}: MLX-quantized checkpoint, max diff {diff:e}");
+            assert!(
+                diff < 1e-4 * max_abs(&want).max(1.0),
+                "qwen35={qwen35} bits={bits}: logits differ by {diff}"
+            );
+            // The packed path (quantized_matmul, quantized embedding) computes what the
+            // dequantized weights compute densely.
+            let twin = BaseConfig {
+                dequantize: true,
+                ..BaseConfig::default()
+            };
+            let (_, dense_twin) = both(&quant, &lora_all(qwen35, 0.0), &twin);
+            assert!(!dense_twin.embed_tokens.is_quantized());
+            let twin_logits = to_host(&dense_twin.forward(&toks, rows).unwrap()).unwrap();
+            let off = max_abs_diff(&got, &twin_logits);
+            assert!(
+                off < 1e-4 * max_abs(&want).max(1.0),
+                "qwen35={qwen35} bits={bits}: packed and dequantized differ by {off}"
+            );
+        }
+    }
+}
+
+/// The delta rule alone: MLX's recurrent and chunked forms against candle's chunked form (what
+/// candle trains with) on the same random inputs, from a given state, across chunk sizes; and
+/// the chunked form's gradients (MLX autograd through the forward substitution) equal the
+/// recurrent form's.
+#[test]
+fn delta_rule_forms_match_candle_and_each_others_gradients() {
+    use super::qwen3_5::{delta_rule_chunked, delta_rule_recurrent};
+    let _guard = lock();
+    let (n, t, dk, dv) = (3, 21, 4, 5);
+    // MLX takes [1, t, heads, d]; candle takes [heads, t, d].
+    let mlx_in = |h: &HostTensor| {
+        let a = from_host(h).unwrap().swap_axes(0, 1).unwrap();
+        a.expand_dims(0).unwrap()
+    };
+    let l2 = |h: HostTensor| {
+        let t = candle_tensor(&h);
+        candle::to_host(&candle::ops::l2_norm(&t, 1e-6).unwrap()).unwrap()
+    };
+    let (q, k) = (l2(random(&[n, t, dk], 1)), l2(random(&[n, t, dk], 2)));
+    let v = random(&[n, t, dv], 3);
+    let mut log_g = random(&[n, t], 4);
+    log_g
+        .data
+        .iter_mut()
+        .for_each(|x| *x = -0.3 * (x.abs() + 0.1));
+    let mut beta = random(&[n, t], 5);
+    beta.data.iter_mut().for_each(|x| *x = 0.5 + 0.4 * *x);
+    let s0 = random(&[n, dk, dv], 6);
+    let (want_y, want_s) = candle::qwen3_5::delta_rule_chunked(
+        &candle_tensor(&q),
+        &candle_tensor(&k),
+        &candle_tensor(&v),
+        &candle_tensor(&log_g),
+        &candle_tensor(&beta),
+        Some(&candle_tensor(&s0)),
+        8,
+    )
+    .unwrap();
+    let (want_y, want_s) = (
+        candle::to_host(&want_y).unwrap(),
+        candle::to_host(&want_s).unwrap(),
+    );
+    let gates = |h: &HostTensor| from_host(h).unwrap().t().expand_dims(0).unwrap();
+    let inputs = [
+        mlx_in(&q),
+        mlx_in(&k),
+        mlx_in(&v),
+        gates(&log_g),
+        gates(&beta),
+        from_host(&s0).unwrap().expand_dims(0).unwrap(),
+    ];
+    // chunk 0 is the recurrent form.
+    let run = |x: &[Array], chunk: usize| {
+        let state = x[5].clone();
+        if chunk == 0 {
+            delta_rule_recurrent(&x[0], &x[1], &x[2], &x[3], &x[4], state)
+        } else {
+            delta_rule_chunked(&x[0], &x[1], &x[2], &x[3], &x[4], state, chunk)
+        }
+    };
+    for chunk in [0, 1, 4, 8, 21, 64] {
+        let (y, s) = run(&inputs, chunk).unwrap();
+        // Back to candle's [heads, t, dv].
+        let y = to_host(&y.squeeze_axes(&[0]).unwrap().swap_axes(0, 1).unwrap()).unwrap();
+        let s = to_host(&s.squeeze_axes(&[0]).unwrap()).unwrap();
+        let (dy, ds) = (max_abs_diff(&y, &want_y), max_abs_diff(&s, &want_s));
+        eprintln!("delta rule, chunk {chunk}: outputs differ by {dy:e}, states by {ds:e}");
+        assert!(
+            dy < 1e-5 && ds < 1e-5,
+            "chunk {chunk}: outputs {dy}, states {ds}"
+        );
+        assert!(max_abs(&y) > 0.1, "a trivial output would prove nothing");
+    }
+
+    // Gradients of a weighted sum of outputs and final state, with respect to every input.
+    let wy = from_host(&random(&[1, t, n, dv], 7)).unwrap();
+    let ws = from_host(&random(&[1, n, dk, dv], 8)).unwrap();
+    let grads = |chunk: usize| {
+        let f = |x: &[Array]| -> mlx_rs::error::Result<Vec<Array>> {
+            let (y, s) =
+                run(x, chunk).map_err(|e| mlx_rs::error::Exception::custom(e.to_string()))?;
+            let l = y
+                .multiply(&wy)?
+                .sum(None)?
+                .add(s.multiply(&ws)?.sum(None)?)?;
+            Ok(vec![l])
+        };
+        let argnums = [0, 1, 2, 3, 4, 5];
+        let (_, g) = mlx_rs::transforms::value_and_grad_with_argnums(f, &argnums)(&inputs).unwrap();
+        g.iter().map(|g| to_host(g).unwrap()).collect::<Vec<_>>()
+    };
+    let reference = grads(0);
+    for chunk in [4, 64] {
+        for (i, (g, r)) in grads(chunk).iter().zip(&reference).enumerate() {
+            let rel = max_abs_diff(g, r) / max_abs(r).max(1e-3);
+            assert!(
+                rel < 1e-4,
+                "chunk {chunk}, input {i}: gradients differ by {rel}"
+            );
+            assert!(r.sum_sq() > 0.0, "input {i} has a zero gradient");
+        }
+    }
+}
+
+/// Generation loading: an adapter written from the MLX model (mlx-lm and PEFT files) loads back
+/// through [`super::generate::load_model`] to the same logits; the base alone has no adapter
+/// and other logits; `without_lora` is that base.
+#[test]
+fn adapters_round_trip_through_load_model() {
+    use crate::model::adapter::{self, AdapterFormat};
+    use crate::model::config::Architecture;
+    let _guard = lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let mdir = tmp.path().join("model");
+    write_tiny(&mdir, true, false);
+    let lora = LoraConfig {
+        targets: vec![TargetModule::Q, TargetModule::InProjQkv, TargetModule::Down],
+        ..lora_all(true, 0.0)
+    };
+    let (_, trained) = both(&mdir, &lora, &BaseConfig::default());
+    let tensors = trained.lora_tensors().unwrap();
+    let out = tmp.path().join("run");
+    adapter::write_mlx(&out.join("mlx"), Architecture::Qwen35, &lora, 4, &tensors).unwrap();
+    adapter::write_peft(
+        &out.join("peft"),
+        Architecture::Qwen35,
+        &lora,
+        4,
+        "tiny",
+        &tensors,
+    )
+    .unwrap();
+    let ids: Vec<u32> = vec![1, 2, 3, 4, 5];
+    let logits = |m: &CausalLm| {
+        let mut cache = m.new_cache();
+        HostTensor::new(vec![64], m.feed(&ids, &mut cache).unwrap())
+    };
+    let want = logits(&trained);
+    for (dir, format) in [
+        (out.join("mlx"), AdapterFormat::Mlx),
+        (out.join("peft"), AdapterFormat::Peft),
+    ] {
+        let (m, a) = super::generate::load_model(&mdir, Some(&dir)).unwrap();
+        assert_eq!(a.unwrap().format, format);
+        let diff = max_abs_diff(&logits(&m), &want);
+        assert!(diff < 1e-5, "{}: {diff}", dir.display());
+    }
+    let (base, none) = super::generate::load_model(&mdir, None).unwrap();
+    assert!(none.is_none() && base.lora_keys().is_empty());
+    assert!(max_abs_diff(&logits(&base), &want) > 1e-3);
+    let detached = trained.without_lora();
+    assert!(max_abs_diff(&logits(&detached), &logits(&base)) < 1e-6);
 }
