@@ -76,14 +76,15 @@ fn train_and_eval_on_mlx_follow_candle_from_the_quickstart_snapshot() {
     )
     .unwrap();
 
-    // Tolerances (relative, per step): Qwen3 agrees to f32 rounding; the random Qwen3.5's
-    // DeltaNet amplifies rounding differences over steps (see train::mlx's tests).
+    // Tolerances (relative, per step; measured in brackets): Qwen3 agrees to f32 rounding, 1e-6
+    // (8.7e-8); the random Qwen3.5's DeltaNet amplifies rounding differences over steps (see
+    // train::mlx's tests), 1e-4 (3.4e-6).
     for (model, targets, tol) in [
-        (&qwen3, "\"q_proj\", \"v_proj\", \"down_proj\"", 1e-5),
+        (&qwen3, "\"q_proj\", \"v_proj\", \"down_proj\"", 1e-6),
         (
             &qwen35,
             "\"q_proj\", \"in_proj_qkv\", \"out_proj\", \"up_proj\"",
-            1e-3,
+            1e-4,
         ),
     ] {
         let mut losses = Vec::new();
@@ -106,6 +107,15 @@ fn train_and_eval_on_mlx_follow_candle_from_the_quickstart_snapshot() {
         }
         let (candle, mlx) = (&losses[0], &losses[1]);
         assert_eq!(candle.len(), 4);
+        let worst = candle
+            .iter()
+            .zip(mlx)
+            .map(|(c, m)| (c - m).abs() / c)
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{}: step losses candle {candle:?}, MLX {mlx:?}; largest relative difference {worst:.1e}",
+            model.display()
+        );
         for (step, (c, m)) in candle.iter().zip(mlx).enumerate() {
             assert!(
                 (c - m).abs() <= tol * c,
