@@ -14,7 +14,7 @@ use vcurate::model::candle::generate::load_model;
 use vcurate::model::candle::model::{CausalLm, ForwardCtx};
 use vcurate::model::config::Architecture;
 use vcurate::model::generate::{argmax, Decoder};
-use vcurate::model::{adapter, LoraConfig, TargetModule};
+use vcurate::model::{adapter, LoraConfig, LoraTensors, TargetModule};
 use vcurate::train::backend::{AdamWParams, Backend, Batch};
 use vcurate::train::candle::CandleBackend;
 
@@ -74,7 +74,34 @@ fn build(py: &Path, dir: &Path, arch: &str, extra: &[&str]) {
 /// 4-bit (tied embeddings on the 4-bit ones).
 #[test]
 fn logits_and_greedy_tokens_match_mlx_lm() {
-    let Some(py) = reference_python("logits_and_greedy_tokens_match_mlx_lm") else {
+    check_logits_and_greedy(
+        "logits_and_greedy_tokens_match_mlx_lm",
+        1e-4,
+        |dir| {
+            CausalLm::load(dir, &LoraConfig::default(), 0, &Device::Cpu)
+                .unwrap()
+                .without_lora()
+        },
+        |model, ids| {
+            let input = Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu).unwrap();
+            let logits = model
+                .forward(&input, &mut ForwardCtx { rng: None })
+                .unwrap();
+            logits.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        },
+    );
+}
+
+/// The logits and greedy checks of [`logits_and_greedy_tokens_match_mlx_lm`] for one backend:
+/// `load` reads a model folder without adapters, `logits` gives the logits of one sequence
+/// (row-major `[seq, vocab]`), which must be within `tolerance` of mlx-lm's.
+fn check_logits_and_greedy<M: Decoder>(
+    test: &str,
+    tolerance: f32,
+    load: impl Fn(&Path) -> M,
+    logits: impl Fn(&M, &[u32]) -> Vec<f32>,
+) {
+    let Some(py) = reference_python(test) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -86,58 +113,51 @@ fn logits_and_greedy_tokens_match_mlx_lm() {
     ] {
         let dir = tmp.path().join(format!("{arch}{}", extra.join("")));
         build(&py, &dir, arch, extra);
-        let model = CausalLm::load(&dir, &LoraConfig::default(), 0, &Device::Cpu)
-            .unwrap()
-            .without_lora();
+        let model = load(&dir);
+        let dir = dir.to_str().unwrap();
         let ids = prompt(100, 256);
         let theirs = reference(
             &py,
             &[
                 "run",
                 "--model",
-                dir.to_str().unwrap(),
+                dir,
                 "--tokens",
                 &ids_arg(&ids),
                 "--logits",
             ],
         );
-        let ours = model
-            .forward(
-                &Tensor::from_slice(&ids, (1, ids.len()), &Device::Cpu).unwrap(),
-                &mut ForwardCtx { rng: None },
-            )
-            .unwrap()
-            .squeeze(0)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
+        let theirs = theirs["logits"].as_array().unwrap().iter();
+        let theirs = theirs.flat_map(|row| row.as_array().unwrap().iter());
+        let ours = logits(&model, &ids);
         let mut max_diff = 0f32;
-        for (row, theirs) in ours.iter().zip(theirs["logits"].as_array().unwrap()) {
-            for (a, b) in row.iter().zip(theirs.as_array().unwrap()) {
-                max_diff = max_diff.max((a - b.as_f64().unwrap() as f32).abs());
-            }
+        let mut n = 0;
+        for (a, b) in ours.iter().zip(theirs) {
+            max_diff = max_diff.max((a - b.as_f64().unwrap() as f32).abs());
+            n += 1;
         }
-        eprintln!("{arch} {extra:?}: max |logit diff| vs mlx-lm over 100 tokens = {max_diff:.2e}");
+        assert_eq!(n, ours.len(), "{test} {arch} {extra:?}: logit count");
+        eprintln!(
+            "{test} {arch} {extra:?}: max |logit diff| vs mlx-lm over 100 tokens = {max_diff:.2e}"
+        );
         assert!(
-            max_diff < 1e-4,
-            "{arch} {extra:?}: max |logit diff| {max_diff}"
+            max_diff < tolerance,
+            "{test} {arch} {extra:?}: max |logit diff| {max_diff}"
         );
 
         let ids = prompt(70, 256);
-        let theirs = reference(
-            &py,
-            &[
-                "run",
-                "--model",
-                dir.to_str().unwrap(),
-                "--tokens",
-                &ids_arg(&ids),
-                "--generate",
-                "20",
-            ],
-        );
+        let args = [
+            "run",
+            "--model",
+            dir,
+            "--tokens",
+            &ids_arg(&ids),
+            "--generate",
+            "20",
+        ];
+        let theirs = reference(&py, &args);
         let want: Vec<u32> = serde_json::from_value(theirs["generated"].clone()).unwrap();
-        assert_eq!(greedy(&model, &ids, 20), want, "{arch} {extra:?}");
+        assert_eq!(greedy(&model, &ids, 20), want, "{test} {arch} {extra:?}");
     }
 }
 
@@ -146,7 +166,41 @@ fn logits_and_greedy_tokens_match_mlx_lm() {
 /// dense and 4-bit (QLoRA).
 #[test]
 fn lora_loss_and_gradients_match_mlx_lm() {
-    let Some(py) = reference_python("lora_loss_and_gradients_match_mlx_lm") else {
+    check_lora_gradients(
+        "lora_loss_and_gradients_match_mlx_lm",
+        |dir, lora, batch| {
+            let model = CausalLm::load(dir, lora, 3, &Device::Cpu).unwrap();
+            let mut backend =
+                CandleBackend::new(model, lora.clone(), AdamWParams::default(), 3).unwrap();
+            let tensors = with_nonzero_b(backend.lora_tensors().unwrap());
+            backend.set_lora_tensors(&tensors).unwrap();
+            let count = batch.target_count() as f64;
+            let nll = backend.accumulate(batch, 1.0 / count).unwrap();
+            (tensors, nll / count, backend.lora_grads().unwrap())
+        },
+    );
+}
+
+/// The LoRA parameters with every B set to fixed non-zero values, so that every gradient is
+/// non-zero.
+fn with_nonzero_b(mut tensors: Vec<LoraTensors>) -> Vec<LoraTensors> {
+    for (i, t) in tensors.iter_mut().enumerate() {
+        for (j, x) in t.b.data.iter_mut().enumerate() {
+            *x = (((i * 131 + j * 71) % 97) as f32 / 97.0 - 0.5) * 0.2;
+        }
+    }
+    tensors
+}
+
+/// The loss and gradient checks of [`lora_loss_and_gradients_match_mlx_lm`] for one backend:
+/// `run(dir, lora, batch)` loads the folder with `lora` (seed 3), sets non-zero B
+/// ([`with_nonzero_b`]) and returns the LoRA parameters, the mean NLL of `batch` and its
+/// gradients (per target token, canonical orientation).
+fn check_lora_gradients(
+    test: &str,
+    run: impl Fn(&Path, &LoraConfig, &Batch) -> (Vec<LoraTensors>, f64, Vec<LoraTensors>),
+) {
+    let Some(py) = reference_python(test) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -160,20 +214,6 @@ fn lora_loss_and_gradients_match_mlx_lm() {
             targets: TargetModule::ALL.to_vec(),
             num_layers: Some(5),
         };
-        let model = CausalLm::load(&dir, &lora, 3, &Device::Cpu).unwrap();
-        let mut backend =
-            CandleBackend::new(model, lora.clone(), AdamWParams::default(), 3).unwrap();
-        // Non-zero B so that every gradient is non-zero.
-        let mut tensors = backend.lora_tensors().unwrap();
-        for (i, t) in tensors.iter_mut().enumerate() {
-            for (j, x) in t.b.data.iter_mut().enumerate() {
-                *x = (((i * 131 + j * 71) % 97) as f32 / 97.0 - 0.5) * 0.2;
-            }
-        }
-        backend.set_lora_tensors(&tensors).unwrap();
-        let adapter_dir = dir.join("adapter");
-        adapter::write_mlx(&adapter_dir, Architecture::Qwen35, &lora, 8, &tensors).unwrap();
-
         let seq = 90;
         let tokens = prompt(seq, 256);
         let mask: Vec<u8> = (0..seq).map(|i| u8::from(i >= 30 && i % 7 != 0)).collect();
@@ -183,9 +223,9 @@ fn lora_loss_and_gradients_match_mlx_lm() {
             tokens: tokens.clone(),
             loss_mask: mask.clone(),
         };
-        let count = batch.target_count() as f64;
-        let nll = backend.accumulate(&batch, 1.0 / count).unwrap();
-        let ours = backend.lora_grads().unwrap();
+        let (tensors, loss, ours) = run(&dir, &lora, &batch);
+        let adapter_dir = dir.join("adapter");
+        adapter::write_mlx(&adapter_dir, Architecture::Qwen35, &lora, 8, &tensors).unwrap();
         let grads_file = dir.join("grads.safetensors");
         let mask_ids: Vec<u32> = mask.iter().map(|&m| m as u32).collect();
         let theirs = reference(
@@ -204,12 +244,11 @@ fn lora_loss_and_gradients_match_mlx_lm() {
                 grads_file.to_str().unwrap(),
             ],
         );
-        let loss = nll / count;
         let their_loss = theirs["loss"].as_f64().unwrap();
-        eprintln!("{extra:?}: loss {loss:.6} vs mlx-lm {their_loss:.6}");
+        eprintln!("{test} {extra:?}: loss {loss:.6} vs mlx-lm {their_loss:.6}");
         assert!(
             (loss - their_loss).abs() < 1e-5,
-            "loss {loss} vs {their_loss}"
+            "{test}: loss {loss} vs {their_loss}"
         );
         let (their_grads, _) = adapter::read_safetensors(&grads_file).unwrap();
         assert_eq!(their_grads.len(), 2 * ours.len());
@@ -230,10 +269,10 @@ fn lora_loss_and_gradients_match_mlx_lm() {
                 }
             }
         }
-        eprintln!("{extra:?}: max |grad diff| {worst:.2e} (largest gradient {scale:.2e})");
+        eprintln!("{test} {extra:?}: max |grad diff| {worst:.2e} (largest gradient {scale:.2e})");
         assert!(
             worst < 1e-5 + 1e-4 * scale,
-            "max |grad diff| {worst} (largest {scale})"
+            "{test}: max |grad diff| {worst} (largest {scale})"
         );
     }
 }

@@ -6,9 +6,20 @@
 //!   with a token mixer, LoRA on any linear, one forward for training and generation, the loss
 //!   and its gradient with respect to the LoRA parameters through MLX's `value_and_grad`);
 //! - [`qwen3`]: Qwen3's attention (with Qwen3.5's output gate and partial RoPE);
-//! - [`qwen3_5`]: Qwen3.5's Gated DeltaNet (a per-token recurrent delta rule);
-//! - [`kv_cache`], [`generate`]: the cache (keys/values and recurrent states) and
-//!   [`crate::model::generate::Decoder`] for the model.
+//! - [`qwen3_5`]: Qwen3.5's Gated DeltaNet (the chunked delta rule for training and prefill,
+//!   the recurrent step for decoding);
+//! - [`kv_cache`], [`generate`]: the cache (keys/values and recurrent states),
+//!   [`crate::model::generate::Decoder`] for the model, and loading a model (with an adapter)
+//!   for generation.
+//!
+//! The API a trainer uses: [`model::CausalLm::load`] / [`model::CausalLm::load_with`] (or
+//! [`model::CausalLm::from_host`], [`model::CausalLm::from_candle`]);
+//! [`model::CausalLm::lora_keys`] and [`model::CausalLm::lora_params`] (`a` then `b` per key,
+//! candle's `lora_tensors` order); [`model::CausalLm::nll_value_and_grad`] (or
+//! [`model::CausalLm::nll_sum_with`] inside the caller's own `value_and_grad`) with an optional
+//! dropout rng; [`model::CausalLm::set_lora_params`] after a step;
+//! [`model::CausalLm::lora_tensors`] / [`model::CausalLm::set_lora_tensors`] for adapter files
+//! and checkpoints. All compute in f32 (bf16/f16 checkpoints are widened at load).
 //!
 //! Checkpoints are read by the candle backend's loader (dense f32/f16/bf16, MLX affine-quantized
 //! 4/8-bit, both Qwen3.5 layouts) and moved into MLX arrays (see
