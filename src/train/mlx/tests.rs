@@ -16,6 +16,7 @@ use candle_core::{DType, Device};
 use super::MlxBackend;
 use crate::model::candle::model::CausalLm as CandleLm;
 use crate::model::mlx::model::CausalLm as MlxLm;
+use crate::model::weights::BaseConfig;
 use crate::model::{HostTensor, LoraConfig, LoraTensors, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
 use crate::train::candle::CandleBackend;
@@ -72,13 +73,34 @@ fn adamw() -> AdamWParams {
 }
 
 fn candle_backend(dir: &Path, lora: &LoraConfig, seed: u64) -> CandleBackend {
-    let model = CandleLm::load(dir, lora, seed, &Device::Cpu).unwrap();
-    CandleBackend::new(model, lora.clone(), adamw(), seed).unwrap()
+    candle_backend_on(dir, lora, seed, &BaseConfig::default())
 }
 
 fn mlx_backend(dir: &Path, lora: &LoraConfig, seed: u64) -> MlxBackend {
-    let model = MlxLm::load(dir, lora, seed).unwrap();
+    mlx_backend_on(dir, lora, seed, &BaseConfig::default())
+}
+
+fn candle_backend_on(dir: &Path, lora: &LoraConfig, seed: u64, base: &BaseConfig) -> CandleBackend {
+    let model = CandleLm::load_with(dir, lora, seed, &Device::Cpu, base).unwrap();
+    CandleBackend::new(model, lora.clone(), adamw(), seed).unwrap()
+}
+
+fn mlx_backend_on(dir: &Path, lora: &LoraConfig, seed: u64, base: &BaseConfig) -> MlxBackend {
+    let model = MlxLm::load_with(dir, lora, seed, base).unwrap();
     MlxBackend::new(model, lora.clone(), adamw(), seed).unwrap()
+}
+
+/// The base weights the parity tests run on: dense f32, and QLoRA's 4-bit (group 32, quantized
+/// at load; MLX keeps them packed and multiplies with `quantized_matmul`).
+fn bases() -> [BaseConfig; 2] {
+    [
+        BaseConfig::default(),
+        BaseConfig {
+            quantize_bits: Some(4),
+            quantize_group_size: 32,
+            ..BaseConfig::default()
+        },
+    ]
 }
 
 /// Non-zero B everywhere (fresh adapters have B = 0, which zeroes every A gradient).
@@ -125,7 +147,7 @@ fn max_abs_diff(a: &HostTensor, b: &HostTensor) -> f32 {
 
 /// Every gradient (A and B of every module) agrees with candle's to 1e-3 of the largest
 /// gradient entry, and none is trivially zero.
-fn assert_grads_match(arch: Arch, mlx: &[LoraTensors], candle: &[LoraTensors]) {
+fn assert_grads_match(arch: impl std::fmt::Debug, mlx: &[LoraTensors], candle: &[LoraTensors]) {
     assert_eq!(mlx.len(), candle.len());
     let scale = candle
         .iter()
@@ -151,17 +173,18 @@ fn assert_grads_match(arch: Arch, mlx: &[LoraTensors], candle: &[LoraTensors]) {
 }
 
 /// One micro-batch on both backends from the same adapters: the same NLL and the same
-/// gradient of every LoRA tensor, without and with dropout (the masks are drawn from the same
-/// stream in the same order on both).
+/// gradient of every LoRA tensor, on a dense and a 4-bit base (QLoRA), without and with dropout
+/// (the masks are drawn from the same stream in the same order on both).
 #[test]
 fn loss_and_lora_gradients_match_candle() {
     let _guard = lock();
     for arch in [Arch::Qwen3, Arch::Qwen35] {
         let dir = tempfile::tempdir().unwrap();
-        for dropout in [0.0, 0.25] {
+        for (base, dropout) in bases().into_iter().flat_map(|b| [(b, 0.0), (b, 0.25)]) {
+            let arch_base = (arch, base.quantize_bits);
             let lora = checkpoint(dir.path(), arch, dropout);
-            let mut c = candle_backend(dir.path(), &lora, 3);
-            let mut m = mlx_backend(dir.path(), &lora, 3);
+            let mut c = candle_backend_on(dir.path(), &lora, 3, &base);
+            let mut m = mlx_backend_on(dir.path(), &lora, 3, &base);
             let init = c.lora_tensors().unwrap();
             assert_eq!(m.lora_tensors().unwrap(), init, "same seed, same adapters");
             let adapters = nonzero_b(&init);
@@ -173,23 +196,27 @@ fn loss_and_lora_gradients_match_candle() {
             let nll_m = m.accumulate(&b, scale).unwrap();
             assert!(
                 (nll_c - nll_m).abs() <= 1e-5 * nll_c.abs(),
-                "{arch:?} dropout {dropout}: NLL candle {nll_c} vs MLX {nll_m}"
+                "{arch_base:?} dropout {dropout}: NLL candle {nll_c} vs MLX {nll_m}"
             );
-            assert_grads_match(arch, &m.lora_grads().unwrap(), &c.lora_grads().unwrap());
+            assert_grads_match(
+                arch_base,
+                &m.lora_grads().unwrap(),
+                &c.lora_grads().unwrap(),
+            );
             let (eval_c, n_c) = c.eval_loss(&b).unwrap();
             let (eval_m, n_m) = m.eval_loss(&b).unwrap();
             assert_eq!(n_c, n_m);
             assert!(
                 (eval_c - eval_m).abs() <= 1e-5 * eval_c.abs(),
-                "{arch:?}: eval NLL candle {eval_c} vs MLX {eval_m}"
+                "{arch_base:?}: eval NLL candle {eval_c} vs MLX {eval_m}"
             );
             if dropout > 0.0 {
                 assert!(
                     (eval_m - nll_m).abs() > 1e-4,
-                    "{arch:?}: dropout changed nothing ({eval_m} vs {nll_m})"
+                    "{arch_base:?}: dropout changed nothing ({eval_m} vs {nll_m})"
                 );
             } else {
-                assert_eq!(eval_m, nll_m, "{arch:?}: no dropout, same forward");
+                assert_eq!(eval_m, nll_m, "{arch_base:?}: no dropout, same forward");
             }
         }
     }
