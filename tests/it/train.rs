@@ -196,3 +196,32 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("learning_rate"), "{}", stderr(&out));
 }
+
+/// A build without the MLX backend refuses `--device mlx` before it reads the snapshot or the
+/// model, and says how to build it (the command is the same in every build; the backend is not).
+#[cfg(not(feature = "mlx"))]
+#[test]
+fn train_device_mlx_in_a_build_without_it_says_how_to_build_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = crate::util::workspace(tmp.path());
+    let out = vcurate(
+        &ws,
+        &[
+            "train",
+            "--snapshot",
+            "none",
+            "--model",
+            "m",
+            "--output",
+            "o",
+            "--device",
+            "mlx",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--features mlx") && err.contains("tests/mlx-sdk"),
+        "{err}"
+    );
+}
