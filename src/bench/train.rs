@@ -18,7 +18,7 @@ use crate::model::config::ModelConfig;
 use crate::model::qwen3::Qwen3Config;
 use crate::model::qwen3_5::Qwen35Config;
 use crate::model::weights::BaseConfig;
-use crate::model::{LoraConfig, TargetModule};
+use crate::model::{DeviceKind, LoraConfig, TargetModule};
 use crate::train::backend::{AdamWParams, Backend, Batch};
 use crate::train::candle::CandleBackend;
 use crate::train::{Result, TrainError};
@@ -101,6 +101,10 @@ pub struct TrainFigures {
     /// Peak RSS over the training steps alone (the peak is reset after loading, whose f32
     /// staging of a checkpoint being quantized can exceed training's).
     pub peak_train_rss_mb: Option<f64>,
+    /// MLX's allocator peak over the training steps (device `mlx`; what `benches/train_mlx.py`
+    /// reports as `mlx_peak_memory_mb`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlx_peak_memory_mb: Option<f64>,
     pub base_weight_mb: f64,
     pub trainable_params: usize,
     pub losses: Vec<f64>,
@@ -137,21 +141,43 @@ pub fn token_ids(file: Option<&Path>) -> Result<(Vec<u32>, String)> {
     }
 }
 
+/// What one training benchmark runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainBench {
+    /// A shape [`shape`] knows.
+    pub config: String,
+    pub batch: usize,
+    pub seq: usize,
+    /// Timed optimizer steps, after `warmup` untimed ones.
+    pub steps: usize,
+    pub warmup: usize,
+    /// Quantize the base at load (QLoRA, group 64); `None`: dense f32.
+    pub qlora_bits: Option<u32>,
+    /// Adapt only the last N layers.
+    pub lora_layers: Option<usize>,
+    /// `cpu` (candle) or `mlx` (the MLX backend, builds with `--features mlx`).
+    pub device: DeviceKind,
+}
+
 /// Run `warmup + steps` optimizer steps on one `batch x seq` batch filled cyclically from
 /// `tokens` (taken modulo the vocabulary), loss on every position, and time the last `steps`.
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     work: &Path,
-    config: &str,
-    batch: usize,
-    seq: usize,
-    steps: usize,
-    warmup: usize,
+    bench: &TrainBench,
     tokens: &[u32],
     tokens_source: &str,
-    qlora_bits: Option<u32>,
-    lora_layers: Option<usize>,
 ) -> Result<TrainFigures> {
+    let TrainBench {
+        ref config,
+        batch,
+        seq,
+        steps,
+        warmup,
+        qlora_bits,
+        lora_layers,
+        device,
+    } = *bench;
+    device.check_mlx()?;
     let cfg = shape(config).ok_or_else(|| {
         TrainError::Config(format!(
             "unknown shape `{config}`: use tiny, qwen3-0.6b, qwen3.5-tiny or qwen3.5-0.8b"
@@ -190,21 +216,6 @@ pub fn run(
         quantize_bits: qlora_bits,
         ..BaseConfig::default()
     };
-    let model = CausalLm::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
-    let base_weight_mb = model.base_nbytes() as f64 / 1_048_576.0;
-    let adamw = AdamWParams {
-        weight_decay: 0.01,
-        ..AdamWParams::default()
-    };
-    let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
-    let rss_after_load_mb = rss_mb(super::rss_bytes());
-    let load_peak = super::peak_rss_bytes();
-    super::reset_peak_rss();
-    let trainable_params = backend
-        .lora_tensors()?
-        .iter()
-        .map(|t| t.a.data.len() + t.b.data.len())
-        .sum();
     let n = batch * seq;
     let ids: Vec<u32> = (0..n)
         .map(|i| tokens[i % tokens.len()] % cfg.vocab_size() as u32)
@@ -215,11 +226,105 @@ pub fn run(
         tokens: ids,
         loss_mask: vec![1; n],
     };
+    let adamw = AdamWParams {
+        weight_decay: 0.01,
+        ..AdamWParams::default()
+    };
+    let model = CausalLm::load_with(&dir, &lora, 0, &Device::Cpu, &base)?;
+    let base_weight_mb = model.base_nbytes() as f64 / 1_048_576.0;
+    let timed = if device.is_mlx() {
+        time_steps(&mut mlx_backend(model, &lora, adamw)?, &b, warmup, steps)?
+    } else {
+        let mut backend = CandleBackend::new(model, lora.clone(), adamw, 0)?;
+        time_steps(&mut backend, &b, warmup, steps)?
+    };
+    let Timed {
+        name,
+        rss_after_load_mb,
+        load_peak,
+        trainable_params,
+        losses,
+        step_seconds,
+        mlx_peak_memory_mb,
+    } = timed;
+    let mlx_peak_memory_mb = mlx_peak_memory_mb.filter(|_| device.is_mlx());
+    let total: f64 = step_seconds.iter().sum();
+    let mut sorted = step_seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    Ok(TrainFigures {
+        tool: format!("vcurate {} ({name})", env!("CARGO_PKG_VERSION")),
+        config: config.to_string(),
+        shapes,
+        qlora_bits,
+        batch,
+        seq,
+        steps,
+        warmup,
+        threads: if device.is_mlx() {
+            // MLX's CPU backend: its matmuls run on OpenBLAS's threads.
+            std::env::var("OPENBLAS_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        } else {
+            candle_core::utils::get_num_threads()
+        },
+        build: if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        }
+        .into(),
+        tokens_per_s: (n * steps) as f64 / total,
+        tokens_per_s_median_step: n as f64 / median,
+        step_seconds,
+        peak_rss_mb: rss_mb(load_peak.max(super::peak_rss_bytes())),
+        rss_after_load_mb,
+        peak_train_rss_mb: rss_mb(super::peak_rss_bytes()),
+        mlx_peak_memory_mb,
+        base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
+        trainable_params,
+        losses,
+        tokens_source: tokens_source.to_string(),
+        lora,
+        optimizer: "AdamW lr 1e-4, weight decay 0.01, no clipping".into(),
+    })
+}
+
+/// What [`time_steps`] measured.
+struct Timed {
+    name: String,
+    rss_after_load_mb: Option<f64>,
+    load_peak: Option<u64>,
+    trainable_params: usize,
+    losses: Vec<f64>,
+    step_seconds: Vec<f64>,
+    mlx_peak_memory_mb: Option<f64>,
+}
+
+/// `warmup + steps` optimizer steps on `b` (AdamW at lr 1e-4, no clipping), the last `steps`
+/// timed; the memory peak is reset once the backend is ready.
+fn time_steps<B: Backend>(
+    backend: &mut B,
+    b: &Batch,
+    warmup: usize,
+    steps: usize,
+) -> Result<Timed> {
+    let rss_after_load_mb = rss_mb(super::rss_bytes());
+    let load_peak = super::peak_rss_bytes();
+    super::reset_peak_rss();
+    let trainable_params = backend
+        .lora_tensors()?
+        .iter()
+        .map(|t| t.a.data.len() + t.b.data.len())
+        .sum();
     let targets = b.target_count() as f64;
+    mlx_peak_memory(true)?;
     let (mut losses, mut step_seconds) = (Vec::new(), Vec::new());
     for step in 0..warmup + steps {
         let t0 = Instant::now();
-        let nll = backend.accumulate(&b, 1.0 / targets)?;
+        let nll = backend.accumulate(b, 1.0 / targets)?;
         backend.optimizer_step(1e-4, None)?;
         let dt = t0.elapsed().as_secs_f64();
         losses.push(nll / targets);
@@ -233,39 +338,46 @@ pub fn run(
             step_seconds.push(dt);
         }
     }
-    let total: f64 = step_seconds.iter().sum();
-    let mut sorted = step_seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    Ok(TrainFigures {
-        tool: format!("vcurate {} ({})", env!("CARGO_PKG_VERSION"), backend.name()),
-        config: config.to_string(),
-        shapes,
-        qlora_bits,
-        batch,
-        seq,
-        steps,
-        warmup,
-        threads: candle_core::utils::get_num_threads(),
-        build: if cfg!(debug_assertions) {
-            "dev"
-        } else {
-            "release"
-        }
-        .into(),
-        tokens_per_s: (n * steps) as f64 / total,
-        tokens_per_s_median_step: n as f64 / median,
-        step_seconds,
-        peak_rss_mb: rss_mb(load_peak.max(super::peak_rss_bytes())),
+    Ok(Timed {
+        name: backend.name(),
         rss_after_load_mb,
-        peak_train_rss_mb: rss_mb(super::peak_rss_bytes()),
-        base_weight_mb: (base_weight_mb * 10.0).round() / 10.0,
+        load_peak,
         trainable_params,
         losses,
-        tokens_source: tokens_source.to_string(),
-        lora,
-        optimizer: "AdamW lr 1e-4, weight decay 0.01, no clipping".into(),
+        step_seconds,
+        mlx_peak_memory_mb: mlx_peak_memory(false)?,
     })
+}
+
+/// MLX's allocator peak in MB (reset first when `reset`); `None` in builds without MLX.
+#[cfg(feature = "mlx")]
+fn mlx_peak_memory(reset: bool) -> Result<Option<f64>> {
+    if reset {
+        mlx_rs::memory::reset_peak_memory()?;
+    }
+    Ok(rss_mb(Some(mlx_rs::memory::peak_memory()? as u64)))
+}
+
+#[cfg(not(feature = "mlx"))]
+fn mlx_peak_memory(_: bool) -> Result<Option<f64>> {
+    Ok(None)
+}
+
+/// The candle model moved onto MLX (weights, quantization and adapters carry over exactly).
+#[cfg(feature = "mlx")]
+fn mlx_backend(
+    model: CausalLm,
+    lora: &LoraConfig,
+    adamw: AdamWParams,
+) -> Result<crate::train::mlx::MlxBackend> {
+    let model = crate::model::mlx::model::CausalLm::from_candle(model)?;
+    crate::train::mlx::MlxBackend::new(model, lora.clone(), adamw, 0)
+}
+
+/// Never called: `check_mlx` refuses `mlx` in builds without the `mlx` feature.
+#[cfg(not(feature = "mlx"))]
+fn mlx_backend(_: CausalLm, _: &LoraConfig, _: AdamWParams) -> Result<CandleBackend> {
+    unreachable!("device mlx is refused by check_mlx in builds without the mlx feature")
 }
 
 #[cfg(test)]
@@ -276,39 +388,75 @@ mod tests {
     fn tiny_bench_trains_and_counts_lora_parameters() {
         let dir = tempfile::tempdir().unwrap();
         let tokens: Vec<u32> = (0..50).map(|i| i * 7 + 3).collect();
-        let f = run(
-            dir.path(),
-            "tiny",
-            1,
-            16,
-            2,
-            1,
-            &tokens,
-            "test",
-            Some(4),
-            None,
-        )
-        .unwrap();
+        let tiny = TrainBench {
+            config: "tiny".into(),
+            batch: 1,
+            seq: 16,
+            steps: 2,
+            warmup: 1,
+            qlora_bits: Some(4),
+            lora_layers: None,
+            device: DeviceKind::Cpu,
+        };
+        let f = run(dir.path(), &tiny, &tokens, "test").unwrap();
         // r(in + out) per module, 7 modules, 2 layers, as PEFT counts them (16,384 for tiny).
         assert_eq!(f.trainable_params, 16_384);
         assert_eq!((f.step_seconds.len(), f.losses.len()), (2, 3));
         assert!(f.losses.iter().all(|l| l.is_finite()) && f.tokens_per_s > 0.0);
-        assert!(run(dir.path(), "huge", 1, 16, 1, 0, &tokens, "test", None, None).is_err());
+        let huge = TrainBench {
+            config: "huge".into(),
+            ..tiny.clone()
+        };
+        assert!(run(dir.path(), &huge, &tokens, "test").is_err());
         // Qwen3.5, last 2 layers (DeltaNet: 5 + 3 linears, attention: 4 + 3), QLoRA 4-bit.
-        let f = run(
-            dir.path(),
-            "qwen3.5-tiny",
-            1,
-            80,
-            1,
-            0,
-            &tokens,
-            "test",
-            Some(4),
-            Some(2),
-        )
-        .unwrap();
+        let qwen35 = TrainBench {
+            config: "qwen3.5-tiny".into(),
+            seq: 80,
+            steps: 1,
+            warmup: 0,
+            lora_layers: Some(2),
+            ..tiny.clone()
+        };
+        let f = run(dir.path(), &qwen35, &tokens, "test").unwrap();
         assert!(f.losses.iter().all(|l| l.is_finite()));
         assert_eq!(f.shapes["model_type"], "qwen3_5_text");
+        if !cfg!(feature = "mlx") {
+            let mlx = TrainBench {
+                device: DeviceKind::Mlx,
+                ..tiny
+            };
+            let msg = run(dir.path(), &mlx, &tokens, "test")
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("--features mlx"), "{msg}");
+        }
+    }
+
+    /// The benchmark on the MLX backend runs the same steps as on candle: the same losses.
+    #[cfg(feature = "mlx")]
+    #[test]
+    fn mlx_backend_bench_takes_candles_steps() {
+        let _guard = crate::model::mlx::test_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let tokens: Vec<u32> = (0..50).map(|i| i * 7 + 3).collect();
+        for config in ["tiny", "qwen3.5-tiny"] {
+            let on = |device| TrainBench {
+                config: config.into(),
+                batch: 1,
+                seq: 32,
+                steps: 2,
+                warmup: 1,
+                qlora_bits: Some(4),
+                lora_layers: None,
+                device,
+            };
+            let candle = run(dir.path(), &on(DeviceKind::Cpu), &tokens, "test").unwrap();
+            let mlx = run(dir.path(), &on(DeviceKind::Mlx), &tokens, "test").unwrap();
+            assert!(mlx.tool.contains("mlx"), "{}", mlx.tool);
+            assert_eq!(mlx.trainable_params, candle.trainable_params);
+            for (c, m) in candle.losses.iter().zip(&mlx.losses) {
+                assert!((c - m).abs() <= 1e-4 * c, "{config}: candle {c} vs MLX {m}");
+            }
+        }
     }
 }

@@ -62,6 +62,9 @@ pub enum Which {
         /// Adapt only the last N layers (default: every layer).
         #[arg(long, value_name = "N")]
         lora_layers: Option<usize>,
+        /// Tensor backend: cpu (candle) or mlx (MLX, in builds with `--features mlx`).
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: crate::model::DeviceKind,
         /// Where to write the figures (JSON).
         #[arg(long, default_value = "bench-train.json")]
         out: PathBuf,
@@ -156,22 +159,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             tokens,
             qlora_bits,
             lora_layers,
+            device,
             out,
         } => {
             let (ids, source) = crate::bench::train::token_ids(tokens.as_deref())?;
             let tmp = tempfile::tempdir()?;
-            let figures = crate::bench::train::run(
-                tmp.path(),
-                &config,
+            let bench = crate::bench::train::TrainBench {
+                config,
                 batch,
                 seq,
                 steps,
                 warmup,
-                &ids,
-                &source,
                 qlora_bits,
                 lora_layers,
-            )?;
+                device,
+            };
+            let figures = crate::bench::train::run(tmp.path(), &bench, &ids, &source)?;
             finish(&out, &figures)?;
         }
         Which::Secrets {

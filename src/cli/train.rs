@@ -52,7 +52,7 @@ The config file (strict TOML: a misspelled key is an error naming it):
   model = \"models/Qwen3-0.6B\"     # config.json, *.safetensors, tokenizer.json, tokenizer_config.json
   output = \"runs/first\"
   seed = 0
-  device = \"cpu\"                  # cuda / metal in builds with that feature
+  device = \"cpu\"                  # cuda / metal / mlx in builds with that feature
   [base]
   dequantize = false                # an MLX-quantized model stays quantized (QLoRA) unless true
   quantize_bits = 4                 # quantize a dense model at load (QLoRA); omit for plain LoRA

@@ -154,10 +154,17 @@ fn generate_responses(
     on_event: &(dyn Fn(RunEvent<'_>) + Sync),
 ) -> Result<(PathBuf, report::GenerationInputs)> {
     let model = g.model.as_path();
-    let device = g
-        .device
-        .open()
-        .map_err(|e| model_error("opening the tensor device", e))?;
+    // MLX generation loads through candle on the CPU, then moves the model (and adapter) over.
+    let device = if g.device.is_mlx() {
+        g.device
+            .check_mlx()
+            .map_err(|e| model_error("opening the tensor device", e))?;
+        candle_core::Device::Cpu
+    } else {
+        g.device
+            .open()
+            .map_err(|e| model_error("opening the tensor device", e))?
+    };
     let formatter = ChatFormatter::from_model_dir(model).map_err(|e| {
         model_error(
             format!(
@@ -184,7 +191,6 @@ fn generate_responses(
             model.display()
         )));
     }
-    let generator = generate::Generator::new(qwen, formatter.tokenizer().clone(), eos.clone());
     let label = match &g.adapter {
         Some(a) => format!("{} + {}", model.display(), a.display()),
         None => model.display().to_string(),
@@ -199,14 +205,19 @@ fn generate_responses(
         sampling: g.sampling.clone(),
         seed: g.seed,
     };
-    let lines =
-        eval_generate::generate_responses(&generator, &formatter, tasks, &opts, &label, &mut |r| {
-            tokens += r.tokens as u64;
-            on_event(RunEvent::Generated {
-                tokens_per_second: tokens as f64 / start.elapsed().as_secs_f64().max(1e-9),
-            });
-        })
-        .map_err(|e| model_error("generation failed", e))?;
+    let mut on_sample = |r: &eval_generate::GeneratedResponse| {
+        tokens += r.tokens as u64;
+        on_event(RunEvent::Generated {
+            tokens_per_second: tokens as f64 / start.elapsed().as_secs_f64().max(1e-9),
+        });
+    };
+    let args = (&formatter, tasks, &opts, label.as_str());
+    let lines = if g.device.is_mlx() {
+        responses_of(on_mlx(qwen)?, eos.clone(), args, &mut on_sample)
+    } else {
+        responses_of(qwen, eos.clone(), args, &mut on_sample)
+    }
+    .map_err(|e| model_error("generation failed", e))?;
     let secs = start.elapsed().as_secs_f64();
     fs_err::create_dir_all(out)?;
     let file = out.join("responses.jsonl");
@@ -250,6 +261,37 @@ fn generate_responses(
         template_vars: g.template_vars.iter().cloned().collect(),
     };
     Ok((file, info))
+}
+
+/// [`eval_generate::generate_responses`] with `model` (either backend's) as the decoder.
+fn responses_of<M: generate::Decoder>(
+    model: M,
+    eos: Vec<u32>,
+    (formatter, tasks, opts, label): (
+        &ChatFormatter,
+        &[task::Task],
+        &eval_generate::GenerateOptions,
+        &str,
+    ),
+    on_sample: &mut dyn FnMut(&eval_generate::GeneratedResponse),
+) -> std::result::Result<Vec<eval_generate::GeneratedResponse>, generate::GenerateError> {
+    let generator = generate::Generator::new(model, formatter.tokenizer().clone(), eos);
+    eval_generate::generate_responses(&generator, formatter, tasks, opts, label, on_sample)
+}
+
+/// The candle model (adapter applied) moved onto the MLX backend, for `--device mlx`.
+#[cfg(feature = "mlx")]
+fn on_mlx(m: crate::model::candle::model::CausalLm) -> Result<crate::model::mlx::model::CausalLm> {
+    crate::model::mlx::model::CausalLm::from_candle(m)
+        .map_err(|e| model_error("moving the model onto MLX", e))
+}
+
+/// Never called: `check_mlx` refuses `--device mlx` in builds without the `mlx` feature.
+#[cfg(not(feature = "mlx"))]
+fn on_mlx(
+    _: crate::model::candle::model::CausalLm,
+) -> Result<crate::model::candle::model::CausalLm> {
+    unreachable!("device mlx is refused by check_mlx in builds without the mlx feature")
 }
 
 /// `vcurate eval compare`: loads two runs' reports (files or run folders) and applies the

@@ -150,6 +150,14 @@ impl ModelConfig {
         }
     }
 
+    /// RoPE's rotated dimensions per attention head and its base.
+    pub fn rope(&self) -> (usize, f64) {
+        match self {
+            ModelConfig::Qwen3(c) => (c.head_dim(), c.rope_theta),
+            ModelConfig::Qwen35(c) => (c.rotary_dim(), c.rope_theta()),
+        }
+    }
+
     /// Whether decoder layer `layer` has the linear layer `module` (Qwen3.5's attention
     /// projections exist only in its full-attention layers, the DeltaNet ones only in the
     /// others).

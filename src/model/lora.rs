@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::hash::SplitMix64;
 use crate::model::{ModelError, Result};
 
 /// A linear layer of a decoder block that can carry a LoRA adapter: the attention and MLP
@@ -233,6 +234,22 @@ impl LoraConfig {
         }
         Ok(keys)
     }
+}
+
+/// LoRA dropout's mask for `n` adapter inputs (row-major): each is `1 / (1 - p)` with
+/// probability `1 - p` and 0 otherwise, one draw of `rng` per input in order, so every backend
+/// drawing from the same seed drops the same inputs.
+pub fn dropout_mask(rng: &mut SplitMix64, n: usize, p: f64) -> Vec<f32> {
+    let keep = 1.0 - p;
+    (0..n)
+        .map(|_| {
+            if rng.unit() < keep {
+                (1.0 / keep) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

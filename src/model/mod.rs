@@ -2,6 +2,7 @@
 //! it, independent of why (training or generation).
 //!
 //! Backend-neutral parts, which never touch a tensor library:
+//! - [`block`]: what a decoder block holds and which linear a LoRA target names;
 //! - [`config`]: the architecture a model folder holds, from `config.json`'s `model_type`, and
 //!   its parsed configuration ([`config::ModelConfig`]);
 //! - [`qwen3`], [`qwen3_5`]: each architecture's configuration and checkpoint weight names;
@@ -16,19 +17,24 @@
 //! implements the architectures (one forward per architecture for training and for generation
 //! with a cache) and loads safetensors checkpoints. An architecture is a variant of
 //! [`config::Architecture`] and [`config::ModelConfig`], its config module here and its layers
-//! in each backend; a second backend (MLX) adds a module beside [`candle`] that implements
-//! [`generate::Decoder`] and reads the same configs, adapters and quantized weights.
+//! in each backend. `mlx` (cargo feature `mlx`: mlx-rs) is the second backend, beside [`candle`]
+//! and in its structure (one `CausalLm`, the same mixers, LoRA on any linear, a cache and
+//! [`generate::Decoder`]): it loads checkpoints through candle's reader (same configs, layouts,
+//! adapters and quantized weights) and differentiates with MLX's `value_and_grad`.
 //!
 //! This layer must never depend on `train` or `eval` (optimizers, schedules, datasets, scoring):
 //! they depend on it.
 
 pub mod adapter;
+pub mod block;
 pub mod candle;
 pub mod chat;
 pub mod config;
 pub mod device;
 pub mod generate;
 pub mod lora;
+#[cfg(feature = "mlx")]
+pub mod mlx;
 pub mod quant;
 pub mod qwen3;
 pub mod qwen3_5;
@@ -49,6 +55,9 @@ pub enum ModelError {
     Io(#[from] std::io::Error),
     #[error("tensor backend error: {0}")]
     Candle(#[from] ::candle_core::Error),
+    /// An error of the MLX backend (feature `mlx`), as MLX words it.
+    #[error("MLX backend error: {0}")]
+    Mlx(String),
     #[error("{path}: invalid JSON: {source}; fix or regenerate the file")]
     Json {
         path: PathBuf,

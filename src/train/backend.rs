@@ -6,9 +6,10 @@
 //! adapters, checkpoints and metrics never depend on a tensor library. This module must not
 //! import any tensor library.
 
+use crate::core::hash::SplitMix64;
 use crate::model::config::Architecture;
 use crate::model::{HostTensor, LoraConfig, LoraTensors};
-use crate::train::Result;
+use crate::train::{Result, TrainError};
 
 /// One micro-batch: `batch` rows of `seq_len` token ids, right-padded.
 ///
@@ -33,6 +34,35 @@ impl Batch {
             })
             .sum()
     }
+
+    /// Check the batch's shape and that its token ids fit a vocabulary of `vocab_size` (every
+    /// backend refuses a batch its model cannot embed before running it).
+    pub fn check(&self, vocab_size: usize) -> Result<()> {
+        let n = self.batch * self.seq_len;
+        if self.tokens.len() != n || self.loss_mask.len() != n || self.seq_len < 2 {
+            return Err(TrainError::Config(format!(
+                "batch of {}x{} has {} tokens and {} mask entries (sequences need >= 2 tokens)",
+                self.batch,
+                self.seq_len,
+                self.tokens.len(),
+                self.loss_mask.len()
+            )));
+        }
+        if let Some(&bad) = self.tokens.iter().find(|&&t| t as usize >= vocab_size) {
+            return Err(TrainError::Config(format!(
+                "token id {bad} is outside the model's vocabulary of {vocab_size}; tokenizer and model disagree"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The stream of LoRA dropout draws for micro-batch `micro` of optimizer step `step` in a
+    /// run seeded `seed`: a function of those three only, so a resumed run draws the same masks
+    /// as an uninterrupted one without saving generator state, and every backend draws the same.
+    pub fn dropout_rng(seed: u64, step: u64, micro: u64) -> SplitMix64 {
+        let mut mix = SplitMix64::new(seed ^ 0x5eed_d20f);
+        SplitMix64::new(mix.next_u64() ^ (step << 20) ^ micro)
+    }
 }
 
 /// AdamW state for resume: step count and the two moments of every LoRA tensor, in
@@ -42,6 +72,27 @@ pub struct OptimizerState {
     pub step: u64,
     pub first_moment: Vec<HostTensor>,
     pub second_moment: Vec<HostTensor>,
+}
+
+impl OptimizerState {
+    /// Check that the state holds two moments for each of `n` LoRA tensors.
+    pub fn check_len(&self, n: usize) -> Result<()> {
+        if self.first_moment.len() != n || self.second_moment.len() != n {
+            return Err(TrainError::Config(format!(
+                "optimizer state has {} tensors, the model has {n} LoRA tensors",
+                self.first_moment.len(),
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The factor global-norm clipping multiplies the accumulated gradient by: `Some` when its norm
+/// `grad_norm` exceeds `max_grad_norm` (the same rule on every backend).
+pub fn clip_factor(grad_norm: f64, max_grad_norm: Option<f64>) -> Option<f64> {
+    max_grad_norm
+        .filter(|&m| grad_norm > m)
+        .map(|m| m / (grad_norm + 1e-6))
 }
 
 /// What one optimizer step did.

@@ -21,7 +21,8 @@ pub struct TrainConfig {
     pub output: PathBuf,
     #[serde(default)]
     pub seed: u64,
-    /// Where tensors live: `cpu` (always built), `cuda` or `metal` (builds with that feature).
+    /// Where tensors live: `cpu` (always built), `cuda` or `metal` (candle, builds with that
+    /// feature), `mlx` (the MLX backend, builds with `--features mlx`).
     #[serde(default)]
     pub device: DeviceKind,
     #[serde(default)]
@@ -236,6 +237,30 @@ eval_every = 10
         if !cfg!(feature = "cuda") {
             let msg = cfg.device.open().unwrap_err().to_string();
             assert!(msg.contains("--features cuda"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn device_mlx_parses_and_a_build_without_it_says_how_to_get_it() {
+        let cfg = TrainConfig::from_toml_str(
+            "model = \"m\"\noutput = \"o\"\ndevice = \"mlx\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.device, DeviceKind::Mlx);
+        assert!(cfg.device.is_mlx() && !DeviceKind::Cpu.is_mlx());
+        assert!(cfg.to_toml().contains("device = \"mlx\""));
+        // MLX is never a candle device, whatever the build.
+        assert!(cfg.device.open().is_err());
+        if cfg!(feature = "mlx") {
+            cfg.device.check_mlx().unwrap();
+        } else {
+            let msg = cfg.device.check_mlx().unwrap_err().to_string();
+            assert!(
+                msg.contains("--features mlx") && msg.contains("tests/mlx-sdk"),
+                "{msg}"
+            );
+            assert_eq!(cfg.device.open().unwrap_err().to_string(), msg);
         }
     }
 }

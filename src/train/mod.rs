@@ -9,9 +9,11 @@
 //!   [`fuse::fuse`] is `vcurate train fuse`.
 //! - The backend-neutral core ([`backend`], [`schedule`], [`trainer`], [`data`], [`fit`],
 //!   [`checkpoint`]) sees token ids, loss masks and [`crate::model::HostTensor`]s only.
-//! - Training backends implement [`Backend`] (the forward, backward and optimizer state); today
+//! - Training backends implement [`Backend`] (the forward, backward and optimizer state):
 //!   [`candle`] (CPU, with CUDA/Metal behind the `cuda`/`metal` cargo features), over
-//!   [`crate::model::candle`]'s models. An MLX backend would be one more module.
+//!   [`crate::model::candle`]'s models, and `mlx` (cargo feature `mlx`, `device = "mlx"`), over
+//!   `crate::model::mlx`'s, its gradients from MLX's autograd. [`run()`] picks one by the
+//!   config's `device`.
 //!
 //! This module must never use an op without a backward pass on the training path: candle's fused
 //! `rms_norm`, `softmax_last_dim`, `rope*`, CPU flash-attn and `QMatMul::forward` silently drop
@@ -25,6 +27,8 @@ pub mod config;
 pub mod data;
 pub mod fit;
 pub mod fuse;
+#[cfg(feature = "mlx")]
+pub mod mlx;
 pub mod run;
 pub mod schedule;
 pub mod trainer;

@@ -17,7 +17,9 @@ use crate::model::config::ModelConfig;
 use crate::train::candle::CandleBackend;
 use crate::train::config::TrainConfig;
 use crate::train::data::{make_batches, TruncationReport};
+use crate::train::fit::FitReport;
 use crate::train::trainer::StepLog;
+use crate::train::{Backend, Batch};
 use crate::train::{Result, TrainError};
 use crate::workspace::Workspace;
 
@@ -64,6 +66,8 @@ pub fn run(
     on_event: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<TrainReport> {
     let cfg = &settings.config;
+    // Before anything is read: a build without the MLX backend says how to get it.
+    cfg.device.check_mlx()?;
     let snaps = ws.dataset_dir().join("snapshots");
     let id = crate::snapshot::freeze::resolve(&snaps, &settings.snapshot)?;
     let examples = crate::snapshot::examples::read_examples(&snaps.join(&id))?;
@@ -105,24 +109,22 @@ pub fn run(
         cfg.seed,
     );
     on_event(TrainEvent::Batched(&truncation));
-    let model_cfg = ModelConfig::from_dir(&cfg.model)?;
-    let model = CausalLm::load_with(
-        &cfg.model,
-        &cfg.lora,
-        cfg.seed,
-        &cfg.device.open()?,
-        &cfg.base,
-    )?;
-    let mut backend = CandleBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)?;
-    let report = crate::train::fit::fit(
-        &mut backend,
-        cfg,
-        &train_batches,
-        &valid_batches,
-        model_cfg.num_hidden_layers(),
-        &cfg.model.display().to_string(),
-        |log| on_event(TrainEvent::Step(log)),
-    )?;
+    let n_layers = ModelConfig::from_dir(&cfg.model)?.num_hidden_layers();
+    let batches = (train_batches.as_slice(), valid_batches.as_slice());
+    let report = if cfg.device.is_mlx() {
+        fit_on(&mut mlx_backend(cfg)?, cfg, batches, n_layers, on_event)?
+    } else {
+        let model = CausalLm::load_with(
+            &cfg.model,
+            &cfg.lora,
+            cfg.seed,
+            &cfg.device.open()?,
+            &cfg.base,
+        )?;
+        let adamw = cfg.optim.adamw();
+        let mut backend = CandleBackend::new(model, cfg.lora.clone(), adamw, cfg.seed)?;
+        fit_on(&mut backend, cfg, batches, n_layers, on_event)?
+    };
     TrainingRecord {
         snapshot: id.clone(),
         workspace: std::path::absolute(&ws.root)?,
@@ -141,6 +143,35 @@ pub fn run(
         best_val_loss: report.best_val_loss,
         tokens_per_s: report.tokens_per_s,
         output: cfg.output.clone(),
+    })
+}
+
+/// The MLX backend for `cfg` (device `mlx`): the model loaded onto MLX with `cfg.base` and
+/// fresh adapters.
+#[cfg(feature = "mlx")]
+fn mlx_backend(cfg: &TrainConfig) -> Result<crate::train::mlx::MlxBackend> {
+    let model =
+        crate::model::mlx::model::CausalLm::load_with(&cfg.model, &cfg.lora, cfg.seed, &cfg.base)?;
+    crate::train::mlx::MlxBackend::new(model, cfg.lora.clone(), cfg.optim.adamw(), cfg.seed)
+}
+
+/// Never called: [`crate::model::DeviceKind::check_mlx`] refuses `mlx` in builds without it.
+#[cfg(not(feature = "mlx"))]
+fn mlx_backend(_: &TrainConfig) -> Result<CandleBackend> {
+    unreachable!("device mlx is refused by check_mlx in builds without the mlx feature")
+}
+
+/// [`fit`](crate::train::fit::fit) on `backend`, its steps reported to `on_event`.
+fn fit_on<B: Backend>(
+    backend: &mut B,
+    cfg: &TrainConfig,
+    (train, valid): (&[Batch], &[Batch]),
+    n_layers: usize,
+    on_event: &mut dyn FnMut(TrainEvent<'_>),
+) -> Result<FitReport> {
+    let base = cfg.model.display().to_string();
+    crate::train::fit::fit(backend, cfg, train, valid, n_layers, &base, |log| {
+        on_event(TrainEvent::Step(log))
     })
 }
 

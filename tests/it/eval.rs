@@ -23,11 +23,11 @@ use vcurate::train::trainer::{self, StepOptions};
 
 use crate::util::{schema, stderr, stdout, tiny_model, validate, vcurate};
 
-const PROMPT: &str = "Write a Luau function add(a, b) that returns a + b.";
+pub(crate) const PROMPT: &str = "Write a Luau function add(a, b) that returns a + b.";
 /// Known correct: the task's tests pass on it (checked below through `--responses`).
-const ANSWER: &str = "local function add(a, b) return a + b end";
+pub(crate) const ANSWER: &str = "local function add(a, b) return a + b end";
 
-fn task_line() -> String {
+pub(crate) fn task_line() -> String {
     serde_json::json!({
         "id": "add", "category": "basics", "difficulty": "easy", "prompt": PROMPT,
         "checks": {"tests": {"code":
@@ -111,7 +111,7 @@ fn train_adapter(model_dir: &Path, out: &Path) {
     );
 }
 
-fn run_eval(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn run_eval(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "eval",
         "run",

@@ -9,6 +9,8 @@ mod eval;
 mod eval_typecheck;
 mod export;
 mod ingest;
+#[cfg(feature = "mlx")]
+mod mlx_backend;
 mod quickstart;
 mod reference;
 mod render;

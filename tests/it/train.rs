@@ -1,25 +1,14 @@
 //! `vcurate train` from a snapshot made by the quickstart sample, on a tiny random Qwen3 with a
 //! tiny BPE tokenizer, both written by the test (no model hub is reachable).
 
-use crate::util::{stderr, tiny_model, train_snapshot, vcurate};
+use crate::util::{quickstart_snapshot, stderr, tiny_model, train_snapshot, vcurate, CORPUS};
 
 #[test]
 fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(vcurate(tmp.path(), &["quickstart", "demo", "--no-train"])
-        .status
-        .success());
-    let ws = tmp.path().join("demo");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
-    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let (ws, id) = quickstart_snapshot(tmp.path());
     let model = tmp.path().join("model");
-    let corpus = [
-        "local Players = game:GetService(\"Players\")",
-        "function M.new() return setmetatable({}, M) end",
-        "How do I use a RemoteEvent in Roblox?",
-    ];
-    tiny_model(&model, &corpus, 300);
+    tiny_model(&model, &CORPUS, 300);
     let out_dir = tmp.path().join("adapter");
     let config = tmp.path().join("train.toml");
     std::fs::write(&config, format!("model = {model:?}\noutput = {out_dir:?}\nseed = 3\n[lora]\nrank = 2\nalpha = 4.0\ntargets = [\"q_proj\", \"v_proj\"]\n[optim]\nlr = 1e-2\nsteps = 3\nwarmup_steps = 1\n[data]\nbatch_size = 2\nmax_seq_len = 128\n[loop]\neval_every = 3\nsave_every = 3\n")).unwrap();
@@ -206,4 +195,33 @@ fn train_runs_straight_from_the_quickstart_snapshot_and_writes_adapters() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("learning_rate"), "{}", stderr(&out));
+}
+
+/// A build without the MLX backend refuses `--device mlx` before it reads the snapshot or the
+/// model, and says how to build it (the command is the same in every build; the backend is not).
+#[cfg(not(feature = "mlx"))]
+#[test]
+fn train_device_mlx_in_a_build_without_it_says_how_to_build_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = crate::util::workspace(tmp.path());
+    let out = vcurate(
+        &ws,
+        &[
+            "train",
+            "--snapshot",
+            "none",
+            "--model",
+            "m",
+            "--output",
+            "o",
+            "--device",
+            "mlx",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--features mlx") && err.contains("tests/mlx-sdk"),
+        "{err}"
+    );
 }

@@ -225,7 +225,7 @@ pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
         return None;
     };
     let p = std::path::PathBuf::from(p);
-    let ok = std::process::Command::new(&p)
+    let ok = python_command(&p)
         .args(["-c", "import mlx.core, mlx_lm"])
         .status()
         .is_ok_and(|s| s.success());
@@ -235,6 +235,42 @@ pub fn reference_python(test: &str) -> Option<std::path::PathBuf> {
         p.display()
     );
     Some(p)
+}
+
+/// A command running the reference `python`. Under the MLX SDK's environment (`eval "$(tests/mlx-sdk)"`,
+/// for `--features mlx`) `LD_LIBRARY_PATH` leads to the SDK's libmlx, which would shadow the
+/// one the Python wheel was built with (another MLX release): the SDK's folders are dropped
+/// from it here.
+pub fn python_command(python: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(python);
+    if let (Some(sdk), Some(paths)) = (
+        std::env::var_os("MLX_SDK_DIR"),
+        std::env::var_os("LD_LIBRARY_PATH"),
+    ) {
+        let kept: Vec<_> = std::env::split_paths(&paths)
+            .filter(|p| !p.starts_with(&sdk))
+            .collect();
+        c.env("LD_LIBRARY_PATH", std::env::join_paths(kept).unwrap());
+    }
+    c
+}
+
+/// Three lines of Roblox-flavoured text the tests' tiny tokenizers are trained on.
+pub const CORPUS: [&str; 3] = [
+    "local Players = game:GetService(\"Players\")",
+    "function M.new() return setmetatable({}, M) end",
+    "How do I use a RemoteEvent in Roblox?",
+];
+
+/// `vcurate quickstart demo --no-train` in `dir`: the workspace and the id of its snapshot.
+pub fn quickstart_snapshot(dir: &Path) -> (std::path::PathBuf, String) {
+    let out = vcurate(dir, &["quickstart", "demo", "--no-train"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ws = dir.join("demo");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&vcurate(&ws, &["snapshot", "list", "--json"]).stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    (ws, id)
 }
 
 /// `vcurate train --snapshot ID --config CONFIG --json` in `ws`; asserts success and returns the

@@ -26,8 +26,9 @@ use super::qwen3::Attention;
 use super::qwen3_5::GatedDeltaNet;
 use super::weights::load_checkpoint_weights_where;
 use crate::core::hash::SplitMix64;
+use crate::model::block;
 use crate::model::config::ModelConfig;
-use crate::model::lora::{LoraConfig, LoraKey, TargetModule};
+use crate::model::lora::{dropout_mask, LoraConfig, LoraKey, TargetModule};
 use crate::model::weights::BaseConfig;
 use crate::model::{LoraTensors, ModelError, Result};
 
@@ -65,16 +66,7 @@ impl Linear {
         if let Some(lora) = &self.lora {
             let xin = match ctx.rng.as_deref_mut() {
                 Some(rng) if lora.dropout > 0.0 => {
-                    let keep = 1.0 - lora.dropout;
-                    let mask: Vec<f32> = (0..x.elem_count())
-                        .map(|_| {
-                            if rng.unit() < keep {
-                                (1.0 / keep) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
+                    let mask = dropout_mask(rng, x.elem_count(), lora.dropout);
                     let mask =
                         Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
                     (x * mask)?
@@ -98,13 +90,8 @@ fn tensor_nbytes(t: &Tensor) -> usize {
     t.elem_count() * t.dtype().size_in_bytes()
 }
 
-/// The SwiGLU feed-forward of every block: `down(silu(gate(x)) * up(x))`.
-#[derive(Debug, Clone)]
-pub struct Mlp {
-    pub gate_proj: Linear,
-    pub up_proj: Linear,
-    pub down_proj: Linear,
-}
+/// The SwiGLU feed-forward of every block (see [`block::Mlp`]).
+pub type Mlp = block::Mlp<Linear>;
 
 impl Mlp {
     pub fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx) -> candle_core::Result<Tensor> {
@@ -115,33 +102,12 @@ impl Mlp {
 }
 
 /// A block's token mixer.
-#[derive(Debug, Clone)]
-pub enum Mixer {
-    Attention(Attention),
-    DeltaNet(GatedDeltaNet),
-}
+pub type Mixer = block::Mixer<Attention, GatedDeltaNet>;
 
-/// One decoder block.
-#[derive(Debug, Clone)]
-pub struct Block {
-    pub input_layernorm: Tensor,
-    pub post_attention_layernorm: Tensor,
-    pub mixer: Mixer,
-    pub mlp: Mlp,
-}
+/// One decoder block (see [`block::Block`]; its `linear_mut` finds a LoRA target).
+pub type Block = block::Block<Tensor, Attention, GatedDeltaNet, Linear>;
 
 impl Block {
-    /// The linear layer `m` of this block, if it has one.
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match (m, &mut self.mixer) {
-            (TargetModule::Gate, _) => Some(&mut self.mlp.gate_proj),
-            (TargetModule::Up, _) => Some(&mut self.mlp.up_proj),
-            (TargetModule::Down, _) => Some(&mut self.mlp.down_proj),
-            (_, Mixer::Attention(a)) => a.linear_mut(m),
-            (_, Mixer::DeltaNet(d)) => d.linear_mut(m),
-        }
-    }
-
     /// The attention mixer, if this block has one.
     pub fn attention(&self) -> Option<&Attention> {
         match &self.mixer {
@@ -496,14 +462,6 @@ impl CausalLm {
         Ok(self.logits(&x)?.detach())
     }
 
-    /// RoPE's rotated dimensions per head and its base.
-    fn rope(&self) -> (usize, f64) {
-        match &self.config {
-            ModelConfig::Qwen3(c) => (c.head_dim(), c.rope_theta),
-            ModelConfig::Qwen35(c) => (c.rotary_dim(), c.rope_theta()),
-        }
-    }
-
     /// The decoder stack: token ids `[batch, seq]` to the last layer's output
     /// `[batch * seq, hidden]` (before the final norm).
     ///
@@ -535,7 +493,7 @@ impl CausalLm {
                 cache.len()
             }
         };
-        let (rotary_dim, theta) = self.rope();
+        let (rotary_dim, theta) = self.config.rope();
         let (cos, sin) = ops::rope_tables_at(past, t, rotary_dim, theta, self.dtype, device)?;
         // Generating one token after the cache: it may see everything, no mask needed.
         let mask = if cache.is_none() || t > 1 {

@@ -18,6 +18,7 @@ use candle_core::{Tensor, D};
 use super::kv_cache::{self, KvCache};
 use super::model::{ForwardCtx, Linear, Positions, WeightTaker};
 use super::ops;
+use crate::model::block::{self, Linears};
 use crate::model::lora::TargetModule;
 use crate::model::qwen3::Qwen3Config;
 use crate::model::Result;
@@ -90,16 +91,6 @@ impl Attention {
             eps: c.rms_norm_eps,
         };
         Self::load(take, prefix, shape)
-    }
-
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::Q => Some(&mut self.q_proj),
-            TargetModule::K => Some(&mut self.k_proj),
-            TargetModule::V => Some(&mut self.v_proj),
-            TargetModule::O => Some(&mut self.o_proj),
-            _ => None,
-        }
     }
 
     pub fn linears(&self) -> Vec<&Linear> {
@@ -175,5 +166,15 @@ impl Attention {
             None => att,
         };
         self.o_proj.forward(&att, ctx)
+    }
+}
+
+impl Linears<Linear> for Attention {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let s = self;
+        block::attention_linear(
+            m,
+            [&mut s.q_proj, &mut s.k_proj, &mut s.v_proj, &mut s.o_proj],
+        )
     }
 }

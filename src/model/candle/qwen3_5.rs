@@ -35,6 +35,7 @@ use super::ops;
 use super::quantized::Weight;
 use super::qwen3::{Attention, AttentionShape};
 use super::weights::{load_checkpoint_weights_where, write_random_weights};
+use crate::model::block::{self, Linears};
 use crate::model::lora::TargetModule;
 use crate::model::qwen3_5::{
     canonical_key, hf_weight_shapes, is_zero_centred_norm, LayerKind, Qwen35Config,
@@ -178,17 +179,6 @@ pub struct GatedDeltaNet {
 }
 
 impl GatedDeltaNet {
-    pub fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
-        match m {
-            TargetModule::InProjQkv => Some(&mut self.in_proj_qkv),
-            TargetModule::InProjZ => Some(&mut self.in_proj_z),
-            TargetModule::InProjA => Some(&mut self.in_proj_a),
-            TargetModule::InProjB => Some(&mut self.in_proj_b),
-            TargetModule::OutProj => Some(&mut self.out_proj),
-            _ => None,
-        }
-    }
-
     pub fn linears(&self) -> Vec<&Linear> {
         vec![
             &self.in_proj_qkv,
@@ -299,6 +289,20 @@ impl GatedDeltaNet {
         // The gated RMSNorm: rms_norm(y) * w * silu(z), per value head.
         let y = (ops::rms_norm(&y, &self.norm, self.eps)? * z.silu()?)?;
         self.out_proj.forward(&y.reshape((b * t, hv * dv))?, ctx)
+    }
+}
+
+impl Linears<Linear> for GatedDeltaNet {
+    fn linear_mut(&mut self, m: TargetModule) -> Option<&mut Linear> {
+        let s = self;
+        let projections = [
+            &mut s.in_proj_qkv,
+            &mut s.in_proj_z,
+            &mut s.in_proj_a,
+            &mut s.in_proj_b,
+            &mut s.out_proj,
+        ];
+        block::delta_net_linear(m, projections)
     }
 }
 
@@ -567,6 +571,28 @@ pub fn write_random_checkpoint(
     )
 }
 
+/// A Hugging Face layout checkpoint tensor as mlx-lm's `sanitize` saves it (tests):
+/// `language_model.model.*` names, zero-centred norms shifted to `1 + w`, `conv1d.weight`
+/// `[C, 1, K]` as `[C, K, 1]`.
+#[cfg(test)]
+pub(crate) fn to_mlx_layout(key: &str, t: &Tensor) -> (String, Tensor) {
+    let canon = canonical_key(key).expect("a language-model tensor");
+    let t = if is_zero_centred_norm(&canon) {
+        (t + 1.0).expect("shift a norm")
+    } else if key.ends_with("conv1d.weight") {
+        t.transpose(1, 2)
+            .and_then(|t| t.contiguous())
+            .expect("transpose a convolution")
+    } else {
+        t.clone()
+    };
+    let name = match canon.strip_prefix("model.") {
+        Some(rest) => format!("language_model.model.{rest}"),
+        None => format!("language_model.{canon}"),
+    };
+    (name, t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,22 +735,8 @@ mod tests {
         .unwrap();
         let file = hf.join("model.safetensors");
         let mut raw = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
-        let mut converted = HashMap::new();
-        for (k, t) in &raw {
-            let canon = canonical_key(k).unwrap();
-            let t = if is_zero_centred_norm(&canon) {
-                (t + 1.0).unwrap()
-            } else if k.ends_with("conv1d.weight") {
-                t.transpose(1, 2).unwrap().contiguous().unwrap()
-            } else {
-                t.clone()
-            };
-            let name = match canon.strip_prefix("model.") {
-                Some(rest) => format!("language_model.model.{rest}"),
-                None => format!("language_model.{canon}"),
-            };
-            converted.insert(name, t);
-        }
+        let mut converted: HashMap<String, Tensor> =
+            raw.iter().map(|(k, t)| to_mlx_layout(k, t)).collect();
         let junk = Tensor::zeros((3, 5), DType::F32, &Device::Cpu).unwrap();
         raw.insert("model.visual.blocks.0.attn.qkv.weight".into(), junk.clone());
         raw.insert("mtp.layers.0.mlp.gate_proj.weight".into(), junk.clone());

@@ -266,3 +266,13 @@ pub fn write_random_weights(
     })?;
     Ok(())
 }
+
+/// Copy `src/config.json` to `dst/config.json` with a `quantization` section (tests writing
+/// MLX-quantized checkpoints).
+#[cfg(test)]
+pub(crate) fn write_quantized_config(src: &Path, dst: &Path, bits: u32, group: usize) {
+    let text = fs_err::read_to_string(src.join("config.json")).expect("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&text).expect("config.json");
+    config["quantization"] = serde_json::json!({"group_size": group, "bits": bits});
+    fs_err::write(dst.join("config.json"), config.to_string()).expect("write config.json");
+}

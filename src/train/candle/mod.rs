@@ -11,11 +11,10 @@ pub mod optim;
 
 use candle_core::{Device, Tensor, Var};
 
-use crate::core::hash::SplitMix64;
 use crate::model::candle::model::{CausalLm, ForwardCtx};
 use crate::model::config::Architecture;
 use crate::model::{HostTensor, LoraConfig, LoraTensors};
-use crate::train::backend::{AdamWParams, Backend, Batch, OptimizerState, StepReport};
+use crate::train::backend::{clip_factor, AdamWParams, Backend, Batch, OptimizerState, StepReport};
 use crate::train::{Result, TrainError};
 
 pub struct CandleBackend {
@@ -83,30 +82,6 @@ impl CandleBackend {
     pub fn device(&self) -> &Device {
         &self.device
     }
-
-    fn check_batch(&self, batch: &Batch) -> Result<()> {
-        let n = batch.batch * batch.seq_len;
-        if batch.tokens.len() != n || batch.loss_mask.len() != n || batch.seq_len < 2 {
-            return Err(TrainError::Config(format!(
-                "batch of {}x{} has {} tokens and {} mask entries (sequences need >= 2 tokens)",
-                batch.batch,
-                batch.seq_len,
-                batch.tokens.len(),
-                batch.loss_mask.len()
-            )));
-        }
-        if let Some(&bad) = batch
-            .tokens
-            .iter()
-            .find(|&&t| t as usize >= self.model.vocab_size())
-        {
-            return Err(TrainError::Config(format!(
-                "token id {bad} is outside the model's vocabulary of {}; tokenizer and model disagree",
-                self.model.vocab_size()
-            )));
-        }
-        Ok(())
-    }
 }
 
 impl Backend for CandleBackend {
@@ -127,10 +102,8 @@ impl Backend for CandleBackend {
     }
 
     fn accumulate(&mut self, batch: &Batch, loss_scale: f64) -> Result<f64> {
-        self.check_batch(batch)?;
-        let mut mix = SplitMix64::new(self.seed ^ 0x5eed_d20f);
-        let stream = mix.next_u64() ^ (self.optimizer.step << 20) ^ self.micro_in_step;
-        let mut rng = SplitMix64::new(stream);
+        batch.check(self.model.vocab_size())?;
+        let mut rng = Batch::dropout_rng(self.seed, self.optimizer.step, self.micro_in_step);
         self.micro_in_step += 1;
         let mut ctx = ForwardCtx {
             rng: Some(&mut rng),
@@ -156,7 +129,7 @@ impl Backend for CandleBackend {
     }
 
     fn eval_loss(&mut self, batch: &Batch) -> Result<(f64, usize)> {
-        self.check_batch(batch)?;
+        batch.check(self.model.vocab_size())?;
         let mut ctx = ForwardCtx { rng: None };
         let (nll, count) = self.model.nll_sum(
             &batch.tokens,
@@ -191,15 +164,12 @@ impl Backend for CandleBackend {
                 .to_scalar::<f64>()?;
         }
         let grad_norm = sq.sqrt();
-        let clip = max_grad_norm.filter(|&m| grad_norm > m);
+        let clip = clip_factor(grad_norm, max_grad_norm);
         let grads = match clip {
-            Some(m) => {
-                let f = m / (grad_norm + 1e-6);
-                grads
-                    .iter()
-                    .map(|g| g * f)
-                    .collect::<candle_core::Result<Vec<_>>>()?
-            }
+            Some(f) => grads
+                .iter()
+                .map(|g| g * f)
+                .collect::<candle_core::Result<Vec<_>>>()?,
             None => grads,
         };
         self.optimizer.step(&grads, lr)?;
@@ -268,15 +238,7 @@ impl Backend for CandleBackend {
     }
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
-        if state.first_moment.len() != self.vars.len()
-            || state.second_moment.len() != self.vars.len()
-        {
-            return Err(TrainError::Config(format!(
-                "optimizer state has {} tensors, the model has {} LoRA tensors",
-                state.first_moment.len(),
-                self.vars.len()
-            )));
-        }
+        state.check_len(self.vars.len())?;
         for i in 0..self.vars.len() {
             let like = self.vars[i].as_tensor();
             self.optimizer.m[i] = from_host(&state.first_moment[i], like)?;

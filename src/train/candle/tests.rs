@@ -999,10 +999,7 @@ fn write_mlx_quantized(src: &Path, dst: &Path, bits: u32, group: usize) {
         );
     }
     candle_core::safetensors::save(&out, dst.join("model.safetensors")).unwrap();
-    let mut config: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(src.join("config.json")).unwrap()).unwrap();
-    config["quantization"] = serde_json::json!({"group_size": group, "bits": bits});
-    fs_err::write(dst.join("config.json"), config.to_string()).unwrap();
+    crate::model::candle::weights::write_quantized_config(src, dst, bits, group);
 }
 
 /// The fused masked NLL (chunked logits, recomputed in backward) equals log-softmax + gather on
