@@ -116,7 +116,15 @@ fn plan(names: &[String]) -> Result<Vec<&'static dyn AuditJob>, AuditError> {
 
 /// Audits that run as sharded stages over the store in batches
 /// ([`super::sharded`]): they never load the whole corpus.
-pub const SHARDED: &[&str] = &["exact-dedup", "near-dedup"];
+pub const SHARDED: &[&str] = &[
+    "license",
+    "secrets",
+    "density",
+    "quality",
+    "exact-dedup",
+    "near-dedup",
+    "contamination",
+];
 
 /// Runs the named audits (all when empty), each after the ones it depends on.
 pub fn run(
@@ -153,18 +161,23 @@ pub fn run_with(
                     message: e.to_string(),
                 },
             })?;
-            let mut by_reason = BTreeMap::new();
-            if r.excluded > 0 {
-                by_reason.insert(r.reason.clone(), r.excluded);
-            }
             out.push(summary_line(
                 name,
                 r.documents,
                 r.excluded,
-                by_reason,
+                r.excluded_by_reason,
                 r.summary,
             ));
             continue;
+        }
+        if name == "splits" {
+            if let Some(output) = jobs::splits::run_bounded(ws).inspect_err(|_| {
+                let _ = remove_tables(dir, name);
+            })? {
+                let documents = output.attributes.height();
+                out.push(write_tables(dir, name, output, documents)?);
+                continue;
+            }
         }
         if docs_cell.get().is_none() {
             let docs = crate::store::all_documents(&ws.store_dir())?;
@@ -185,28 +198,38 @@ pub fn run_with(
                 return Err(e);
             }
         };
-        write_parquet(
-            &dir.join("attributes").join(format!("{name}.parquet")),
-            Ok(output.attributes),
-        )?;
-        crate::store::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
-        crate::core::fs::write_atomic(
-            &dir.join("summary").join(format!("{name}.json")),
-            &serde_json::to_vec_pretty(&output.summary).expect("json"),
-        )?;
-        let mut by_reason = BTreeMap::new();
-        for e in &output.excluded {
-            *by_reason.entry(e.reason.clone()).or_insert(0) += 1;
-        }
-        out.push(summary_line(
-            name,
-            docs.len(),
-            output.excluded.len(),
-            by_reason,
-            output.summary,
-        ));
+        out.push(write_tables(dir, name, output, docs.len())?);
     }
     Ok(out)
+}
+
+/// Writes an in-memory audit's tables; returns its line of the run report.
+fn write_tables(
+    dir: &Path,
+    name: &str,
+    output: AuditOutput,
+    documents: usize,
+) -> Result<AuditSummary, AuditError> {
+    write_parquet(
+        &dir.join("attributes").join(format!("{name}.parquet")),
+        Ok(output.attributes),
+    )?;
+    crate::store::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
+    crate::core::fs::write_atomic(
+        &dir.join("summary").join(format!("{name}.json")),
+        &serde_json::to_vec_pretty(&output.summary).expect("json"),
+    )?;
+    let mut by_reason = BTreeMap::new();
+    for e in &output.excluded {
+        *by_reason.entry(e.reason.clone()).or_insert(0) += 1;
+    }
+    Ok(summary_line(
+        name,
+        documents,
+        output.excluded.len(),
+        by_reason,
+        output.summary,
+    ))
 }
 
 /// One audit's line of the run report.

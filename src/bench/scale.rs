@@ -67,7 +67,7 @@ fn document(source: &str, path: &str, text: String) -> Document {
             unit_kind: UnitKind::File,
             unit_name: None,
             origin: None,
-            rights_basis: RightsBasis::Generated,
+            rights_basis: RightsBasis::OwnCodebase,
             license_candidates: Vec::new(),
             prose_license: None,
             code_license: None,

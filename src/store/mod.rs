@@ -420,8 +420,30 @@ impl<'a> Cols<'a> {
 
 /// Reads a documents table back into records.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
-    let df = read_parquet(path)?;
-    let c = Cols { df: &df, path };
+    documents_from_frame(&read_parquet(path)?, path)
+}
+
+/// Rows `offset..offset + len` of a documents table as records (only the row groups holding
+/// them are decoded): how the per-document audits stream a source in batches.
+pub fn read_document_rows(
+    path: &Path,
+    offset: usize,
+    len: usize,
+) -> Result<Vec<Document>, StoreError> {
+    let file = fs_err::File::open(path)?;
+    let df = ParquetReader::new(file.into_parts().0)
+        .with_slice(Some((offset, len)))
+        .finish()
+        .map_err(|source| StoreError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    documents_from_frame(&df, path)
+}
+
+/// The records of a documents frame read from `path` (named in errors).
+fn documents_from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Document>, StoreError> {
+    let c = Cols { df, path };
     let (ids, source_ids, kinds, urls, commits) = (
         c.req_str("id")?,
         c.req_str("source_id")?,

@@ -12,6 +12,7 @@ use crate::audit::license::table::{serde_name, verdict_columns};
 use crate::audit::license::{self, LicenseVerdict, Status};
 use crate::audit::policy::Policy;
 use crate::audit::run::{AuditError, AuditOutput};
+use crate::workspace::settings::AuditConfig;
 
 pub struct License;
 
@@ -95,19 +96,49 @@ impl AuditJob for License {
             columns.push(Column::new(format!("{profile}_reason").into(), cols.reason));
         }
         let df = ctx.attributes(columns)?;
-        let summary = LicenseSummary {
-            per_license: per_license(&df)?,
-            unresolved: verdicts
-                .iter()
-                .filter(|v| v.status == Status::Unresolved)
-                .count(),
-            with_conflicts: verdicts.iter().filter(|v| !v.conflicts.is_empty()).count(),
-        };
         Ok(AuditOutput {
+            summary: self.summarize(ctx.config(), &df)?,
             attributes: df,
             excluded,
-            summary: summary_json(&summary),
         })
+    }
+
+    fn per_document(&self) -> bool {
+        true
+    }
+
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &[
+            "spdx",
+            "status",
+            "conflicts",
+            "train_allowed",
+            "publish_allowed",
+        ]
+    }
+
+    fn summarize(
+        &self,
+        _cfg: &AuditConfig,
+        df: &DataFrame,
+    ) -> Result<serde_json::Value, AuditError> {
+        let unresolved = serde_name(Status::Unresolved);
+        let summary = LicenseSummary {
+            per_license: per_license(df)?,
+            unresolved: df
+                .column("status")?
+                .str()?
+                .iter()
+                .filter(|s| *s == Some(unresolved.as_str()))
+                .count(),
+            with_conflicts: df
+                .column("conflicts")?
+                .list()?
+                .iter()
+                .filter(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+                .count(),
+        };
+        Ok(summary_json(&summary))
     }
 }
 

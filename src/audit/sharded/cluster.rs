@@ -275,18 +275,14 @@ pub(super) fn finish(
         audit: audit.to_string(),
         documents: plan.documents,
         excluded,
-        reason: match plan.job {
-            super::JobSpec::ExactDedup { .. } => "exact_duplicate",
-            super::JobSpec::NearDedup { .. } => "near_duplicate",
-        }
-        .into(),
+        excluded_by_reason: super::docs::reasons(&crate::audit::run::excluded_path(dir, audit))?,
         summary,
     })
 }
 
 /// Writes the rows of `parts` (same schema) to `out` one part at a time, atomically; returns
 /// the number of rows.
-fn concat(parts: &[std::path::PathBuf], out: &Path) -> Result<usize, ShardError> {
+pub(super) fn concat(parts: &[std::path::PathBuf], out: &Path) -> Result<usize, ShardError> {
     let dir = out.parent().expect("a table has a folder");
     fs_err::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

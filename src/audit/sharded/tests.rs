@@ -143,3 +143,67 @@ fn a_rerun_after_a_crash_does_what_is_missing_and_gives_the_same_tables() {
     assert_ne!(other.fingerprint, plan.fingerprint);
     assert!(!super::marker(&work, "near-sig", 0).exists());
 }
+
+fn summary(ws: &Workspace, audit: &str) -> serde_json::Value {
+    let p = crate::audit::run::audit_dir(ws)
+        .join("summary")
+        .join(format!("{audit}.json"));
+    serde_json::from_slice(&fs_err::read(p).unwrap()).unwrap()
+}
+
+/// The whole `vcurate audit` on the sharded path (every audit but splits in shards, splits
+/// from the dedup tables without texts) writes the in-memory jobs' tables and summaries; a
+/// store whose sources are cut into several shards each gives them too.
+#[test]
+fn a_sharded_full_audit_equals_the_in_memory_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = corpus(tmp.path(), 1500);
+    // The generated documents are not parsed (no Luau analysis): no code lines to count.
+    let toml = ws.root.join("vcurate.toml");
+    let cfg = fs_err::read_to_string(&toml).unwrap();
+    fs_err::write(
+        &toml,
+        cfg.replace("min-code-lines = 5", "min-code-lines = 0"),
+    )
+    .unwrap();
+    let ws = Workspace::open(tmp.path()).unwrap();
+    crate::audit::run::run_with(&ws, &[], 2, &|_| {}).unwrap();
+    let docs = crate::store::all_documents(&ws.store_dir()).unwrap();
+    let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
+    let ctx = AuditContext::new(&ws, &docs, &texts);
+    let mut excluded = 0;
+    for audit in crate::audit::run::AUDITS {
+        let (attrs, excl) = table(&ws, audit);
+        let want = by_name(audit).unwrap().run(&ctx).unwrap();
+        assert!(
+            attrs.equals_missing(&want.attributes),
+            "{audit}: attributes differ\n{attrs}\n{}",
+            want.attributes
+        );
+        assert_eq!(excl, sorted(want.excluded), "{audit}: exclusions differ");
+        excluded += excl.len();
+        if !["exact-dedup", "near-dedup"].contains(audit) {
+            assert_eq!(
+                summary(&ws, audit),
+                want.summary,
+                "{audit}: summaries differ"
+            );
+        }
+    }
+    assert!(excluded > 0, "the corpus plants duplicates");
+    // Sources cut into shards of 100 rows (on no batch boundary): the same tables.
+    for audit in ["quality", "secrets", "contamination", "near-dedup"] {
+        let before = (table(&ws, audit), summary(&ws, audit));
+        let work = tmp.path().join("work").join(audit);
+        let plan = super::plan_with(&ws, audit, &work, None, 100).unwrap();
+        assert_eq!(plan.shards.len(), 18, "6 sources of 250 documents");
+        assert_eq!((plan.shards[1].start, plan.shards[1].rows), (100, 100));
+        super::run_local(&work, 2, &|_, _, _| {}).unwrap();
+        let after = (table(&ws, audit), summary(&ws, audit));
+        assert!(before.0 .0.equals_missing(&after.0 .0), "{audit}");
+        assert_eq!(before.0 .1, after.0 .1, "{audit}");
+        if audit != "near-dedup" {
+            assert_eq!(before.1, after.1, "{audit}");
+        }
+    }
+}
