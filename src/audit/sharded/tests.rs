@@ -7,7 +7,7 @@ use crate::workspace::Workspace;
 /// A generated workspace: 6 shards, ~1/4 of the documents near duplicates or exact copies of
 /// an earlier one (often in another shard).
 fn corpus(dir: &std::path::Path, docs: usize) -> Workspace {
-    crate::bench::scale::generate(dir, docs, 6, 7).unwrap();
+    crate::bench::scale::generate(dir, docs, 6, 7, false).unwrap();
     Workspace::open(dir).unwrap()
 }
 
@@ -206,4 +206,43 @@ fn a_sharded_full_audit_equals_the_in_memory_jobs() {
             assert_eq!(before.1, after.1, "{audit}");
         }
     }
+}
+
+/// A local folder of more files than ingest decodes at a time is streamed into the store in
+/// path order, every file once; its one source is then cut into several shards whose
+/// per-document audit equals the in-memory job.
+#[test]
+fn a_large_local_source_is_ingested_in_chunks_and_audited_in_several_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = crate::bench::scale::generate(tmp.path(), 5000, 1, 3, true).unwrap();
+    assert!(corpus.files);
+    let ws = Workspace::open(tmp.path()).unwrap();
+    let report =
+        crate::ingest::run(&ws, &crate::ingest::IngestOptions::default(), &|_| {}).unwrap();
+    assert_eq!(report.sources[0].documents, 5000);
+    let docs = crate::store::all_documents(&ws.store_dir()).unwrap();
+    let paths: Vec<&str> = docs.iter().map(|d| d.provenance.path.as_str()).collect();
+    let mut want: Vec<String> = (0..5000).map(|i| format!("src/m{i}.luau")).collect();
+    want.sort();
+    assert_eq!(paths, want);
+    let root = tmp.path().join("corpus").join("shard-00000");
+    for d in [&docs[0], &docs[4096], &docs[4999]] {
+        assert_eq!(
+            d.text,
+            fs_err::read_to_string(root.join(&d.provenance.path)).unwrap()
+        );
+        assert!(d.luau.is_some(), "a Luau file is analysed");
+    }
+    let work = tmp.path().join("work");
+    let plan = super::plan_with(&ws, "quality", &work, None, 2048).unwrap();
+    assert_eq!(plan.shards.len(), 3);
+    super::run_local(&work, 2, &|_, _, _| {}).unwrap();
+    let (attrs, excl) = table(&ws, "quality");
+    let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
+    let want = by_name("quality")
+        .unwrap()
+        .run(&AuditContext::new(&ws, &docs, &texts))
+        .unwrap();
+    assert!(attrs.equals_missing(&want.attributes));
+    assert_eq!(excl, sorted(want.excluded));
 }
