@@ -89,6 +89,16 @@ pub struct AuditContext<'a> {
     pub texts: Vec<&'a str>,
     /// `dataset/audit/`.
     pub dir: PathBuf,
+    /// Inputs read once and kept across the batches of a sharded task ([`RunCache`]); `None`:
+    /// each run reads its own.
+    pub cache: Option<&'a RunCache>,
+}
+
+/// What a job reads besides the documents, read once per run: a sharded task runs a job on
+/// batch after batch of its shard with one of these.
+#[derive(Default)]
+pub struct RunCache {
+    pub(crate) license: std::sync::OnceLock<license::LicenseInputs>,
 }
 
 /// The text audits read of a document: its text, but for an imported chat row the text of
@@ -125,7 +135,14 @@ impl<'a> AuditContext<'a> {
             docs,
             texts: texts.iter().map(|t| t.as_ref()).collect(),
             dir: super::run::audit_dir(ws),
+            cache: None,
         }
+    }
+
+    /// Keeps what the job reads besides the documents in `cache`, for its next batches.
+    pub fn with_cache(mut self, cache: &'a RunCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn config(&self) -> &'a AuditConfig {

@@ -23,7 +23,7 @@ use super::near::{read_json, write_json};
 use super::{read_raw, write_raw, Plan, ShardError, StageTasks, TaskCtx, BATCH_ROWS};
 use crate::audit::contamination::{ContaminationIndex, CorpusStats, IndexStats};
 use crate::audit::jobs::contamination::TaskDocuments;
-use crate::audit::jobs::{by_name, AuditContext, AuditJob};
+use crate::audit::jobs::{by_name, AuditContext, AuditJob, RunCache};
 use crate::core::Document;
 use crate::workspace::Workspace;
 
@@ -76,10 +76,11 @@ pub(super) fn run(ctx: &TaskCtx, audit: &str, root: &Path) -> Result<(), ShardEr
     let ws = open(root)?;
     let mut attributes: Option<DataFrame> = None;
     let mut excluded = Vec::new();
+    let cache = RunCache::default();
     for_each_documents(ctx, |docs| {
         let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
         let out = job
-            .run(&AuditContext::new(&ws, docs, &texts))
+            .run(&AuditContext::new(&ws, docs, &texts).with_cache(&cache))
             .map_err(audit_err)?;
         match &mut attributes {
             None => attributes = Some(out.attributes),

@@ -1,12 +1,16 @@
-//! Sharded, bounded-memory exact and near dedup, in datatrove's shape (`pipeline/dedup/minhash.py`:
-//! signatures per shard into bucket files, a merge per bucket into duplicate pairs, a small
-//! global union-find, a filter per shard).
+//! Sharded, bounded-memory audits. Exact and near dedup in datatrove's shape
+//! (`pipeline/dedup/minhash.py`: signatures per shard into bucket files, a merge per bucket into
+//! duplicate pairs, a small global union-find, a filter per shard); the per-document audits
+//! (license, secrets, density, quality) as one task per shard; contamination as a scan per shard
+//! (document frequencies against the broadcast eval-set index) and a score per shard ([`docs`]).
+//! Only splits is not sharded: it reads ids and the dedup cluster tables, never texts.
 //!
 //! A run lives in a work folder (`dataset/audit/work/<audit>/` for `vcurate audit`, any shared
 //! path for `vcurate shard` and the Ray driver, [`RAY_DRIVER`]):
 //!
 //! ```text
-//! plan.json                    the shards (one per stored source, in source order), settings,
+//! plan.json                    the shards (each stored source in source order, cut into runs
+//!                              of at most SHARD_ROWS rows), settings,
 //!                              the stages and their task counts, a fingerprint of all inputs
 //! <stage>/<task>.*             what one task wrote (raw little-endian arrays or Parquet)
 //! <stage>/<task>.done          its completion marker, written after its outputs
@@ -26,9 +30,9 @@
 //! parents) and the candidate pairs; texts and shingle sets never are all at once.
 //!
 //! The results equal the in-memory [`crate::audit::minhash::near_duplicates_ranked`] and
-//! [`crate::audit::normalize::exact_duplicates`] (same clusters, representatives, pairs); a
-//! test pins it. The one difference is row order: excluded rows come in document order, not
-//! cluster order.
+//! [`crate::audit::normalize::exact_duplicates`] (same clusters, representatives, pairs), and
+//! the other audits' tables and summaries equal their in-memory jobs'; tests pin it. The one
+//! difference is the dedups' row order: excluded rows come in document order, not cluster order.
 
 mod cluster;
 mod docs;
