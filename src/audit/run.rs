@@ -1,5 +1,7 @@
-//! The audit runner: loads the ingested documents once, runs the selected audit jobs
-//! ([`super::jobs`]) after the jobs they depend on, and writes for each one an attribute table
+//! The audit runner: runs the selected audit jobs ([`super::jobs`]) after the jobs they depend
+//! on, every one but splits as sharded stages over the store read in batches
+//! ([`super::sharded`]), splits from the ids and the dedup tables (the documents are loaded
+//! only when those tables do not match the store), and writes for each one an attribute table
 //! keyed by document id (`dataset/audit/attributes/<audit>.parquet`), the documents it drops as
 //! [`Exclusion`] rows (`dataset/audit/excluded/<audit>.parquet`, see
 //! [`crate::store::exclusions`]) and a summary (`dataset/audit/summary/<audit>.json`).
@@ -135,8 +137,9 @@ pub fn run(
     run_with(ws, names, 1, on_start)
 }
 
-/// [`run`], with the tasks of the sharded audits on `workers` threads. The other audits get
-/// the documents loaded once, and only when one of them is selected.
+/// [`run`], with the tasks of the sharded audits on `workers` threads. Splits never reads
+/// texts, unless the dedup tables do not hold the store's documents (then every document is
+/// loaded once, for splits alone).
 pub fn run_with(
     ws: &Workspace,
     names: &[String],
