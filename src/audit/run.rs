@@ -116,17 +116,11 @@ fn plan(names: &[String]) -> Result<Vec<&'static dyn AuditJob>, AuditError> {
     Ok(order)
 }
 
-/// Audits that run as sharded stages over the store in batches
-/// ([`super::sharded`]): they never load the whole corpus.
-pub const SHARDED: &[&str] = &[
-    "license",
-    "secrets",
-    "density",
-    "quality",
-    "exact-dedup",
-    "near-dedup",
-    "contamination",
-];
+/// Whether an audit runs as sharded stages over the store in batches ([`super::sharded`],
+/// never loading the whole corpus): all but splits, which reads ids and the dedup tables.
+pub fn is_sharded(audit: &str) -> bool {
+    audit != "splits"
+}
 
 /// Runs the named audits (all when empty), each after the ones it depends on.
 pub fn run(
@@ -156,7 +150,7 @@ pub fn run_with(
     for job in plan {
         let name = job.name();
         on_start(name);
-        if SHARDED.contains(&name) {
+        if is_sharded(name) {
             let r = super::sharded::run_audit(ws, name, workers).map_err(|e| match e {
                 super::sharded::ShardError::NoDocuments(p) => AuditError::NoDocuments(p),
                 e => AuditError::Failed {

@@ -44,19 +44,59 @@ pub struct ScaleCorpus {
     pub seconds: f64,
 }
 
+/// Time and memory of one measured run over a generated corpus.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScaleFigures {
+pub struct Measured {
     pub corpus: ScaleCorpus,
     pub mode: String,
-    pub workers: usize,
     pub threads: usize,
-    pub profile: &'static str,
+    pub profile: String,
     pub seconds: f64,
-    /// Resident memory before the audits started (the binary and its libraries).
+    /// Resident memory before the run started (the binary and its libraries).
     pub baseline_rss_bytes: Option<u64>,
     pub peak_rss_bytes: Option<u64>,
     /// (peak - baseline) / documents.
     pub bytes_per_document: Option<f64>,
+}
+
+/// Runs `f` in this process and measures it.
+fn measure<T>(
+    corpus: ScaleCorpus,
+    mode: &str,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(Measured, T)> {
+    let baseline = super::rss_bytes();
+    super::reset_peak_rss();
+    let t = Instant::now();
+    let out = f()?;
+    let seconds = t.elapsed().as_secs_f64();
+    let peak = super::peak_rss_bytes();
+    let m = Measured {
+        mode: mode.into(),
+        threads: rayon::current_num_threads(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .into(),
+        seconds,
+        baseline_rss_bytes: baseline,
+        peak_rss_bytes: peak,
+        bytes_per_document: match (peak, baseline) {
+            (Some(p), Some(b)) => Some(p.saturating_sub(b) as f64 / corpus.documents as f64),
+            _ => None,
+        },
+        corpus,
+    };
+    Ok((m, out))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleFigures {
+    #[serde(flatten)]
+    pub run: Measured,
+    pub workers: usize,
     pub exact_excluded: usize,
     pub near_excluded: usize,
     pub near_clusters: usize,
@@ -240,75 +280,52 @@ pub fn generate(
 /// What `vcurate ingest` of a generated `files` corpus took.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestScaleFigures {
-    pub corpus: ScaleCorpus,
-    pub mode: String,
-    pub threads: usize,
-    pub profile: &'static str,
-    pub seconds: f64,
-    pub baseline_rss_bytes: Option<u64>,
-    pub peak_rss_bytes: Option<u64>,
-    /// (peak - baseline) / documents.
-    pub bytes_per_document: Option<f64>,
+    #[serde(flatten)]
+    pub run: Measured,
     pub documents_stored: u64,
     pub parse_failures: u64,
 }
 
-fn profile() -> &'static str {
-    if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    }
+fn read_corpus(dir: &Path) -> anyhow::Result<ScaleCorpus> {
+    Ok(serde_json::from_slice(&fs_err::read(
+        dir.join("corpus.json"),
+    )?)?)
 }
 
 /// Ingests the generated `files` corpus at `dir` (as `vcurate ingest` does) and measures.
 pub fn run_ingest(dir: &Path) -> anyhow::Result<IngestScaleFigures> {
-    let corpus: ScaleCorpus = serde_json::from_slice(&fs_err::read(dir.join("corpus.json"))?)?;
+    let corpus = read_corpus(dir)?;
     anyhow::ensure!(
         corpus.files,
         "{} holds no files to ingest; generate it with `bench scale-generate --files`",
         dir.display()
     );
     let ws = Workspace::open(dir)?;
-    let baseline = super::rss_bytes();
-    super::reset_peak_rss();
-    let t = Instant::now();
-    let report = crate::ingest::run(&ws, &crate::ingest::IngestOptions::default(), &|_| {})?;
-    let seconds = t.elapsed().as_secs_f64();
-    let peak = super::peak_rss_bytes();
+    let (run, report) = measure(corpus, "ingest", || {
+        Ok(crate::ingest::run(
+            &ws,
+            &crate::ingest::IngestOptions::default(),
+            &|_| {},
+        )?)
+    })?;
     Ok(IngestScaleFigures {
-        mode: "ingest".into(),
-        threads: rayon::current_num_threads(),
-        profile: profile(),
-        seconds,
-        baseline_rss_bytes: baseline,
-        peak_rss_bytes: peak,
-        bytes_per_document: match (peak, baseline) {
-            (Some(p), Some(b)) => Some(p.saturating_sub(b) as f64 / corpus.documents as f64),
-            _ => None,
-        },
+        run,
         documents_stored: report.sources.iter().map(|s| s.documents).sum(),
         parse_failures: report.sources.iter().map(|s| s.parse_failures).sum(),
-        corpus,
     })
 }
 
 /// Runs every audit over the generated workspace at `dir` in one mode and measures.
 pub fn run(dir: &Path, mode: &str, workers: usize) -> anyhow::Result<ScaleFigures> {
-    let corpus: ScaleCorpus = serde_json::from_slice(&fs_err::read(dir.join("corpus.json"))?)?;
     let ws = Workspace::open(dir)?;
-    let baseline = super::rss_bytes();
-    super::reset_peak_rss();
-    let t = Instant::now();
-    match mode {
+    let (run, ()) = measure(read_corpus(dir)?, mode, || match mode {
         "sharded" => {
             crate::audit::run::run_with(&ws, &[], workers, &|_| {})?;
+            Ok(())
         }
-        "in-memory" => in_memory(&ws)?,
-        other => anyhow::bail!("unknown mode `{other}` (in-memory, sharded)"),
-    }
-    let seconds = t.elapsed().as_secs_f64();
-    let peak = super::peak_rss_bytes();
+        "in-memory" => in_memory(&ws),
+        other => anyhow::bail!("unknown mode `{other}` (in-memory, sharded, ingest)"),
+    })?;
     let dir_a = crate::audit::run::audit_dir(&ws);
     let excluded = |a: &str| -> anyhow::Result<usize> {
         Ok(crate::store::parquet_rows(
@@ -339,23 +356,13 @@ pub fn run(dir: &Path, mode: &str, workers: usize) -> anyhow::Result<ScaleFigure
     lines.sort();
     digests.insert("splits".into(), digest(lines.iter().map(String::as_str)));
     Ok(ScaleFigures {
-        excluded: excluded_by,
-        digests,
-        mode: mode.into(),
+        run,
         workers,
-        threads: rayon::current_num_threads(),
-        profile: profile(),
-        seconds,
-        baseline_rss_bytes: baseline,
-        peak_rss_bytes: peak,
-        bytes_per_document: match (peak, baseline) {
-            (Some(p), Some(b)) => Some(p.saturating_sub(b) as f64 / corpus.documents as f64),
-            _ => None,
-        },
         exact_excluded: excluded("exact-dedup")?,
         near_excluded: excluded("near-dedup")?,
         near_clusters: near.clusters,
-        corpus,
+        excluded: excluded_by,
+        digests,
     })
 }
 

@@ -54,11 +54,7 @@ impl AuditJob for Density {
             Column::new("luau_code_lines".into(), lines),
             Column::new("passes".into(), passes),
         ])?;
-        Ok(AuditOutput {
-            summary: self.summarize(cfg, &df)?,
-            attributes: df,
-            excluded,
-        })
+        self.output(ctx, df, excluded)
     }
 
     fn per_document(&self) -> bool {

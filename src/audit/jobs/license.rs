@@ -149,11 +149,7 @@ impl AuditJob for License {
             columns.push(Column::new(format!("{profile}_reason").into(), cols.reason));
         }
         let df = ctx.attributes(columns)?;
-        Ok(AuditOutput {
-            summary: self.summarize(ctx.config(), &df)?,
-            attributes: df,
-            excluded,
-        })
+        self.output(ctx, df, excluded)
     }
 
     fn per_document(&self) -> bool {

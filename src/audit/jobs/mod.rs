@@ -58,6 +58,20 @@ pub trait AuditJob: Sync {
     fn summary_columns(&self) -> &'static [&'static str] {
         &[]
     }
+    /// A per-document job's output: its tables, and the summary [`Self::summarize`] makes of
+    /// them.
+    fn output(
+        &self,
+        ctx: &AuditContext,
+        attributes: DataFrame,
+        excluded: Vec<Exclusion>,
+    ) -> Result<AuditOutput, AuditError> {
+        Ok(AuditOutput {
+            summary: self.summarize(ctx.config(), &attributes)?,
+            attributes,
+            excluded,
+        })
+    }
 }
 
 /// Every audit job, in the order they run.

@@ -165,11 +165,7 @@ impl AuditJob for Quality {
                     .collect::<Vec<_>>(),
             ),
         ])?;
-        Ok(AuditOutput {
-            summary: self.summarize(cfg, &df)?,
-            attributes: df,
-            excluded,
-        })
+        self.output(ctx, df, excluded)
     }
 
     fn per_document(&self) -> bool {

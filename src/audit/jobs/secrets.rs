@@ -247,11 +247,7 @@ impl AuditJob for Secrets {
                     .collect::<Vec<_>>(),
             ),
         ])?;
-        Ok(AuditOutput {
-            summary: self.summarize(ctx.config(), &df)?,
-            attributes: df,
-            excluded,
-        })
+        self.output(ctx, df, excluded)
     }
 
     fn per_document(&self) -> bool {

@@ -11,14 +11,13 @@
 //! idioms of the whole corpus and scores its shard. The index is small (eval sets are) and is
 //! built from the eval sets in each process once, the broadcast of datatrove's decontamination.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cluster::concat;
+use super::cluster::publish;
 use super::near::{read_json, write_json};
 use super::{read_raw, write_raw, Plan, ShardError, StageTasks, TaskCtx, BATCH_ROWS};
 use crate::audit::contamination::{ContaminationIndex, CorpusStats, IndexStats};
@@ -221,75 +220,35 @@ pub(super) fn run_contamination(ctx: &TaskCtx, stage: &str, root: &Path) -> Resu
 
 /// Writes the audit's tables from the last stage's per-shard tables, and its summary.
 pub(super) fn finish(plan: &Plan, work: &Path) -> Result<super::FinishReport, ShardError> {
-    let audit = plan.job.name();
     let stage = &plan.stages.last().expect("stages").stage;
-    let shards = plan.shards.len();
-    let part = |kind: &str, s: usize| work.join(stage).join(format!("{s}.{kind}.parquet"));
-    let dir = &plan.audit_dir;
-    let attributes = dir.join("attributes").join(format!("{audit}.parquet"));
-    concat(
-        &(0..shards)
-            .map(|s| part("attributes", s))
-            .collect::<Vec<_>>(),
-        &attributes,
-    )?;
-    let excluded_path = crate::audit::run::excluded_path(dir, audit);
-    let excluded = concat(
-        &(0..shards).map(|s| part("excluded", s)).collect::<Vec<_>>(),
-        &excluded_path,
-    )?;
-    let summary = match &plan.job {
-        super::JobSpec::Documents { workspace, .. } => {
-            let job = job(audit)?;
+    publish(plan, work, stage, |attributes, excluded| match &plan.job {
+        super::JobSpec::Documents { name, workspace } => {
+            let job = job(name)?;
             let ws = open(workspace)?;
-            let rows = crate::store::parquet_rows(&attributes)?;
-            let df = crate::store::read_rows(&attributes, job.summary_columns(), 0, rows)?;
-            job.summarize(&ws.config.audit, &df).map_err(audit_err)?
+            let rows = crate::store::parquet_rows(attributes)?;
+            let df = crate::store::read_rows(attributes, job.summary_columns(), 0, rows)?;
+            job.summarize(&ws.config.audit, &df).map_err(audit_err)
         }
         _ => {
-            let mut parts = (0..shards).map(|s| {
+            let part = |s: usize| {
                 read_json::<ScorePart>(&work.join(stage).join(format!("{s}.summary.json")))
-            });
-            let mut all = parts.next().expect("a plan has shards")?;
-            for p in parts {
-                let p = p?;
+            };
+            let mut all = part(0)?;
+            for s in 1..plan.shards.len() {
+                let p = part(s)?;
                 all.corpus.pairs_matched += p.corpus.pairs_matched;
                 all.corpus.pairs_flagged += p.corpus.pairs_flagged;
                 for (a, more) in all.per_task.iter_mut().zip(p.per_task) {
                     a.documents.extend(more.documents);
                 }
             }
-            crate::audit::jobs::contamination::summary(
+            Ok(crate::audit::jobs::contamination::summary(
                 all.eval_tasks,
                 all.per_task,
                 excluded,
                 all.index,
                 all.corpus,
-            )
+            ))
         }
-    };
-    crate::core::fs::write_atomic(
-        &dir.join("summary").join(format!("{audit}.json")),
-        &serde_json::to_vec_pretty(&summary).expect("json"),
-    )?;
-    Ok(super::FinishReport {
-        audit: audit.to_string(),
-        documents: plan.documents,
-        excluded,
-        excluded_by_reason: reasons(&excluded_path)?,
-        summary,
     })
-}
-
-/// Excluded rows per reason of an excluded table.
-pub(super) fn reasons(path: &Path) -> Result<BTreeMap<String, usize>, ShardError> {
-    let rows = crate::store::parquet_rows(path)?;
-    let mut out = BTreeMap::new();
-    if rows > 0 {
-        let df = crate::store::read_rows(path, &["reason"], 0, rows)?;
-        for r in super::strings(&df, "reason")? {
-            *out.entry(r.to_string()).or_insert(0) += 1;
-        }
-    }
-    Ok(out)
 }

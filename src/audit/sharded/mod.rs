@@ -308,12 +308,7 @@ pub fn plan_with(
             audit_dir.join("attributes").join(format!("{a}.parquet")),
         ] {
             if let Ok(m) = fs_err::metadata(&p) {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos());
-                tables.push(serde_json::json!([p, m.len(), mtime]));
+                tables.push(stamp(&p, &m));
             }
         }
     }
@@ -684,14 +679,19 @@ fn workspace_inputs(ws: &Workspace) -> Vec<serde_json::Value> {
             }
             continue;
         }
-        let mtime = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos());
-        out.push(serde_json::json!([p, m.len(), mtime]));
+        out.push(stamp(&p, &m));
     }
     out
+}
+
+/// A file as a plan's input: its path, size and modification time.
+fn stamp(p: &Path, m: &std::fs::Metadata) -> serde_json::Value {
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos());
+    serde_json::json!([p, m.len(), mtime])
 }
 
 /// `vcurate audit`'s way to run a sharded audit: plan in `dataset/audit/work/<audit>/`, run

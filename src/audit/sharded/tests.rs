@@ -16,6 +16,24 @@ fn sorted(mut rows: Vec<Exclusion>) -> Vec<Exclusion> {
     rows
 }
 
+/// Asserts that `audit`'s tables as written equal the in-memory job's output; returns the
+/// job's summary and the number of excluded rows.
+fn assert_tables_equal(
+    ws: &Workspace,
+    audit: &str,
+    ctx: &AuditContext,
+) -> (serde_json::Value, usize) {
+    let (attrs, excl) = table(ws, audit);
+    let want = by_name(audit).unwrap().run(ctx).unwrap();
+    assert!(
+        attrs.equals_missing(&want.attributes),
+        "{audit}: attributes differ\n{attrs}\n{}",
+        want.attributes
+    );
+    assert_eq!(excl, sorted(want.excluded), "{audit}: exclusions differ");
+    (want.summary, excl.len())
+}
+
 fn table(ws: &Workspace, audit: &str) -> (DataFrame, Vec<Exclusion>) {
     let dir = crate::audit::run::audit_dir(ws);
     let attrs =
@@ -60,24 +78,14 @@ fn sharded_dedup_equals_the_in_memory_jobs() {
     let ctx = AuditContext::new(&ws, &docs, &texts);
     for audit in ["exact-dedup", "near-dedup"] {
         crate::audit::run::run_with(&ws, &[audit.to_string()], 2, &|_| {}).unwrap();
-        let (attrs, excl) = table(&ws, audit);
         // The in-memory job reads the same earlier tables (exact-dedup's, just written).
-        let want = by_name(audit).unwrap().run(&ctx).unwrap();
-        assert!(
-            attrs.equals_missing(&want.attributes),
-            "{audit}: attributes differ\n{attrs}\n{}",
-            want.attributes
-        );
-        assert!(
-            !want.excluded.is_empty(),
-            "{audit}: the corpus plants duplicates"
-        );
-        assert_eq!(excl, sorted(want.excluded), "{audit}: exclusions differ");
+        let (want_summary, excluded) = assert_tables_equal(&ws, audit, &ctx);
+        assert!(excluded > 0, "{audit}: the corpus plants duplicates");
         let summary: serde_json::Value = serde_json::from_slice(
             &fs_err::read(dir.join("summary").join(format!("{audit}.json"))).unwrap(),
         )
         .unwrap();
-        assert_eq!(summary["cluster_sizes"], want.summary["cluster_sizes"]);
+        assert_eq!(summary["cluster_sizes"], want_summary["cluster_sizes"]);
         if audit == "near-dedup" {
             for k in [
                 "empty_docs",
@@ -86,7 +94,7 @@ fn sharded_dedup_equals_the_in_memory_jobs() {
                 "verified_pairs",
                 "oversized_buckets",
             ] {
-                assert_eq!(summary["stats"][k], want.summary["stats"][k], "{k}");
+                assert_eq!(summary["stats"][k], want_summary["stats"][k], "{k}");
             }
         }
     }
@@ -158,34 +166,18 @@ fn summary(ws: &Workspace, audit: &str) -> serde_json::Value {
 fn a_sharded_full_audit_equals_the_in_memory_jobs() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = corpus(tmp.path(), 1500);
-    // The generated documents are not parsed (no Luau analysis): no code lines to count.
-    let toml = ws.root.join("vcurate.toml");
-    let cfg = fs_err::read_to_string(&toml).unwrap();
-    fs_err::write(
-        &toml,
-        cfg.replace("min-code-lines = 5", "min-code-lines = 0"),
-    )
-    .unwrap();
-    let ws = Workspace::open(tmp.path()).unwrap();
     crate::audit::run::run_with(&ws, &[], 2, &|_| {}).unwrap();
     let docs = crate::store::all_documents(&ws.store_dir()).unwrap();
     let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
     let ctx = AuditContext::new(&ws, &docs, &texts);
     let mut excluded = 0;
     for audit in crate::audit::run::AUDITS {
-        let (attrs, excl) = table(&ws, audit);
-        let want = by_name(audit).unwrap().run(&ctx).unwrap();
-        assert!(
-            attrs.equals_missing(&want.attributes),
-            "{audit}: attributes differ\n{attrs}\n{}",
-            want.attributes
-        );
-        assert_eq!(excl, sorted(want.excluded), "{audit}: exclusions differ");
-        excluded += excl.len();
+        let (want_summary, n) = assert_tables_equal(&ws, audit, &ctx);
+        excluded += n;
         if !["exact-dedup", "near-dedup"].contains(audit) {
             assert_eq!(
                 summary(&ws, audit),
-                want.summary,
+                want_summary,
                 "{audit}: summaries differ"
             );
         }
@@ -237,12 +229,6 @@ fn a_large_local_source_is_ingested_in_chunks_and_audited_in_several_shards() {
     let plan = super::plan_with(&ws, "quality", &work, None, 2048).unwrap();
     assert_eq!(plan.shards.len(), 3);
     super::run_local(&work, 2, &|_, _, _| {}).unwrap();
-    let (attrs, excl) = table(&ws, "quality");
     let texts: Vec<_> = docs.iter().map(crate::audit::jobs::audit_text).collect();
-    let want = by_name("quality")
-        .unwrap()
-        .run(&AuditContext::new(&ws, &docs, &texts))
-        .unwrap();
-    assert!(attrs.equals_missing(&want.attributes));
-    assert_eq!(excl, sorted(want.excluded));
+    assert_tables_equal(&ws, "quality", &AuditContext::new(&ws, &docs, &texts));
 }
