@@ -4,13 +4,16 @@
 //! shard; no git, no parsing), or with `files` as Luau files in local source folders with their
 //! manifests, for `vcurate ingest` to read (mode `ingest` measures that), about a quarter of them
 //! variants of a recent original at a target Jaccard in [0.4, 1.0] (a tenth of those exact
-//! copies), often in another shard, so both dedups have real clusters. The generator keeps only
+//! copies), often in another shard, so both dedups have real clusters; one in 400 is headed by
+//! a denied SPDX tag and one in 400 holds an AWS key id, for the license and secrets audits to
+//! drop. The generator keeps only
 //! a window of recent originals, so generating 1M documents needs little memory.
 //!
 //! The generated text is Luau-looking token soup that does not parse: the workspace asks for
 //! no code lines (`min-code-lines = 0`) and no parse or compile (`require-parse = false`,
 //! `require-compile = false`; the quality audit still compiles every ingested file). The
-//! sources' rights basis is `own_codebase`, which the default policy trusts.
+//! sources are open source under MIT (a declared license in the store; a LICENSE file at the
+//! root of each source folder).
 //!
 //! `run` measures one mode in a fresh process (peak RSS is per process): `in-memory` is the
 //! path before sharding (all documents loaded into one `Vec<Document>`, then every job),
@@ -41,6 +44,12 @@ pub struct ScaleCorpus {
     pub text_bytes: u64,
     pub planted_variants: usize,
     pub planted_exact_copies: usize,
+    /// Documents headed by an SPDX tag the default policy denies (AGPL-3.0-only).
+    #[serde(default)]
+    pub planted_denied_licenses: usize,
+    /// Documents holding an AWS access key id.
+    #[serde(default)]
+    pub planted_secrets: usize,
     pub seconds: f64,
 }
 
@@ -124,9 +133,9 @@ fn document(source: &str, path: &str, text: String) -> Document {
             unit_kind: UnitKind::File,
             unit_name: None,
             origin: None,
-            rights_basis: RightsBasis::OwnCodebase,
-            license_candidates: Vec::new(),
-            prose_license: None,
+            rights_basis: RightsBasis::OpenSource,
+            license_candidates: crate::ingest::evidence::in_file_candidates(path, &text),
+            prose_license: Some("MIT".into()),
             code_license: None,
             attribution: None,
             ingest_time: "2024-01-01T00:00:00Z".into(),
@@ -187,6 +196,8 @@ pub fn generate(
         text_bytes: 0,
         planted_variants: 0,
         planted_exact_copies: 0,
+        planted_denied_licenses: 0,
+        planted_secrets: 0,
         seconds: 0.0,
     };
     let mut line = Vec::new();
@@ -231,6 +242,23 @@ pub fn generate(
                 }
                 text
             };
+            // One in 400 under a denied license, one in 400 with a credential: the license
+            // and secrets audits drop them.
+            let mut text = text;
+            match rng.below(400) {
+                0 => {
+                    text.insert_str(0, "-- SPDX-License-Identifier: AGPL-3.0-only\n");
+                    corpus.planted_denied_licenses += 1;
+                }
+                1 => {
+                    let key: String = (0..16)
+                        .map(|_| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[rng.below(32)] as char)
+                        .collect();
+                    text.push_str(&format!("local awsKey = \"AKIA{key}\"\n"));
+                    corpus.planted_secrets += 1;
+                }
+                _ => {}
+            }
             corpus.text_bytes += text.len() as u64;
             let path = format!("src/m{i}.luau");
             if files {
@@ -244,10 +272,15 @@ pub fn generate(
             }
         }
         if files {
+            // An MIT license file at the root: the evidence every file's license comes from.
+            fs_err::write(
+                dir.join("corpus").join(&source).join("LICENSE"),
+                include_str!("../sample/files/luau-utils/LICENSE"),
+            )?;
             fs_err::write(
                 dir.join("sources").join(format!("{source}.toml")),
                 format!(
-                    "kind = \"local\"\npath = \"corpus/{source}\"\nrights-basis = \"own_codebase\"\n"
+                    "kind = \"local\"\npath = \"corpus/{source}\"\nrights-basis = \"open_source\"\n"
                 ),
             )?;
             continue;
