@@ -153,16 +153,6 @@ pub fn run_bounded(ws: &Workspace) -> Result<Option<AuditOutput>, AuditError> {
     let (Some(exact), Some(near)) = (clusters("exact-dedup")?, clusters("near-dedup")?) else {
         return Ok(None);
     };
-    let mut docs = Vec::new();
-    for p in crate::store::table_paths(&ws.store_dir(), "documents") {
-        let rows = crate::store::parquet_rows(&p)?;
-        docs.push(crate::store::read_rows(
-            &p,
-            &["id", "source_id", "path"],
-            0,
-            rows,
-        )?);
-    }
     let str_col = |df: &DataFrame, c: &str| -> Result<Vec<String>, AuditError> {
         Ok(df
             .column(c)?
@@ -172,12 +162,13 @@ pub fn run_bounded(ws: &Workspace) -> Result<Option<AuditOutput>, AuditError> {
             .collect())
     };
     let (mut ids, mut sources, mut files) = (Vec::new(), Vec::new(), Vec::new());
-    for df in &docs {
-        ids.extend(str_col(df, "id")?);
-        sources.extend(str_col(df, "source_id")?);
-        files.extend(str_col(df, "path")?);
+    for p in crate::store::table_paths(&ws.store_dir(), "documents") {
+        let rows = crate::store::parquet_rows(&p)?;
+        let df = crate::store::read_rows(&p, &["id", "source_id", "path"], 0, rows)?;
+        ids.extend(str_col(&df, "id")?);
+        sources.extend(str_col(&df, "source_id")?);
+        files.extend(str_col(&df, "path")?);
     }
-    drop(docs);
     let mut cluster_cols = Vec::new();
     for df in [&exact, &near] {
         if df.height() != ids.len()
