@@ -2,9 +2,14 @@
 //! Exact and near duplicates always share one; the configured grouping (source or file) keeps
 //! related documents together and, unless `strict`, is broken down where a group is larger than
 //! a split's share; the split sizes count the documents that pass the earlier audits, since
-//! those are what an export holds. The verifier then checks the result from the texts alone: a
-//! leak is an error, and so is a split with a non-zero target that got no document. A split
-//! more than 5 points off its target is a warning with the achieved fractions. Drops nothing.
+//! those are what an export holds. The verifier then checks the result: a leak is an error, and
+//! so is a split with a non-zero target that got no document. A split more than 5 points off
+//! its target is a warning with the achieved fractions. Drops nothing.
+//!
+//! `vcurate audit` runs [`run_bounded`]: no texts, the duplicate groups from the exact-dedup
+//! and near-dedup cluster tables, checked against those clusters. The in-memory [`Splits`] job
+//! (also the fallback when those tables do not hold the store's documents) computes the groups
+//! from the texts and verifies from the texts alone.
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};

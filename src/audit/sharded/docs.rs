@@ -168,11 +168,17 @@ pub(super) fn run_contamination(ctx: &TaskCtx, stage: &str, root: &Path) -> Resu
     }
     let mut df: Vec<u32> = Vec::new();
     for t in 0..ctx.plan.shards.len() {
-        let part: Vec<u32> = read_raw(&ctx.path(SCAN, format!("{t}.df")))?;
-        if df.is_empty() {
+        let path = ctx.path(SCAN, format!("{t}.df"));
+        let part: Vec<u32> = read_raw(&path)?;
+        if t == 0 {
             df = part;
         } else if part.len() == df.len() {
             df.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        } else {
+            return Err(super::bad(
+                &path,
+                "counts for another index than shard 0's; rerun the scan with --force",
+            ));
         }
     }
     let idioms = index.idioms_of(&df, ctx.plan.documents);
