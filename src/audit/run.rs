@@ -1,5 +1,7 @@
-//! The audit runner: loads the ingested documents once, runs the selected audit jobs
-//! ([`super::jobs`]) after the jobs they depend on, and writes for each one an attribute table
+//! The audit runner: runs the selected audit jobs ([`super::jobs`]) after the jobs they depend
+//! on, every one but splits as sharded stages over the store read in batches
+//! ([`super::sharded`]), splits from the ids and the dedup tables (the documents are loaded
+//! only when those tables do not match the store), and writes for each one an attribute table
 //! keyed by document id (`dataset/audit/attributes/<audit>.parquet`), the documents it drops as
 //! [`Exclusion`] rows (`dataset/audit/excluded/<audit>.parquet`, see
 //! [`crate::store::exclusions`]) and a summary (`dataset/audit/summary/<audit>.json`).
@@ -114,9 +116,11 @@ fn plan(names: &[String]) -> Result<Vec<&'static dyn AuditJob>, AuditError> {
     Ok(order)
 }
 
-/// Audits that run as sharded stages over the store in batches
-/// ([`super::sharded`]): they never load the whole corpus.
-pub const SHARDED: &[&str] = &["exact-dedup", "near-dedup"];
+/// Whether an audit runs as sharded stages over the store in batches ([`super::sharded`],
+/// never loading the whole corpus): all but splits, which reads ids and the dedup tables.
+pub fn is_sharded(audit: &str) -> bool {
+    audit != "splits"
+}
 
 /// Runs the named audits (all when empty), each after the ones it depends on.
 pub fn run(
@@ -127,8 +131,9 @@ pub fn run(
     run_with(ws, names, 1, on_start)
 }
 
-/// [`run`], with the tasks of the sharded audits on `workers` threads. The other audits get
-/// the documents loaded once, and only when one of them is selected.
+/// [`run`], with the tasks of the sharded audits on `workers` threads. Splits never reads
+/// texts, unless the dedup tables do not hold the store's documents (then every document is
+/// loaded once, for splits alone).
 pub fn run_with(
     ws: &Workspace,
     names: &[String],
@@ -145,7 +150,7 @@ pub fn run_with(
     for job in plan {
         let name = job.name();
         on_start(name);
-        if SHARDED.contains(&name) {
+        if is_sharded(name) {
             let r = super::sharded::run_audit(ws, name, workers).map_err(|e| match e {
                 super::sharded::ShardError::NoDocuments(p) => AuditError::NoDocuments(p),
                 e => AuditError::Failed {
@@ -153,18 +158,23 @@ pub fn run_with(
                     message: e.to_string(),
                 },
             })?;
-            let mut by_reason = BTreeMap::new();
-            if r.excluded > 0 {
-                by_reason.insert(r.reason.clone(), r.excluded);
-            }
             out.push(summary_line(
                 name,
                 r.documents,
                 r.excluded,
-                by_reason,
+                r.excluded_by_reason,
                 r.summary,
             ));
             continue;
+        }
+        if name == "splits" {
+            if let Some(output) = jobs::splits::run_bounded(ws).inspect_err(|_| {
+                let _ = remove_tables(dir, name);
+            })? {
+                let documents = output.attributes.height();
+                out.push(write_tables(dir, name, output, documents)?);
+                continue;
+            }
         }
         if docs_cell.get().is_none() {
             let docs = crate::store::all_documents(&ws.store_dir())?;
@@ -185,28 +195,38 @@ pub fn run_with(
                 return Err(e);
             }
         };
-        write_parquet(
-            &dir.join("attributes").join(format!("{name}.parquet")),
-            Ok(output.attributes),
-        )?;
-        crate::store::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
-        crate::core::fs::write_atomic(
-            &dir.join("summary").join(format!("{name}.json")),
-            &serde_json::to_vec_pretty(&output.summary).expect("json"),
-        )?;
-        let mut by_reason = BTreeMap::new();
-        for e in &output.excluded {
-            *by_reason.entry(e.reason.clone()).or_insert(0) += 1;
-        }
-        out.push(summary_line(
-            name,
-            docs.len(),
-            output.excluded.len(),
-            by_reason,
-            output.summary,
-        ));
+        out.push(write_tables(dir, name, output, docs.len())?);
     }
     Ok(out)
+}
+
+/// Writes an in-memory audit's tables; returns its line of the run report.
+fn write_tables(
+    dir: &Path,
+    name: &str,
+    output: AuditOutput,
+    documents: usize,
+) -> Result<AuditSummary, AuditError> {
+    write_parquet(
+        &dir.join("attributes").join(format!("{name}.parquet")),
+        Ok(output.attributes),
+    )?;
+    crate::store::write_exclusions(&excluded_path(dir, name), &output.excluded)?;
+    crate::core::fs::write_atomic(
+        &dir.join("summary").join(format!("{name}.json")),
+        &serde_json::to_vec_pretty(&output.summary).expect("json"),
+    )?;
+    let mut by_reason = BTreeMap::new();
+    for e in &output.excluded {
+        *by_reason.entry(e.reason.clone()).or_insert(0) += 1;
+    }
+    Ok(summary_line(
+        name,
+        documents,
+        output.excluded.len(),
+        by_reason,
+        output.summary,
+    ))
 }
 
 /// One audit's line of the run report.

@@ -659,6 +659,59 @@ pub fn verify_splits(
     })
 }
 
+/// [`verify_splits`] from the duplicate clusters the exact-dedup and near-dedup audits found
+/// (cluster per item, `None` for none), when the texts are not at hand (a corpus streamed from
+/// the store): an exact cluster crossing splits is an exact leak (named `cluster <n>`, no
+/// content key), a near cluster crossing splits counts in `near_clusters_crossing` (no pairs).
+pub fn verify_clusters(
+    exact: &[Option<u32>],
+    near: &[Option<u32>],
+    splits: &[Split],
+) -> Result<LeakReport, SplitError> {
+    for t in [exact.len(), near.len()] {
+        if t != splits.len() {
+            return Err(SplitError::Length {
+                texts: t,
+                splits: splits.len(),
+            });
+        }
+    }
+    let members = |clusters: &[Option<u32>]| {
+        let mut by: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for (i, c) in clusters.iter().enumerate() {
+            if let Some(c) = c {
+                by.entry(*c).or_default().push(i);
+            }
+        }
+        by
+    };
+    let crossing = |m: &Vec<usize>| m.iter().any(|&i| splits[i] != splits[m[0]]);
+    let mut exact_copies_of_train = [0usize; 3];
+    let mut leaks = Vec::new();
+    for (c, m) in members(exact) {
+        if crossing(&m) {
+            if m.iter().any(|&i| splits[i] == Split::Train) {
+                for &i in &m {
+                    if splits[i] != Split::Train {
+                        exact_copies_of_train[splits[i] as usize] += 1;
+                    }
+                }
+            }
+            leaks.push(ExactLeak {
+                content_key: format!("cluster {c}"),
+                members: m.iter().map(|&i| (i, splits[i])).collect(),
+            });
+        }
+    }
+    leaks.sort_by_key(|l| l.members[0].0);
+    Ok(LeakReport {
+        exact: leaks,
+        near: Vec::new(),
+        exact_copies_of_train,
+        near_clusters_crossing: members(near).values().filter(|m| crossing(m)).count(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@ pub struct AuditArgs {
     /// Print the summaries as JSON on stdout instead of a table on stderr.
     #[arg(long)]
     pub json: bool,
-    /// Tasks of the sharded audits (exact-dedup, near-dedup) run at once, each over one shard,
-    /// band or partition of the store, read in batches.
+    /// Tasks run at once, each over one shard, band or partition of the store, read in
+    /// batches (every audit but splits is sharded; splits reads the dedup tables).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
 }

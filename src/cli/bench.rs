@@ -98,10 +98,16 @@ pub enum Which {
         shards: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Write Luau files in local source folders (and their manifests) instead of the
+        /// store, for `bench scale --mode ingest`.
+        #[arg(long)]
+        files: bool,
     },
-    /// Exact + near dedup over a `bench scale-generate` workspace in one mode (`in-memory`:
-    /// the whole corpus loaded, the path before sharding; `sharded`: the sharded stages with
-    /// --workers): wall time, peak RSS, bytes per document. One mode per process.
+    /// The whole audit over a `bench scale-generate` workspace in one mode (`in-memory`: the
+    /// whole corpus loaded, the path before sharding; `sharded`: `vcurate audit --workers`;
+    /// `ingest`: `vcurate ingest` of a `--files` corpus): wall time, peak RSS, bytes per
+    /// document, and for the audits digests of the excluded sets and splits to compare modes.
+    /// One mode per process.
     Scale {
         #[arg(long)]
         dir: PathBuf,
@@ -195,9 +201,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             docs,
             shards,
             seed,
+            files,
         } => {
-            let c = crate::bench::scale::generate(&dir, docs, shards, seed)?;
+            let c = crate::bench::scale::generate(&dir, docs, shards, seed, files)?;
             super::print_json(&c)?;
+        }
+        Which::Scale { dir, mode, out, .. } if mode == "ingest" => {
+            finish(&out, &crate::bench::scale::run_ingest(&dir)?)?
         }
         Which::Scale {
             dir,

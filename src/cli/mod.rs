@@ -78,7 +78,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Benchmarks that write their figures to a file.
     Bench(bench::BenchArgs),
-    /// Run the sharded audits (exact-dedup, near-dedup) task by task: plan, run one task,
+    /// Run the sharded audits (all but splits) task by task: plan, run one task,
     /// run all locally, finish. For executors such as Ray; see "When one machine is not enough".
     Shard(shard::ShardArgs),
     /// List (or write) the JSON Schemas of every record vcurate reads and writes.

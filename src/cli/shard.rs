@@ -16,10 +16,10 @@ pub struct ShardArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Which {
-    /// Write WORK/plan.json for a sharded audit (exact-dedup, near-dedup) over the store and
+    /// Write WORK/plan.json for a sharded audit (every audit but splits) over the store and
     /// print its stages and task counts as JSON. Keeps an existing plan with the same inputs.
     Plan {
-        /// exact-dedup or near-dedup.
+        /// license, secrets, density, quality, exact-dedup, near-dedup or contamination.
         audit: String,
         /// The work folder (a shared filesystem path when tasks run on other machines).
         #[arg(long)]

@@ -11,10 +11,16 @@ use crate::ingest::{
 };
 use crate::store::{EvidenceFile, SourceTables};
 
-/// Ingests a local folder.
+/// Files decoded and split at a time: their documents go to the store's writer before the next
+/// files are read, so a folder of any size needs memory for this many files.
+const FILES_PER_CHUNK: usize = 4096;
+
+/// Ingests a local folder: the documents go to `out` as they are made; returns the skipped
+/// and evidence tables (small: one row per skipped or license-like file).
 pub fn ingest(
     ctx: &UnitContext,
     max: u64,
+    out: &mut crate::store::SourceWriter,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SourceTables, IngestError> {
     let source = ctx.source;
@@ -38,7 +44,39 @@ pub fn ingest(
     });
     let filter = PathFilter::new(source);
     let mut tables = SourceTables::default();
+    // License-like files first: every file's candidates need the whole tree's evidence.
+    for path in &files {
+        let rel = rel_path(&root, path);
+        let meta = fs_err::symlink_metadata(path).map_err(|e| io(path, e))?;
+        if meta.file_type().is_symlink() || evidence::evidence_kind(&rel).is_none() {
+            continue;
+        }
+        let bytes = fs_err::read(path).map_err(|e| io(path, e))?;
+        if let Ok(dec) = crate::ingest::units::decode(&bytes, max) {
+            tables.evidence.push(EvidenceFile {
+                source_id: source.id.clone(),
+                path: rel,
+                blob_id: blob_id(&bytes),
+                text: dec.text,
+            });
+        }
+    }
+    let evidence = tables.evidence.clone();
     let mut pending = Vec::new();
+    let mut flush = |pending: &mut Vec<Pending>, tables: &mut SourceTables| {
+        let mut made = SourceTables::default();
+        process_files(
+            ctx,
+            std::mem::take(pending),
+            &evidence,
+            max,
+            &mut made,
+            progress,
+        );
+        tables.skipped.extend(made.skipped);
+        out.write_documents(&made.documents)
+            .map_err(IngestError::from)
+    };
     for path in files {
         let rel = rel_path(&root, &path);
         let meta = fs_err::symlink_metadata(&path).map_err(|e| io(&path, e))?;
@@ -78,19 +116,7 @@ pub fn ingest(
             continue;
         }
         let bytes = fs_err::read(&path).map_err(|e| io(&path, e))?;
-        let blob_id = git2::Oid::hash_object(git2::ObjectType::Blob, &bytes)
-            .ok()
-            .map(|o| o.to_string());
-        if is_evidence {
-            if let Ok(dec) = crate::ingest::units::decode(&bytes, max) {
-                tables.evidence.push(EvidenceFile {
-                    source_id: source.id.clone(),
-                    path: rel.clone(),
-                    blob_id: blob_id.clone(),
-                    text: dec.text,
-                });
-            }
-        }
+        let blob_id = blob_id(&bytes);
         match excluded {
             Some(why) => {
                 tables.skipped.push(skip(
@@ -106,17 +132,28 @@ pub fn ingest(
                     n: 1,
                 });
             }
-            None => pending.push(Pending {
-                path: rel,
-                blob_id,
-                bytes,
-            }),
+            None => {
+                pending.push(Pending {
+                    path: rel,
+                    blob_id,
+                    bytes,
+                });
+                if pending.len() == FILES_PER_CHUNK {
+                    flush(&mut pending, &mut tables)?;
+                }
+            }
         }
     }
-    let evidence = tables.evidence.clone();
-    process_files(ctx, pending, &evidence, max, &mut tables, progress);
+    flush(&mut pending, &mut tables)?;
     tables.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(tables)
+}
+
+/// The file's git blob id.
+fn blob_id(bytes: &[u8]) -> Option<String> {
+    git2::Oid::hash_object(git2::ObjectType::Blob, bytes)
+        .ok()
+        .map(|o| o.to_string())
 }
 
 /// All paths below `dir` except `.git`, sorted.

@@ -315,19 +315,17 @@ pub fn run(
             ingest_time: ingest_time.clone(),
         };
         let max = ws.config.ingest.max_file_bytes;
+        // Local folders stream their documents into the store; the others hand them over.
+        let mut out = crate::store::SourceWriter::new(&ws.store_dir(), &source.id)?;
         let tables = match r {
             Ready::Git { resolved, .. } => ingest_git(&ctx, resolved, max, progress)?,
             Ready::Path { .. } if source.kind == SourceKind::Jsonl => {
                 jsonl::ingest(&ctx, progress)?
             }
-            Ready::Path { .. } => local::ingest(&ctx, max, progress)?,
+            Ready::Path { .. } => local::ingest(&ctx, max, &mut out, progress)?,
         };
-        let parse_failures = tables
-            .documents
-            .iter()
-            .filter(|d| d.luau.as_ref().is_some_and(|l| !l.parse_ok))
-            .count() as u64;
-        let bytes = tables.documents.iter().map(|d| d.bytes).sum();
+        out.write_documents(&tables.documents)?;
+        let (parse_failures, bytes) = (out.parse_failures, out.bytes);
         let state = SourceState {
             source_id: source.id.clone(),
             kind: source.kind.as_str().into(),
@@ -335,11 +333,11 @@ pub fn run(
             commit: commit.clone(),
             manifest_hash: source.manifest_hash.clone(),
             tool_version: crate::TOOL_VERSION.into(),
-            documents: tables.documents.len() as u64,
+            documents: out.documents,
             skipped: tables.skipped.len() as u64,
             parse_failures,
         };
-        crate::store::write_source(&ws.store_dir(), &state, &tables)?;
+        out.finish(&state, &tables.skipped, &tables.evidence)?;
         progress(Progress::Finish { id: &source.id });
         reports.push(report(
             source,

@@ -87,40 +87,123 @@ pub fn write_source(
     state: &SourceState,
     tables: &SourceTables,
 ) -> Result<(), StoreError> {
-    let dir = store.join(&state.source_id);
-    fs_err::create_dir_all(&dir)?;
-    let gen_name = format!(
-        "g{}-{}",
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        std::process::id()
-    );
-    let gen = dir.join(&gen_name);
-    fs_err::create_dir_all(&gen)?;
-    // Small row groups let the sharded audits read a source back in batches of rows
-    // (`read_rows`) without decoding the whole text column.
-    write_parquet_with(
-        &gen.join("documents.parquet"),
-        documents_frame(&tables.documents),
-        Some(DOCUMENT_ROW_GROUP),
-    )?;
-    write_parquet(&gen.join("skipped.parquet"), skipped_frame(&tables.skipped))?;
-    write_parquet(
-        &gen.join("evidence.parquet"),
-        evidence_frame(&tables.evidence),
-    )?;
-    crate::core::fs::write_atomic(
-        &gen.join("state.json"),
-        &serde_json::to_vec_pretty(state).expect("state serializes"),
-    )?;
-    crate::core::fs::write_atomic(&dir.join(CURRENT), gen_name.as_bytes())?;
-    // Older generations (and any left by a crash) are no longer reachable.
-    for entry in fs_err::read_dir(&dir)?.flatten() {
-        let p = entry.path();
-        if p.is_dir() && p.file_name().is_some_and(|n| n != gen_name.as_str()) {
-            let _ = fs_err::remove_dir_all(&p);
-        }
+    let mut w = SourceWriter::new(store, &state.source_id)?;
+    w.write_documents(&tables.documents)?;
+    w.finish(state, &tables.skipped, &tables.evidence)
+}
+
+/// Writes a source's new generation with its documents streamed in as they are made (a row
+/// group of [`DOCUMENT_ROW_GROUP`] documents at a time, so a source of any size needs memory
+/// for one row group), then its other tables and state, then flips `CURRENT`. Dropped before
+/// [`SourceWriter::finish`] (an ingest that failed), it leaves the previous generation in
+/// force; the next write removes the unfinished one.
+pub struct SourceWriter {
+    dir: PathBuf,
+    gen_name: String,
+    path: PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    buffer: Vec<Document>,
+    /// Documents, bytes and Luau files that do not parse, written so far.
+    pub documents: u64,
+    pub bytes: u64,
+    pub parse_failures: u64,
+}
+
+impl SourceWriter {
+    pub fn new(store: &Path, source_id: &str) -> Result<SourceWriter, StoreError> {
+        let dir = store.join(source_id);
+        let gen_name = format!(
+            "g{}-{}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id()
+        );
+        let gen = dir.join(&gen_name);
+        fs_err::create_dir_all(&gen)?;
+        Ok(SourceWriter {
+            path: gen.join("documents.parquet"),
+            dir,
+            gen_name,
+            writer: None,
+            buffer: Vec::new(),
+            documents: 0,
+            bytes: 0,
+            parse_failures: 0,
+        })
     }
-    Ok(())
+
+    /// Appends documents (in order).
+    pub fn write_documents(&mut self, docs: &[Document]) -> Result<(), StoreError> {
+        for d in docs {
+            self.documents += 1;
+            self.bytes += d.bytes;
+            self.parse_failures += d.luau.as_ref().is_some_and(|l| !l.parse_ok) as u64;
+        }
+        self.buffer.extend_from_slice(docs);
+        while self.buffer.len() >= DOCUMENT_ROW_GROUP {
+            let rest = self.buffer.split_off(DOCUMENT_ROW_GROUP);
+            let group = std::mem::replace(&mut self.buffer, rest);
+            self.write_group(&group)?;
+        }
+        Ok(())
+    }
+
+    /// Small row groups let the sharded audits read a source back in batches of rows
+    /// (`read_rows`) without decoding the whole text column.
+    fn write_group(&mut self, docs: &[Document]) -> Result<(), StoreError> {
+        let polars_err = |source| StoreError::Polars {
+            path: self.path.clone(),
+            source,
+        };
+        let df = documents_frame(docs).map_err(polars_err)?;
+        if self.writer.is_none() {
+            let file = fs_err::File::create(&self.path)?.into_parts().0;
+            self.writer = Some(
+                ParquetWriter::new(file)
+                    .batched(df.schema())
+                    .map_err(polars_err)?,
+            );
+        }
+        let w = self.writer.as_mut().expect("set");
+        w.write_batch(&df).map_err(polars_err)
+    }
+
+    /// Writes the rest of the documents, the skipped and evidence tables and the state, and
+    /// makes this generation the source's current one.
+    pub fn finish(
+        mut self,
+        state: &SourceState,
+        skipped: &[SkipRecord],
+        evidence: &[EvidenceFile],
+    ) -> Result<(), StoreError> {
+        let rest = std::mem::take(&mut self.buffer);
+        if !rest.is_empty() || self.writer.is_none() {
+            self.write_group(&rest)?;
+        }
+        let w = self.writer.take().expect("written");
+        w.finish().map_err(|source| StoreError::Polars {
+            path: self.path.clone(),
+            source,
+        })?;
+        let file = fs_err::OpenOptions::new().write(true).open(&self.path)?;
+        file.sync_all()?;
+        crate::core::fs::publish_mode(file.file())?;
+        let gen = self.dir.join(&self.gen_name);
+        write_parquet(&gen.join("skipped.parquet"), skipped_frame(skipped))?;
+        write_parquet(&gen.join("evidence.parquet"), evidence_frame(evidence))?;
+        crate::core::fs::write_atomic(
+            &gen.join("state.json"),
+            &serde_json::to_vec_pretty(state).expect("state serializes"),
+        )?;
+        crate::core::fs::write_atomic(&self.dir.join(CURRENT), self.gen_name.as_bytes())?;
+        // Older generations (and any left by a crash) are no longer reachable.
+        for entry in fs_err::read_dir(&self.dir)?.flatten() {
+            let p = entry.path();
+            if p.is_dir() && p.file_name().is_some_and(|n| n != self.gen_name.as_str()) {
+                let _ = fs_err::remove_dir_all(&p);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Removes a source from the store.
@@ -420,8 +503,30 @@ impl<'a> Cols<'a> {
 
 /// Reads a documents table back into records.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, StoreError> {
-    let df = read_parquet(path)?;
-    let c = Cols { df: &df, path };
+    documents_from_frame(&read_parquet(path)?, path)
+}
+
+/// Rows `offset..offset + len` of a documents table as records (only the row groups holding
+/// them are decoded): how the per-document audits stream a source in batches.
+pub fn read_document_rows(
+    path: &Path,
+    offset: usize,
+    len: usize,
+) -> Result<Vec<Document>, StoreError> {
+    let file = fs_err::File::open(path)?;
+    let df = ParquetReader::new(file.into_parts().0)
+        .with_slice(Some((offset, len)))
+        .finish()
+        .map_err(|source| StoreError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    documents_from_frame(&df, path)
+}
+
+/// The records of a documents frame read from `path` (named in errors).
+fn documents_from_frame(df: &DataFrame, path: &Path) -> Result<Vec<Document>, StoreError> {
+    let c = Cols { df, path };
     let (ids, source_ids, kinds, urls, commits) = (
         c.req_str("id")?,
         c.req_str("source_id")?,

@@ -48,51 +48,74 @@ fn wait_for(path: &Path, limit: Duration) {
     }
 }
 
-#[test]
-fn kill_9_mid_stage_and_rerun_gives_the_same_tables() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = generated(tmp.path(), "1500");
-    let o = vcurate(
-        &ws,
-        &["audit", "exact-dedup", "near-dedup", "--workers", "2"],
-    );
+/// `kill -9` of `vcurate shard local` for `audit` while tasks of `stage` are half-way (after
+/// `earlier`, a finished stage, when there is one), then reruns: the audit's tables are byte for
+/// byte those of `vcurate audit`, and finished stages do not run again.
+fn kill_9_and_rerun(ws: &Path, work: &Path, audit: &str, stage: &str, earlier: Option<&str>) {
+    let o = vcurate(ws, &["audit", audit, "--workers", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let want = tables(&ws, "near-dedup");
+    let want = tables(ws, audit);
 
-    let work = tmp.path().join("work");
     let w = work.to_str().unwrap();
-    let o = vcurate(&ws, &["shard", "plan", "near-dedup", "--work", w]);
+    let o = vcurate(ws, &["shard", "plan", audit, "--work", w]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // Tasks of near-verify stop half-way; kill -9 the whole run there.
+    // Tasks of `stage` stop half-way; kill -9 the whole run there.
     let mut child = Command::new(env!("CARGO_BIN_EXE_vcurate"))
-        .current_dir(&ws)
-        .env("VCURATE_SHARD_PAUSE", "near-verify")
+        .current_dir(ws)
+        .env("VCURATE_SHARD_PAUSE", stage)
         .args(["shard", "local", "--work", w, "--workers", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&work.join("near-verify/paused"), Duration::from_secs(300));
+    wait_for(&work.join(stage).join("paused"), Duration::from_secs(300));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(!work.join("near-verify/0.done").exists());
-    assert!(work.join("near-sets/0.done").exists());
+    assert!(!work.join(stage).join("0.done").exists());
+    if let Some(e) = earlier {
+        assert!(work.join(e).join("0.done").exists());
+    }
 
-    let o = vcurate(&ws, &["shard", "local", "--work", w, "--workers", "2"]);
+    let o = vcurate(ws, &["shard", "local", "--work", w, "--workers", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(
-        !err.contains("done: near-sig"),
-        "finished stages rerun: {err}"
-    );
-    assert!(err.contains("done: near-verify"), "{err}");
-    assert_eq!(tables(&ws, "near-dedup"), want);
+    if let Some(e) = earlier {
+        assert!(
+            !err.contains(&format!("done: {e}")),
+            "finished stages rerun: {err}"
+        );
+    }
+    assert!(err.contains(&format!("done: {stage}")), "{err}");
+    assert_eq!(tables(ws, audit), want, "{audit}");
     // A second rerun has nothing left to do.
-    let o = vcurate(&ws, &["shard", "local", "--work", w]);
+    let o = vcurate(ws, &["shard", "local", "--work", w]);
     assert!(
         o.status.success() && !stderr(&o).contains("done:"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn kill_9_mid_stage_and_rerun_gives_the_same_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = generated(tmp.path(), "1500");
+    let o = vcurate(&ws, &["audit", "exact-dedup", "--workers", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    kill_9_and_rerun(
+        &ws,
+        &tmp.path().join("work-near"),
+        "near-dedup",
+        "near-verify",
+        Some("near-sets"),
+    );
+    // A per-document audit: one stage, each task a shard read in batches.
+    kill_9_and_rerun(
+        &ws,
+        &tmp.path().join("work-secrets"),
+        "secrets",
+        "docs",
+        None,
     );
 }
 

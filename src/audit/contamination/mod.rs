@@ -279,6 +279,11 @@ pub struct Scan {
 }
 
 impl Scan {
+    /// Per key, the number of scanned texts it was found in.
+    pub fn df(&self) -> &[u32] {
+        &self.df
+    }
+
     /// How many texts were scanned.
     pub fn len(&self) -> usize {
         self.matches.len()
@@ -601,6 +606,11 @@ impl ContaminationIndex {
         &self.cfg
     }
 
+    /// The number of tasks indexed.
+    pub fn tasks(&self) -> usize {
+        self.task_ids.len()
+    }
+
     /// Scans `docs` as the corpus: its document frequencies decide the idioms, and every
     /// document is scored.
     pub fn assess(&self, docs: &[&str]) -> Assessment {
@@ -658,7 +668,13 @@ impl ContaminationIndex {
     /// Corpus idioms: keys found in at least `max(idiom_min_documents, idiom_min_fraction *
     /// documents)` of the scanned documents.
     pub fn idioms(&self, corpus: &Scan) -> CorpusIdioms {
-        let n = corpus.len();
+        self.idioms_of(&corpus.df, corpus.len())
+    }
+
+    /// [`Self::idioms`] from document frequencies summed over scans of parts of a corpus
+    /// (`df` per key, [`Scan::df`]) of `n` documents in all: a sharded run scans each shard,
+    /// sums the frequencies, and scores every shard against the idioms of the whole corpus.
+    pub fn idioms_of(&self, df: &[u32], n: usize) -> CorpusIdioms {
         let threshold = match self.cfg.idiom_min_documents {
             0 => 0,
             min => min.max((self.cfg.idiom_min_fraction * n as f64).ceil() as usize),
@@ -667,7 +683,7 @@ impl ContaminationIndex {
         let dropped: Vec<bool> = self
             .keys
             .iter()
-            .zip(&corpus.df)
+            .zip(df)
             .map(|(k, &d)| {
                 let idiom = !k.boilerplate && threshold > 0 && d as usize >= threshold;
                 if idiom && k.kind == KeyKind::Line {

@@ -60,62 +60,102 @@ impl AuditJob for Contamination {
         let texts: Vec<_> = docs.iter().map(contamination::document_text).collect();
         let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let assessed = index.assess(&texts);
-        let hits = &assessed.hits;
-        let mut excluded = Vec::new();
-        for (i, h) in hits.iter().enumerate() {
-            if !h.is_empty() {
-                excluded.push(drop_document(
-                    name,
-                    &docs[i],
-                    "contaminated",
-                    contamination::describe(h),
-                ));
-            }
-        }
-        let per_task = index
-            .by_task(hits)
-            .into_iter()
-            .map(|t| TaskDocuments {
-                documents: t
-                    .docs
-                    .iter()
-                    .map(|&i| DocumentRef {
-                        id: docs[i].id.clone(),
-                        source: docs[i].provenance.source_id.clone(),
-                        path: docs[i].provenance.path.clone(),
-                        score: hits[i]
-                            .iter()
-                            .find(|h| h.task_id == t.task_id)
-                            .map_or(0.0, |h| h.score),
-                    })
-                    .collect(),
-                task: t.task_id,
-            })
-            .collect();
-        let df = ctx.attributes(vec![
-            string_list_column(
-                "tasks",
-                hits.iter().map(|h| h.iter().map(|h| h.task_id.as_str())),
-            ),
-            Column::new(
-                "contaminated".into(),
-                hits.iter().map(|h| !h.is_empty()).collect::<Vec<_>>(),
-            ),
-            hits_column("matches", hits)?,
-        ])?;
-        let summary = ContaminationSummary {
-            eval_tasks: tasks.len(),
-            contaminated_documents: excluded.len(),
-            per_task,
-            index: index.stats().clone(),
-            corpus: assessed.corpus,
-        };
+        let out = outputs(&index, docs, &assessed.hits)?;
+        let summary = summary(
+            tasks.len(),
+            out.per_task,
+            out.excluded.len(),
+            index.stats().clone(),
+            assessed.corpus,
+        );
         Ok(AuditOutput {
-            attributes: df,
-            excluded,
-            summary: summary_json(&summary),
+            attributes: ctx.attributes(out.columns)?,
+            excluded: out.excluded,
+            summary,
         })
     }
+}
+
+/// What scoring some documents gives (all of them, or one batch of a sharded run).
+pub(crate) struct Outputs {
+    /// The attribute columns after `id` and `source_id`.
+    pub columns: Vec<Column>,
+    pub excluded: Vec<crate::core::Exclusion>,
+    /// Every task, with the documents flagged for it in document order.
+    pub per_task: Vec<TaskDocuments>,
+}
+
+/// The tables of `docs` scored as `hits` (one list per document).
+pub(crate) fn outputs(
+    index: &ContaminationIndex,
+    docs: &[crate::core::Document],
+    hits: &[Vec<Hit>],
+) -> Result<Outputs, AuditError> {
+    let name = Contamination.name();
+    let mut excluded = Vec::new();
+    for (i, h) in hits.iter().enumerate() {
+        if !h.is_empty() {
+            excluded.push(drop_document(
+                name,
+                &docs[i],
+                "contaminated",
+                contamination::describe(h),
+            ));
+        }
+    }
+    let per_task = index
+        .by_task(hits)
+        .into_iter()
+        .map(|t| TaskDocuments {
+            documents: t
+                .docs
+                .iter()
+                .map(|&i| DocumentRef {
+                    id: docs[i].id.clone(),
+                    source: docs[i].provenance.source_id.clone(),
+                    path: docs[i].provenance.path.clone(),
+                    score: hits[i]
+                        .iter()
+                        .find(|h| h.task_id == t.task_id)
+                        .map_or(0.0, |h| h.score),
+                })
+                .collect(),
+            task: t.task_id,
+        })
+        .collect();
+    let columns = vec![
+        string_list_column(
+            "tasks",
+            hits.iter().map(|h| h.iter().map(|h| h.task_id.as_str())),
+        ),
+        Column::new(
+            "contaminated".into(),
+            hits.iter().map(|h| !h.is_empty()).collect::<Vec<_>>(),
+        ),
+        hits_column("matches", hits)?,
+    ];
+    Ok(Outputs {
+        columns,
+        excluded,
+        per_task,
+    })
+}
+
+/// The audit's summary.
+pub(crate) fn summary(
+    eval_tasks: usize,
+    per_task: Vec<TaskDocuments>,
+    contaminated_documents: usize,
+    index: IndexStats,
+    corpus: CorpusStats,
+) -> serde_json::Value {
+    summary_json(&ContaminationSummary {
+        eval_tasks,
+        contaminated_documents,
+        per_task,
+        index,
+        corpus,
+    })
 }
 
 /// A `list<struct>` column with one struct per flagged task of each row: `task`, `score`,

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{drop_document, per_source, summary_json, AuditContext, AuditJob, SourceCounts};
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::core::{Conversation, Document, Role, UnitKind};
+use crate::workspace::settings::AuditConfig;
 
 pub struct Density;
 
@@ -53,15 +54,22 @@ impl AuditJob for Density {
             Column::new("luau_code_lines".into(), lines),
             Column::new("passes".into(), passes),
         ])?;
-        let summary = DensitySummary {
+        self.output(ctx, df, excluded)
+    }
+
+    fn per_document(&self) -> bool {
+        true
+    }
+
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &["id", "source_id", "passes", "luau_code_lines"]
+    }
+
+    fn summarize(&self, cfg: &AuditConfig, df: &DataFrame) -> Result<Value, AuditError> {
+        Ok(summary_json(&DensitySummary {
             min_code_lines: cfg.min_code_lines,
-            per_source: per_source(&df, "passes", true)?,
-        };
-        Ok(AuditOutput {
-            attributes: df,
-            excluded,
-            summary: summary_json(&summary),
-        })
+            per_source: per_source(df, "passes", true)?,
+        }))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::audit::license::table::{serde_name, verdict_columns};
 use crate::audit::license::{self, LicenseVerdict, Status};
 use crate::audit::policy::Policy;
 use crate::audit::run::{AuditError, AuditOutput};
+use crate::workspace::settings::AuditConfig;
 
 pub struct License;
 
@@ -22,6 +23,51 @@ pub struct LicenseSummary {
     /// Verdicts that need a person.
     pub unresolved: usize,
     pub with_conflicts: usize,
+}
+
+/// What the license audit reads besides the documents: the source manifests, the policy and
+/// the stored license evidence, recognized ([`license::prepare`]).
+pub(crate) struct LicenseInputs(
+    Result<
+        (
+            Vec<crate::ingest::manifest::Source>,
+            Policy,
+            license::Prepared,
+        ),
+        String,
+    >,
+);
+
+impl LicenseInputs {
+    fn read(ctx: &AuditContext) -> Result<LicenseInputs, AuditError> {
+        let (name, ws) = (License.name(), ctx.ws);
+        let evidence = crate::store::all_evidence(&ws.store_dir())?;
+        let sources = crate::ingest::load_sources(ws, &[]).map_err(|e| failed(name, e))?;
+        let policy = Policy::for_workspace(&ws.root).map_err(|e| failed(name, e))?;
+        let prepared = license::prepare(&evidence, &ctx.config().license);
+        Ok(LicenseInputs(Ok((sources, policy, prepared))))
+    }
+
+    /// Kept in a cache, a failure to read fails every batch alike.
+    fn failed(e: AuditError) -> LicenseInputs {
+        LicenseInputs(Err(e.to_string()))
+    }
+
+    fn get(
+        &self,
+    ) -> Result<
+        (
+            &[crate::ingest::manifest::Source],
+            &Policy,
+            &license::Prepared,
+        ),
+        AuditError,
+    > {
+        match &self.0 {
+            Ok((s, p, r)) => Ok((s, p, r)),
+            Err(e) => Err(failed(License.name(), e)),
+        }
+    }
 }
 
 /// Documents under one concluded license, and how many each profile allows.
@@ -48,11 +94,19 @@ impl AuditJob for License {
 
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError> {
         let name = self.name();
-        let (ws, docs) = (ctx.ws, ctx.docs);
-        let evidence = crate::store::all_evidence(&ws.store_dir())?;
-        let sources = crate::ingest::load_sources(ws, &[]).map_err(|e| failed(name, e))?;
-        let policy = Policy::for_workspace(&ws.root).map_err(|e| failed(name, e))?;
-        let verdicts = license::detect(docs, &evidence, &sources, &ctx.config().license);
+        let docs = ctx.docs;
+        let owned;
+        let inputs = match ctx.cache {
+            Some(c) => c
+                .license
+                .get_or_init(|| LicenseInputs::read(ctx).unwrap_or_else(LicenseInputs::failed)),
+            None => {
+                owned = LicenseInputs::read(ctx)?;
+                &owned
+            }
+        };
+        let (sources, policy, prepared) = inputs.get()?;
+        let verdicts = license::detect_with(docs, prepared, sources, &ctx.config().license);
         let by_id: BTreeMap<&str, &LicenseVerdict> =
             verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
         let mut excluded = Vec::new();
@@ -95,19 +149,45 @@ impl AuditJob for License {
             columns.push(Column::new(format!("{profile}_reason").into(), cols.reason));
         }
         let df = ctx.attributes(columns)?;
+        self.output(ctx, df, excluded)
+    }
+
+    fn per_document(&self) -> bool {
+        true
+    }
+
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &[
+            "spdx",
+            "status",
+            "conflicts",
+            "train_allowed",
+            "publish_allowed",
+        ]
+    }
+
+    fn summarize(
+        &self,
+        _cfg: &AuditConfig,
+        df: &DataFrame,
+    ) -> Result<serde_json::Value, AuditError> {
+        let unresolved = serde_name(Status::Unresolved);
         let summary = LicenseSummary {
-            per_license: per_license(&df)?,
-            unresolved: verdicts
+            per_license: per_license(df)?,
+            unresolved: df
+                .column("status")?
+                .str()?
                 .iter()
-                .filter(|v| v.status == Status::Unresolved)
+                .filter(|s| *s == Some(unresolved.as_str()))
                 .count(),
-            with_conflicts: verdicts.iter().filter(|v| !v.conflicts.is_empty()).count(),
+            with_conflicts: df
+                .column("conflicts")?
+                .list()?
+                .iter()
+                .filter(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+                .count(),
         };
-        Ok(AuditOutput {
-            attributes: df,
-            excluded,
-            summary: summary_json(&summary),
-        })
+        Ok(summary_json(&summary))
     }
 }
 

@@ -35,6 +35,43 @@ pub trait AuditJob: Sync {
         &[]
     }
     fn run(&self, ctx: &AuditContext) -> Result<AuditOutput, AuditError>;
+    /// Whether every row of its tables depends only on its own document (and on inputs that
+    /// are not documents): such a job runs on any batch of documents, and a sharded run
+    /// ([`crate::audit::sharded`]) concatenates its batches' tables and calls
+    /// [`Self::summarize`] on the whole attribute table.
+    fn per_document(&self) -> bool {
+        false
+    }
+    /// The summary of a run from its whole attribute table (at least the columns
+    /// [`Self::summary_columns`]); per-document jobs only, whose [`Self::run`] calls it too.
+    fn summarize(
+        &self,
+        _cfg: &AuditConfig,
+        _attributes: &DataFrame,
+    ) -> Result<serde_json::Value, AuditError> {
+        Err(failed(
+            self.name(),
+            "this audit's summary needs its documents",
+        ))
+    }
+    /// The attribute columns [`Self::summarize`] reads.
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// A per-document job's output: its tables, and the summary [`Self::summarize`] makes of
+    /// them.
+    fn output(
+        &self,
+        ctx: &AuditContext,
+        attributes: DataFrame,
+        excluded: Vec<Exclusion>,
+    ) -> Result<AuditOutput, AuditError> {
+        Ok(AuditOutput {
+            summary: self.summarize(ctx.config(), &attributes)?,
+            attributes,
+            excluded,
+        })
+    }
 }
 
 /// Every audit job, in the order they run.
@@ -66,6 +103,16 @@ pub struct AuditContext<'a> {
     pub texts: Vec<&'a str>,
     /// `dataset/audit/`.
     pub dir: PathBuf,
+    /// Inputs read once and kept across the batches of a sharded task ([`RunCache`]); `None`:
+    /// each run reads its own.
+    pub cache: Option<&'a RunCache>,
+}
+
+/// What a job reads besides the documents, read once per run: a sharded task runs a job on
+/// batch after batch of its shard with one of these.
+#[derive(Default)]
+pub struct RunCache {
+    pub(crate) license: std::sync::OnceLock<license::LicenseInputs>,
 }
 
 /// The text audits read of a document: its text, but for an imported chat row the text of
@@ -102,7 +149,14 @@ impl<'a> AuditContext<'a> {
             docs,
             texts: texts.iter().map(|t| t.as_ref()).collect(),
             dir: super::run::audit_dir(ws),
+            cache: None,
         }
+    }
+
+    /// Keeps what the job reads besides the documents in `cache`, for its next batches.
+    pub fn with_cache(mut self, cache: &'a RunCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn config(&self) -> &'a AuditConfig {
@@ -173,31 +227,28 @@ impl<'a> AuditContext<'a> {
         )
     }
 
-    /// The `id` column of an attribute table.
-    pub fn id_column(&self) -> Column {
-        Column::new(
-            "id".into(),
-            self.docs.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
-        )
-    }
-
-    /// The `source_id` column of an attribute table.
-    pub fn source_column(&self) -> Column {
-        Column::new(
-            "source_id".into(),
-            self.docs
-                .iter()
-                .map(|d| d.provenance.source_id.clone())
-                .collect::<Vec<_>>(),
-        )
-    }
-
     /// An attribute table: `id`, `source_id`, then `columns`.
     pub fn attributes(&self, columns: Vec<Column>) -> PolarsResult<DataFrame> {
-        let mut all = vec![self.id_column(), self.source_column()];
-        all.extend(columns);
-        DataFrame::new(self.docs.len(), all)
+        attribute_frame(self.docs, columns)
     }
+}
+
+/// An attribute table of `docs`: `id`, `source_id`, then `columns`.
+pub(crate) fn attribute_frame(docs: &[Document], columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    let mut all = vec![
+        Column::new(
+            "id".into(),
+            docs.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source_id".into(),
+            docs.iter()
+                .map(|d| d.provenance.source_id.clone())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    all.extend(columns);
+    DataFrame::new(docs.len(), all)
 }
 
 /// An audit's drop of one document.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{drop_document, per_source, summary_json, AuditContext, AuditJob, SourceCounts};
 use crate::audit::run::{AuditError, AuditOutput};
 use crate::core::{Conversation, Document, Role, UnitKind};
+use crate::workspace::settings::AuditConfig;
 
 pub struct Quality;
 
@@ -164,14 +165,25 @@ impl AuditJob for Quality {
                     .collect::<Vec<_>>(),
             ),
         ])?;
-        let summary = QualitySummary {
-            per_source: per_source(&df, "passes", false)?,
-        };
-        Ok(AuditOutput {
-            attributes: df,
-            excluded,
-            summary: summary_json(&summary),
-        })
+        self.output(ctx, df, excluded)
+    }
+
+    fn per_document(&self) -> bool {
+        true
+    }
+
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &["id", "source_id", "passes"]
+    }
+
+    fn summarize(
+        &self,
+        _cfg: &AuditConfig,
+        df: &DataFrame,
+    ) -> Result<serde_json::Value, AuditError> {
+        Ok(summary_json(&QualitySummary {
+            per_source: per_source(df, "passes", false)?,
+        }))
     }
 }
 

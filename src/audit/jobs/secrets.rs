@@ -247,11 +247,45 @@ impl AuditJob for Secrets {
                     .collect::<Vec<_>>(),
             ),
         ])?;
+        self.output(ctx, df, excluded)
+    }
+
+    fn per_document(&self) -> bool {
+        true
+    }
+
+    fn summary_columns(&self) -> &'static [&'static str] {
+        &[
+            "id",
+            "source_id",
+            "findings",
+            "secrets",
+            "emails",
+            "ip_addresses",
+            "redacted",
+            "passes",
+        ]
+    }
+
+    /// Everything from the table: a document has findings when it has a secret, e-mail or IP
+    /// address (findings a policy turns off are not stored).
+    fn summarize(
+        &self,
+        cfg: &crate::workspace::settings::AuditConfig,
+        df: &DataFrame,
+    ) -> Result<serde_json::Value, AuditError> {
+        let settings = &cfg.secrets;
         let mut by_kind = BTreeMap::new();
         let mut by_rule = BTreeMap::new();
-        for f in verdicts.iter().flat_map(|v| &v.findings) {
-            *by_kind.entry(f.kind.as_str().to_string()).or_insert(0) += 1;
-            *by_rule.entry(f.rule.clone()).or_insert(0) += 1;
+        let kinds_rules = read_struct_lists(df, "findings", |f, i| {
+            Ok((
+                crate::store::columns::str_at(f, "kind", i)?.unwrap_or_default(),
+                crate::store::columns::str_at(f, "rule", i)?.unwrap_or_default(),
+            ))
+        })?;
+        for (kind, rule) in kinds_rules.into_iter().flatten() {
+            *by_kind.entry(kind).or_insert(0) += 1;
+            *by_rule.entry(rule).or_insert(0) += 1;
         }
         let mut policy: BTreeMap<String, String> = [
             ("secret", settings.secret),
@@ -264,25 +298,22 @@ impl AuditJob for Secrets {
         for (rule, a) in &settings.rules {
             policy.insert(format!("rule:{rule}"), a.as_str().to_string());
         }
+        let per_source = per_source(df)?;
+        let total = |f: fn(&SecretsSourceCounts) -> i64| -> usize {
+            per_source.iter().map(f).sum::<i64>() as usize
+        };
         let summary = SecretsSummary {
-            rules: scanner.rule_ids().count(),
+            rules: Scanner::builtin().rule_ids().count(),
             policy,
-            documents: docs.len(),
-            documents_with_findings: verdicts.iter().filter(|v| !v.findings.is_empty()).count(),
-            dropped: verdicts.iter().filter(|v| v.drop.is_some()).count(),
-            redacted: verdicts
-                .iter()
-                .filter(|v| v.drop.is_none() && !v.findings.is_empty())
-                .count(),
+            documents: df.height(),
+            documents_with_findings: total(|s| s.with_findings),
+            dropped: total(|s| s.dropped),
+            redacted: total(|s| s.redacted),
             by_kind,
             by_rule,
-            per_source: per_source(&df)?,
+            per_source,
         };
-        Ok(AuditOutput {
-            attributes: df,
-            excluded,
-            summary: summary_json(&summary),
-        })
+        Ok(summary_json(&summary))
     }
 }
 

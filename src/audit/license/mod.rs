@@ -55,7 +55,7 @@ pub mod verdict;
 
 pub use crate::workspace::settings::LicenseConfig;
 pub use recognize::{license_body, match_text, TextMatch};
-pub use verdict::{detect, root_licenses};
+pub use verdict::{detect, detect_with, prepare, root_licenses, Prepared};
 
 /// Whether a verdict can be acted on or needs a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

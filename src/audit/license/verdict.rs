@@ -96,12 +96,35 @@ pub fn detect(
     sources: &[Source],
     cfg: &LicenseConfig,
 ) -> Vec<LicenseVerdict> {
-    let readings = read_all_evidence(evidence, cfg);
+    detect_with(docs, &prepare(evidence, cfg), sources, cfg)
+}
+
+/// What a run reads once for all its documents: every evidence file recognized, and the
+/// header texts matched so far. A sharded run keeps it across the batches of a shard.
+pub struct Prepared {
+    readings: Readings,
+    header_matches: HeaderMatches,
+}
+
+pub fn prepare(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Prepared {
+    Prepared {
+        readings: read_all_evidence(evidence, cfg),
+        header_matches: Mutex::new(HashMap::new()),
+    }
+}
+
+/// [`detect`] with the evidence already read ([`prepare`], with the same `cfg`).
+pub fn detect_with(
+    docs: &[Document],
+    prepared: &Prepared,
+    sources: &[Source],
+    cfg: &LicenseConfig,
+) -> Vec<LicenseVerdict> {
     let by_id: HashMap<&str, &Source> = sources.iter().map(|s| (s.id.as_str(), s)).collect();
     let ctx = Ctx {
-        readings,
+        readings: &prepared.readings,
         cfg,
-        header_matches: Mutex::new(HashMap::new()),
+        header_matches: &prepared.header_matches,
     };
     docs.par_iter()
         .map(|d| verdict(d, &ctx, by_id.get(d.provenance.source_id.as_str()).copied()))
@@ -112,9 +135,9 @@ type Readings = HashMap<(String, String), FileReading>;
 
 /// What one run shares across documents.
 struct Ctx<'a> {
-    readings: Readings,
+    readings: &'a Readings,
     cfg: &'a LicenseConfig,
-    header_matches: HeaderMatches,
+    header_matches: &'a HeaderMatches,
 }
 
 fn read_all_evidence(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Readings {
@@ -128,7 +151,7 @@ fn read_all_evidence(evidence: &[EvidenceFile], cfg: &LicenseConfig) -> Readings
 
 /// The verdict for one document.
 fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict {
-    let (readings, cfg) = (&ctx.readings, ctx.cfg);
+    let (readings, cfg) = (ctx.readings, ctx.cfg);
     let p = &doc.provenance;
     let mut items: Vec<Item> = Vec::new();
     let mut prose: Option<(String, FileReading)> = None;
@@ -199,7 +222,7 @@ fn verdict(doc: &Document, ctx: &Ctx, source: Option<&Source>) -> LicenseVerdict
         .iter()
         .any(|e| p.path.to_ascii_lowercase().ends_with(e));
     if p.unit_kind == UnitKind::File && p.source_kind != SourceKind::Jsonl && !prose_file {
-        let (header, cr) = read_header(doc, cfg, &ctx.header_matches);
+        let (header, cr) = read_header(doc, cfg, ctx.header_matches);
         copyright = cr;
         if let Some(h) = header {
             let path = p.path.clone();

@@ -244,29 +244,44 @@ pub(super) fn filter(
     Ok(())
 }
 
-/// Concatenates the filter stage's per-shard tables into the audit's tables and writes its
-/// summary.
+/// The dedup's tables from the filter stage's, with the summary the cluster stage wrote.
 pub(super) fn finish(
     plan: &Plan,
     work: &Path,
     filter_stage: &str,
 ) -> Result<super::FinishReport, ShardError> {
+    let cluster_stage = &plan.stages[plan.stages.len() - 2].stage;
+    publish(plan, work, filter_stage, |_, _| {
+        read_json(&work.join(cluster_stage).join("0.summary.json"))
+    })
+}
+
+/// Concatenates the per-shard tables of `stage` (`<shard>.attributes.parquet`,
+/// `<shard>.excluded.parquet`) in shard order into the audit's tables, and writes the summary
+/// `summary(attribute table, excluded rows)` makes.
+pub(super) fn publish(
+    plan: &Plan,
+    work: &Path,
+    stage: &str,
+    summary: impl FnOnce(&Path, usize) -> Result<serde_json::Value, ShardError>,
+) -> Result<super::FinishReport, ShardError> {
     let audit = plan.job.name();
     let shards = plan.shards.len();
-    let part = |kind: &str, s: usize| work.join(filter_stage).join(format!("{s}.{kind}.parquet"));
+    let part = |kind: &str, s: usize| work.join(stage).join(format!("{s}.{kind}.parquet"));
     let dir = &plan.audit_dir;
+    let attributes = dir.join("attributes").join(format!("{audit}.parquet"));
     concat(
         &(0..shards)
             .map(|s| part("attributes", s))
             .collect::<Vec<_>>(),
-        &dir.join("attributes").join(format!("{audit}.parquet")),
+        &attributes,
     )?;
+    let excluded_path = crate::audit::run::excluded_path(dir, audit);
     let excluded = concat(
         &(0..shards).map(|s| part("excluded", s)).collect::<Vec<_>>(),
-        &crate::audit::run::excluded_path(dir, audit),
+        &excluded_path,
     )?;
-    let cluster_stage = &plan.stages[plan.stages.len() - 2].stage;
-    let summary: serde_json::Value = read_json(&work.join(cluster_stage).join("0.summary.json"))?;
+    let summary = summary(&attributes, excluded)?;
     crate::core::fs::write_atomic(
         &dir.join("summary").join(format!("{audit}.json")),
         &serde_json::to_vec_pretty(&summary).expect("json"),
@@ -275,13 +290,22 @@ pub(super) fn finish(
         audit: audit.to_string(),
         documents: plan.documents,
         excluded,
-        reason: match plan.job {
-            super::JobSpec::ExactDedup { .. } => "exact_duplicate",
-            super::JobSpec::NearDedup { .. } => "near_duplicate",
-        }
-        .into(),
+        excluded_by_reason: reasons(&excluded_path)?,
         summary,
     })
+}
+
+/// Excluded rows per reason of an excluded table.
+fn reasons(path: &Path) -> Result<std::collections::BTreeMap<String, usize>, ShardError> {
+    let rows = crate::store::parquet_rows(path)?;
+    let mut out = std::collections::BTreeMap::new();
+    if rows > 0 {
+        let df = crate::store::read_rows(path, &["reason"], 0, rows)?;
+        for r in strings(&df, "reason")? {
+            *out.entry(r.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// Writes the rows of `parts` (same schema) to `out` one part at a time, atomically; returns

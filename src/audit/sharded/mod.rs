@@ -1,12 +1,16 @@
-//! Sharded, bounded-memory exact and near dedup, in datatrove's shape (`pipeline/dedup/minhash.py`:
-//! signatures per shard into bucket files, a merge per bucket into duplicate pairs, a small
-//! global union-find, a filter per shard).
+//! Sharded, bounded-memory audits. Exact and near dedup in datatrove's shape
+//! (`pipeline/dedup/minhash.py`: signatures per shard into bucket files, a merge per bucket into
+//! duplicate pairs, a small global union-find, a filter per shard); the per-document audits
+//! (license, secrets, density, quality) as one task per shard; contamination as a scan per shard
+//! (document frequencies against the broadcast eval-set index) and a score per shard ([`docs`]).
+//! Only splits is not sharded: it reads ids and the dedup cluster tables, never texts.
 //!
 //! A run lives in a work folder (`dataset/audit/work/<audit>/` for `vcurate audit`, any shared
 //! path for `vcurate shard` and the Ray driver, [`RAY_DRIVER`]):
 //!
 //! ```text
-//! plan.json                    the shards (one per stored source, in source order), settings,
+//! plan.json                    the shards (each stored source in source order, cut into runs
+//!                              of at most SHARD_ROWS rows), settings,
 //!                              the stages and their task counts, a fingerprint of all inputs
 //! <stage>/<task>.*             what one task wrote (raw little-endian arrays or Parquet)
 //! <stage>/<task>.done          its completion marker, written after its outputs
@@ -26,11 +30,12 @@
 //! parents) and the candidate pairs; texts and shingle sets never are all at once.
 //!
 //! The results equal the in-memory [`crate::audit::minhash::near_duplicates_ranked`] and
-//! [`crate::audit::normalize::exact_duplicates`] (same clusters, representatives, pairs); a
-//! test pins it. The one difference is row order: excluded rows come in document order, not
-//! cluster order.
+//! [`crate::audit::normalize::exact_duplicates`] (same clusters, representatives, pairs), and
+//! the other audits' tables and summaries equal their in-memory jobs'; tests pin it. The one
+//! difference is the dedups' row order: excluded rows come in document order, not cluster order.
 
 mod cluster;
+mod docs;
 mod exact;
 mod near;
 
@@ -80,7 +85,7 @@ pub enum ShardError {
         needs: String,
         marker: PathBuf,
     },
-    #[error("`{0}` has no sharded form (sharded audits: exact-dedup, near-dedup)")]
+    #[error("`{0}` has no sharded form (sharded audits: license, secrets, density, quality, exact-dedup, near-dedup, contamination)")]
     NotSharded(String),
     #[error("no ingested documents in {0}; run `vcurate ingest` first")]
     NoDocuments(PathBuf),
@@ -95,22 +100,45 @@ fn bad(path: &Path, message: impl ToString) -> ShardError {
     }
 }
 
-/// One shard: a stored source's documents table.
+/// One shard: a run of rows of a stored source's documents table (a whole source, or a
+/// slice of [`SHARD_ROWS`] rows of a large one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shard {
     pub source_id: String,
     pub documents: PathBuf,
+    /// Its first row in `documents`.
+    #[serde(default)]
+    pub start: usize,
     pub rows: usize,
     /// Global index of its first document (documents are numbered in source order).
     pub offset: usize,
 }
 
+/// The most rows one shard holds: a source with more is split into several shards, on
+/// row-group boundaries (one source often holds most of a corpus).
+pub const SHARD_ROWS: usize = 32 * crate::store::DOCUMENT_ROW_GROUP;
+
 /// Which audit a plan runs, with its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "audit", rename_all = "kebab-case")]
 pub enum JobSpec {
-    ExactDedup { normalize: NormalizeOptions },
-    NearDedup { config: NearDupConfig, drop: bool },
+    ExactDedup {
+        normalize: NormalizeOptions,
+    },
+    NearDedup {
+        config: NearDupConfig,
+        drop: bool,
+    },
+    /// A per-document audit (license, secrets, density, quality), run with the settings of
+    /// the workspace at `workspace` (each task opens it).
+    Documents {
+        name: String,
+        workspace: PathBuf,
+    },
+    /// Contamination against the eval sets registered in the workspace at `workspace`.
+    Contamination {
+        workspace: PathBuf,
+    },
 }
 
 impl JobSpec {
@@ -118,6 +146,10 @@ impl JobSpec {
         match self {
             JobSpec::ExactDedup { .. } => "exact-dedup",
             JobSpec::NearDedup { .. } => "near-dedup",
+            JobSpec::Contamination { .. } => "contamination",
+            JobSpec::Documents { name, .. } => crate::audit::jobs::by_name(name)
+                .map(|j| j.name())
+                .unwrap_or("unknown"),
         }
     }
 }
@@ -169,8 +201,10 @@ impl Plan {
     }
 }
 
-/// The tables a plan's inputs are: each stored source's documents table, in source order.
-pub fn shards(store: &Path) -> Result<Vec<Shard>, ShardError> {
+/// The shards of the store: each stored source's documents table, in source order, in runs of
+/// at most `max_rows` rows (`SHARD_ROWS` for a plan).
+pub fn shards(store: &Path, max_rows: usize) -> Result<Vec<Shard>, ShardError> {
+    let max_rows = max_rows.max(1);
     let mut out = Vec::new();
     let mut offset = 0;
     for id in crate::store::stored_sources(store) {
@@ -179,13 +213,19 @@ pub fn shards(store: &Path) -> Result<Vec<Shard>, ShardError> {
         };
         let documents = gen.join("documents.parquet");
         let rows = crate::store::parquet_rows(&documents)?;
-        out.push(Shard {
-            source_id: id,
-            documents,
-            rows,
-            offset,
-        });
-        offset += rows;
+        let mut start = 0;
+        while start < rows {
+            let len = max_rows.min(rows - start);
+            out.push(Shard {
+                source_id: id.clone(),
+                documents: documents.clone(),
+                start,
+                rows: len,
+                offset,
+            });
+            start += len;
+            offset += len;
+        }
     }
     Ok(out)
 }
@@ -201,7 +241,16 @@ pub fn job_spec(ws: &Workspace, audit: &str) -> Result<JobSpec, ShardError> {
             config: (&cfg.near_dedup).into(),
             drop: cfg.near_dedup.drop,
         }),
-        other => Err(ShardError::NotSharded(other.to_string())),
+        "contamination" => Ok(JobSpec::Contamination {
+            workspace: ws.root.clone(),
+        }),
+        other => match crate::audit::jobs::by_name(other) {
+            Some(j) if j.per_document() => Ok(JobSpec::Documents {
+                name: j.name().to_string(),
+                workspace: ws.root.clone(),
+            }),
+            _ => Err(ShardError::NotSharded(other.to_string())),
+        },
     }
 }
 
@@ -214,8 +263,19 @@ pub fn plan(
     work: &Path,
     partitions: Option<usize>,
 ) -> Result<Plan, ShardError> {
+    plan_with(ws, audit, work, partitions, SHARD_ROWS)
+}
+
+/// [`plan`] with shards of at most `shard_rows` rows.
+pub fn plan_with(
+    ws: &Workspace,
+    audit: &str,
+    work: &Path,
+    partitions: Option<usize>,
+    shard_rows: usize,
+) -> Result<Plan, ShardError> {
     let job = job_spec(ws, audit)?;
-    let shards = shards(&ws.store_dir())?;
+    let shards = shards(&ws.store_dir(), shard_rows)?;
     let documents: usize = shards.iter().map(|s| s.rows).sum();
     if documents == 0 {
         return Err(ShardError::NoDocuments(ws.store_dir()));
@@ -233,6 +293,8 @@ pub fn plan(
                 .map_err(|e| bad(&ws.root, e.to_string()))?;
             near::stages(shards.len(), bands, partitions)
         }
+        JobSpec::Documents { .. } => docs::stages(shards.len()),
+        JobSpec::Contamination { .. } => docs::contamination_stages(shards.len()),
     };
     // The earlier audits' tables decide keepers: their sizes and times are inputs too.
     let mut inputs = serde_json::json!({
@@ -246,16 +308,18 @@ pub fn plan(
             audit_dir.join("attributes").join(format!("{a}.parquet")),
         ] {
             if let Ok(m) = fs_err::metadata(&p) {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos());
-                tables.push(serde_json::json!([p, m.len(), mtime]));
+                tables.push(stamp(&p, &m));
             }
         }
     }
     inputs["tables"] = tables.into();
+    // The settings and files a per-document audit or contamination reads besides documents.
+    if matches!(
+        job,
+        JobSpec::Documents { .. } | JobSpec::Contamination { .. }
+    ) {
+        inputs["files"] = workspace_inputs(ws).into();
+    }
     let fingerprint = blake3::hash(inputs.to_string().as_bytes())
         .to_hex()
         .to_string();
@@ -344,6 +408,8 @@ fn run_task_of(
     match &plan.job {
         JobSpec::ExactDedup { normalize } => exact::run(&ctx, stage, normalize)?,
         JobSpec::NearDedup { config, drop } => near::run(&ctx, stage, config, *drop)?,
+        JobSpec::Documents { name, workspace } => docs::run(&ctx, name, workspace)?,
+        JobSpec::Contamination { workspace } => docs::run_contamination(&ctx, stage, workspace)?,
     }
     crate::core::fs::write_atomic(&done, b"")?;
     Ok(true)
@@ -385,7 +451,7 @@ pub(crate) fn for_each_batch(
     let mut at = 0;
     while at < shard.rows {
         let len = BATCH_ROWS.min(shard.rows - at);
-        let df = crate::store::read_rows(&shard.documents, columns, at, len)?;
+        let df = crate::store::read_rows(&shard.documents, columns, shard.start + at, len)?;
         f(at, &df)?;
         at += len;
     }
@@ -559,8 +625,8 @@ pub struct FinishReport {
     pub audit: String,
     pub documents: usize,
     pub excluded: usize,
-    /// The reason of every excluded row (`exact_duplicate`, `near_duplicate`).
-    pub reason: String,
+    /// Excluded rows per reason.
+    pub excluded_by_reason: std::collections::BTreeMap<String, usize>,
     pub summary: serde_json::Value,
 }
 
@@ -580,7 +646,52 @@ pub fn finish(work: &Path) -> Result<FinishReport, ShardError> {
             });
         }
     }
-    cluster::finish(&plan, work, &last.stage)
+    match plan.job {
+        JobSpec::ExactDedup { .. } | JobSpec::NearDedup { .. } => {
+            cluster::finish(&plan, work, &last.stage)
+        }
+        JobSpec::Documents { .. } | JobSpec::Contamination { .. } => docs::finish(&plan, work),
+    }
+}
+
+/// Size and modification time of every file a non-dedup audit reads besides the documents:
+/// the workspace config, the license policy, the source manifests, the stored license
+/// evidence and the registered eval sets.
+fn workspace_inputs(ws: &Workspace) -> Vec<serde_json::Value> {
+    let mut roots = vec![
+        ws.root.join("vcurate.toml"),
+        ws.root.join("licenses"),
+        ws.root.join("sources"),
+    ];
+    roots.extend(crate::store::table_paths(&ws.store_dir(), "evidence"));
+    roots.extend(ws.config.eval_sets.iter().map(|s| ws.root.join(&s.path)));
+    let mut out = Vec::new();
+    while let Some(p) = roots.pop() {
+        let Ok(m) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                let mut more: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                more.sort();
+                more.reverse();
+                roots.extend(more);
+            }
+            continue;
+        }
+        out.push(stamp(&p, &m));
+    }
+    out
+}
+
+/// A file as a plan's input: its path, size and modification time.
+fn stamp(p: &Path, m: &std::fs::Metadata) -> serde_json::Value {
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos());
+    serde_json::json!([p, m.len(), mtime])
 }
 
 /// `vcurate audit`'s way to run a sharded audit: plan in `dataset/audit/work/<audit>/`, run

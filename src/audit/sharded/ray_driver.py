@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Run a vcurate sharded audit (exact-dedup, near-dedup) on a Ray cluster.
+"""Run a vcurate sharded audit (license, secrets, density, quality, exact-dedup, near-dedup,
+contamination) on a Ray cluster; run them in that order (the dedups read the earlier
+audits' tables), then `vcurate audit splits` on one machine.
 
 Print this file with `vcurate shard ray-driver > ray_shards.py`. It needs `ray` from PyPI
 (`pip install ray`) and a `vcurate` binary on every node, and a work folder every node can see
@@ -47,7 +49,9 @@ def run_task(cmd):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("-C", dest="workspace", help="the vcurate workspace folder")
-    p.add_argument("--audit", required=True, choices=["exact-dedup", "near-dedup"])
+    p.add_argument("--audit", required=True, choices=[
+        "license", "secrets", "density", "quality", "exact-dedup", "near-dedup", "contamination",
+    ])
     p.add_argument("--work", required=True, help="work folder visible to every node")
     p.add_argument("--vcurate", default="vcurate", help="the vcurate binary on every node")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
