@@ -104,11 +104,14 @@ fn mapped_field(row: &Value, key: &str, path: Option<&str>) -> Result<Option<Str
     }
 }
 
-/// Ingests a JSONL dataset file. Only an unreadable file fails the source: every line that
+/// Ingests a JSONL dataset file, each row's document written to `out` as it is made (the
+/// file's bytes are read whole; its documents are never all held). Only an unreadable file or
+/// a failed store write fails the source: every line that
 /// cannot become a document (not UTF-8, not JSON, not one of the two shapes, a mapped field of
 /// the wrong type) is one `invalid_row` skip record whose detail starts with `line N:`.
 pub fn ingest(
     ctx: &UnitContext,
+    out: &mut crate::store::SourceWriter,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SourceTables, IngestError> {
     let source = ctx.source;
@@ -227,7 +230,7 @@ pub fn ingest(
         steps.push("canonicalize_row".to_string());
         let text = serde_json::to_string(&canonical).expect("json serializes");
         let sha = sha256_hex(text.as_bytes());
-        tables.documents.push(Document {
+        out.write_documents(&[Document {
             id: document_id(&source.id, &file, &format!("line:{line_no}"), &sha),
             provenance: Provenance {
                 source_id: source.id.clone(),
@@ -261,7 +264,7 @@ pub fn ingest(
             luau: None,
             code_blocks: Vec::new(),
             chat: Some(counts),
-        });
+        }])?;
     }
     Ok(tables)
 }

@@ -7,13 +7,9 @@ use std::path::Path;
 use crate::core::SkipReason;
 use crate::ingest::units::{PathFilter, UnitContext};
 use crate::ingest::{
-    evidence, manifest::Location, process_files, rel_path, skip, IngestError, Pending, Progress,
+    evidence, manifest::Location, rel_path, skip, FileChunks, IngestError, Pending, Progress,
 };
 use crate::store::{EvidenceFile, SourceTables};
-
-/// Files decoded and split at a time: their documents go to the store's writer before the next
-/// files are read, so a folder of any size needs memory for this many files.
-const FILES_PER_CHUNK: usize = 4096;
 
 /// Ingests a local folder: the documents go to `out` as they are made; returns the skipped
 /// and evidence tables (small: one row per skipped or license-like file).
@@ -62,21 +58,7 @@ pub fn ingest(
         }
     }
     let evidence = tables.evidence.clone();
-    let mut pending = Vec::new();
-    let mut flush = |pending: &mut Vec<Pending>, tables: &mut SourceTables| {
-        let mut made = SourceTables::default();
-        process_files(
-            ctx,
-            std::mem::take(pending),
-            &evidence,
-            max,
-            &mut made,
-            progress,
-        );
-        tables.skipped.extend(made.skipped);
-        out.write_documents(&made.documents)
-            .map_err(IngestError::from)
-    };
+    let mut chunks = FileChunks::new(ctx, &evidence, max, out, progress);
     for path in files {
         let rel = rel_path(&root, &path);
         let meta = fs_err::symlink_metadata(&path).map_err(|e| io(&path, e))?;
@@ -133,18 +115,16 @@ pub fn ingest(
                 });
             }
             None => {
-                pending.push(Pending {
+                let file = Pending {
                     path: rel,
                     blob_id,
                     bytes,
-                });
-                if pending.len() == FILES_PER_CHUNK {
-                    flush(&mut pending, &mut tables)?;
-                }
+                };
+                chunks.push(file, &mut tables.skipped)?;
             }
         }
     }
-    flush(&mut pending, &mut tables)?;
+    chunks.finish(&mut tables.skipped)?;
     tables.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(tables)
 }

@@ -315,16 +315,15 @@ pub fn run(
             ingest_time: ingest_time.clone(),
         };
         let max = ws.config.ingest.max_file_bytes;
-        // Local folders stream their documents into the store; the others hand them over.
+        // Every kind streams its documents into the store as it makes them.
         let mut out = crate::store::SourceWriter::new(&ws.store_dir(), &source.id)?;
         let tables = match r {
-            Ready::Git { resolved, .. } => ingest_git(&ctx, resolved, max, progress)?,
+            Ready::Git { resolved, .. } => ingest_git(&ctx, resolved, max, &mut out, progress)?,
             Ready::Path { .. } if source.kind == SourceKind::Jsonl => {
-                jsonl::ingest(&ctx, progress)?
+                jsonl::ingest(&ctx, &mut out, progress)?
             }
             Ready::Path { .. } => local::ingest(&ctx, max, &mut out, progress)?,
         };
-        out.write_documents(&tables.documents)?;
         let (parse_failures, bytes) = (out.parse_failures, out.bytes);
         let state = SourceState {
             source_id: source.id.clone(),
@@ -443,41 +442,89 @@ pub(crate) struct Pending {
     pub bytes: Vec<u8>,
 }
 
-/// Decodes and splits read files in parallel, keeping path order. Shared by git and local.
-pub(crate) fn process_files(
-    ctx: &UnitContext,
-    pending: Vec<Pending>,
-    evidence: &[EvidenceFile],
+/// Files read at a time: decoded and split in parallel, their documents handed to the store's
+/// writer before more files are read, so a source of any size needs memory for this many files.
+const FILES_PER_CHUNK: usize = 4096;
+
+/// Read files on their way to the store, [`FILES_PER_CHUNK`] at a time (path order kept).
+/// Shared by git and local folders.
+pub(crate) struct FileChunks<'a> {
+    ctx: &'a UnitContext<'a>,
+    /// The whole tree's license evidence, read before any file.
+    evidence: &'a [EvidenceFile],
     max: u64,
-    tables: &mut SourceTables,
-    progress: &(dyn Fn(Progress) + Sync),
-) {
-    let results: Vec<_> = pending
-        .into_par_iter()
-        .map(|p| {
-            let out = units::decode(&p.bytes, max).and_then(|dec| {
-                let cands = evidence::tree_candidates(&p.path, evidence);
-                units::file_documents(ctx, &p.path, p.blob_id.clone(), dec, cands)
-            });
-            progress(Progress::Advance {
-                id: &ctx.source.id,
-                n: 1,
-            });
-            (p, out)
-        })
-        .collect();
-    for (p, out) in results {
-        match out {
-            Ok(docs) => tables.documents.extend(docs),
-            Err((reason, detail)) => tables.skipped.push(skip(
-                ctx.source,
-                &p.path,
-                reason,
-                detail,
-                p.blob_id,
-                Some(p.bytes.len() as u64),
-            )),
+    out: &'a mut crate::store::SourceWriter,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    pending: Vec<Pending>,
+}
+
+impl<'a> FileChunks<'a> {
+    pub(crate) fn new(
+        ctx: &'a UnitContext<'a>,
+        evidence: &'a [EvidenceFile],
+        max: u64,
+        out: &'a mut crate::store::SourceWriter,
+        progress: &'a (dyn Fn(Progress) + Sync),
+    ) -> Self {
+        FileChunks {
+            ctx,
+            evidence,
+            max,
+            out,
+            progress,
+            pending: Vec::new(),
         }
+    }
+
+    /// Queues a file; a full chunk goes to the store (files that make no document to
+    /// `skipped`).
+    pub(crate) fn push(
+        &mut self,
+        file: Pending,
+        skipped: &mut Vec<SkipRecord>,
+    ) -> Result<(), IngestError> {
+        self.pending.push(file);
+        if self.pending.len() == FILES_PER_CHUNK {
+            self.flush(skipped)?;
+        }
+        Ok(())
+    }
+
+    /// The last, partial chunk.
+    pub(crate) fn finish(mut self, skipped: &mut Vec<SkipRecord>) -> Result<(), IngestError> {
+        self.flush(skipped)
+    }
+
+    fn flush(&mut self, skipped: &mut Vec<SkipRecord>) -> Result<(), IngestError> {
+        let (ctx, evidence, max, progress) = (self.ctx, self.evidence, self.max, self.progress);
+        let results: Vec<_> = std::mem::take(&mut self.pending)
+            .into_par_iter()
+            .map(|p| {
+                let out = units::decode(&p.bytes, max).and_then(|dec| {
+                    let cands = evidence::tree_candidates(&p.path, evidence);
+                    units::file_documents(ctx, &p.path, p.blob_id.clone(), dec, cands)
+                });
+                progress(Progress::Advance {
+                    id: &ctx.source.id,
+                    n: 1,
+                });
+                (p, out)
+            })
+            .collect();
+        for (p, out) in results {
+            match out {
+                Ok(docs) => self.out.write_documents(&docs)?,
+                Err((reason, detail)) => skipped.push(skip(
+                    ctx.source,
+                    &p.path,
+                    reason,
+                    detail,
+                    p.blob_id,
+                    Some(p.bytes.len() as u64),
+                )),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -486,6 +533,7 @@ fn ingest_git(
     ctx: &UnitContext,
     resolved: &git::Resolved,
     max: u64,
+    out: &mut crate::store::SourceWriter,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SourceTables, IngestError> {
     let source = ctx.source;
@@ -518,7 +566,8 @@ fn ingest_git(
             }
         }
     }
-    let mut pending = Vec::new();
+    let evidence = tables.evidence.clone();
+    let mut files = FileChunks::new(ctx, &evidence, max, out, progress);
     for e in &entries {
         let blob_id = Some(e.oid.to_string());
         let record = |reason, detail| skip(source, &e.path, reason, detail, blob_id.clone(), None);
@@ -541,11 +590,12 @@ fn ingest_git(
                 None => match read(e.oid) {
                     Ok(bytes) => {
                         // Counted when processed.
-                        pending.push(Pending {
+                        let file = Pending {
                             path: e.path.clone(),
                             blob_id,
                             bytes,
-                        });
+                        };
+                        files.push(file, &mut tables.skipped)?;
                         continue;
                     }
                     Err(err) => tables.skipped.push(record(
@@ -564,14 +614,7 @@ fn ingest_git(
             n: 1,
         });
     }
-    process_files(
-        ctx,
-        pending,
-        &tables.evidence.clone(),
-        max,
-        &mut tables,
-        progress,
-    );
+    files.finish(&mut tables.skipped)?;
     tables.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(tables)
 }

@@ -883,9 +883,23 @@ pub(crate) mod tests {
             commit: None,
             ingest_time: "2025-01-01T00:00:00Z".into(),
         };
-        crate::ingest::jsonl::ingest(&ctx, &|_| {})
-            .unwrap()
-            .documents
+        let store = dir.path().join("store");
+        let mut out = crate::store::SourceWriter::new(&store, &source.id).unwrap();
+        let tables = crate::ingest::jsonl::ingest(&ctx, &mut out, &|_| {}).unwrap();
+        let state = crate::store::SourceState {
+            source_id: source.id.clone(),
+            kind: source.kind.as_str().into(),
+            url: ctx.url.clone(),
+            commit: None,
+            manifest_hash: source.manifest_hash.clone(),
+            tool_version: crate::TOOL_VERSION.into(),
+            documents: out.documents,
+            skipped: tables.skipped.len() as u64,
+            parse_failures: 0,
+        };
+        out.finish(&state, &tables.skipped, &tables.evidence)
+            .unwrap();
+        crate::store::all_documents(&store).unwrap()
     }
 
     /// Every imported row passes through whole, as the row has it (contents trimmed): one
